@@ -1,0 +1,199 @@
+"""Parsers for the two on-disk layouts of Fashion-MNIST: IDX and Kaggle CSV.
+
+No torch here. Every parser validates what it reads and raises
+:class:`~fashionclf.exceptions.DataFormatError` naming the file and the problem.
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+import zlib
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .exceptions import DataFormatError
+
+N_PIXELS = 784
+IMAGE_SIDE = 28
+N_CLASSES = 10
+KAGGLE_COLUMNS = ["label", *(f"pixel{i}" for i in range(1, N_PIXELS + 1))]
+
+# IDX magic numbers: 0x0000 then dtype code 0x08 (uint8) then number of dims.
+_IDX_IMAGES_MAGIC = 0x00000803
+_IDX_LABELS_MAGIC = 0x00000801
+
+
+def _open_bytes(path: Path) -> bytes:
+    """Read a file, transparently un-gzipping ``*.gz``; wrap truncation errors."""
+    try:
+        if path.suffix == ".gz":
+            with gzip.open(path, "rb") as fh:
+                return fh.read()
+        return path.read_bytes()
+    except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
+        raise DataFormatError(
+            f"{path}: the gzip stream is corrupt or truncated ({exc}); delete the "
+            "file and fetch it again."
+        ) from exc
+
+
+def read_idx(path: str | os.PathLike[str]) -> np.ndarray:
+    """Read an IDX file of Fashion-MNIST images or labels.
+
+    Parameters
+    ----------
+    path : str or path-like
+        An IDX file (``*-idx3-ubyte`` images or ``*-idx1-ubyte`` labels),
+        optionally gzip'd (``.gz``).
+
+    Returns
+    -------
+    ndarray of uint8
+        Images as ``(n, 784)`` (flattened row-major) or labels as ``(n,)``.
+
+    Raises
+    ------
+    DataFormatError
+        Wrong magic number, truncated data, labels outside 0-9 or images that
+        are not 28x28.
+    """
+    path = Path(path)
+    raw = _open_bytes(path)
+    if len(raw) < 8:
+        raise DataFormatError(
+            f"{path}: file has {len(raw)} bytes, too short for an IDX header."
+        )
+    magic = int.from_bytes(raw[:4], "big")
+    if magic not in (_IDX_IMAGES_MAGIC, _IDX_LABELS_MAGIC):
+        raise DataFormatError(
+            f"{path}: IDX magic number is 0x{magic:08x}; expected "
+            f"0x{_IDX_IMAGES_MAGIC:08x} (images) or 0x{_IDX_LABELS_MAGIC:08x} (labels)."
+        )
+    ndim = magic & 0xFF
+    header_len = 4 + 4 * ndim
+    if len(raw) < header_len:
+        raise DataFormatError(f"{path}: IDX header is truncated.")
+    dims = [int.from_bytes(raw[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim)]
+    expected = int(np.prod(dims)) + header_len
+    if len(raw) != expected:
+        raise DataFormatError(
+            f"{path}: IDX header declares shape {tuple(dims)} ({expected} bytes) but "
+            f"the file holds {len(raw)} bytes; it is truncated or corrupt."
+        )
+    data = np.frombuffer(raw, dtype=np.uint8, offset=header_len)
+    if ndim == 1:
+        _check_labels(data, path)
+        return data.copy()
+    if dims[1:] != [IMAGE_SIDE, IMAGE_SIDE]:
+        raise DataFormatError(
+            f"{path}: images are {dims[1]}x{dims[2]}; expected 28x28 Fashion-MNIST "
+            "images."
+        )
+    return data.reshape(dims[0], N_PIXELS).copy()
+
+
+def write_idx(path: str | os.PathLike[str], array: np.ndarray) -> None:
+    """Write uint8 images ``(n, 28, 28)``/``(n, 784)`` or labels ``(n,)`` as IDX.
+
+    The file is gzip'd when ``path`` ends in ``.gz``. Used to build test
+    fixtures and local mirrors.
+    """
+    path = Path(path)
+    arr = np.asarray(array, dtype=np.uint8)
+    if arr.ndim == 2:
+        arr = arr.reshape(-1, IMAGE_SIDE, IMAGE_SIDE)
+    magic = _IDX_LABELS_MAGIC if arr.ndim == 1 else _IDX_IMAGES_MAGIC
+    header = magic.to_bytes(4, "big") + b"".join(
+        int(d).to_bytes(4, "big") for d in arr.shape
+    )
+    payload = header + arr.tobytes()
+    if path.suffix == ".gz":
+        payload = gzip.compress(payload, mtime=0)
+    path.write_bytes(payload)
+
+
+def _check_labels(y: np.ndarray, path: Path) -> None:
+    if y.size and (y.min() < 0 or y.max() >= N_CLASSES):
+        bad = y[(y < 0) | (y >= N_CLASSES)][0]
+        raise DataFormatError(
+            f"{path}: found label {bad}; expected labels 0-9 (10 classes)."
+        )
+
+
+def read_kaggle_csv(path: str | os.PathLike[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Read one Kaggle-format Fashion-MNIST CSV file.
+
+    Parameters
+    ----------
+    path : str or path-like
+        A ``.csv`` or ``.csv.gz`` file with header ``label,pixel1,...,pixel784``
+        and one image per row, pixel values 0-255.
+
+    Returns
+    -------
+    X : ndarray of uint8, shape (n, 784)
+    y : ndarray of int64, shape (n,)
+
+    Raises
+    ------
+    FileNotFoundError
+        The file does not exist.
+    DataFormatError
+        Wrong header, a row with the wrong number of columns, a non-integer
+        value, a pixel outside 0-255 or a label outside 0-9.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such CSV file.")
+    try:
+        frame = pd.read_csv(path, engine="c")
+    except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
+        raise DataFormatError(
+            f"{path}: the gzip stream is corrupt or truncated ({exc})."
+        ) from exc
+    except pd.errors.ParserError as exc:
+        raise DataFormatError(
+            f"{path}: a row does not have {N_PIXELS + 1} columns "
+            f"(label + {N_PIXELS} pixels): {exc}"
+        ) from exc
+    except (ValueError, pd.errors.EmptyDataError) as exc:
+        raise DataFormatError(
+            f"{path}: cannot parse as integer pixel rows ({exc}); expected header "
+            "'label,pixel1,...,pixel784' and integers 0-255."
+        ) from exc
+    if list(frame.columns) != KAGGLE_COLUMNS:
+        cols = list(frame.columns)
+        shown = [*cols[:3], "...", *cols[-1:]] if len(cols) > 4 else cols
+        raise DataFormatError(
+            f"{path}: header has {len(cols)} columns {shown}; expected "
+            f"{N_PIXELS + 1} columns 'label,pixel1,...,pixel784'."
+        )
+    missing = frame.isna().to_numpy().any(axis=1)
+    if missing.any():
+        row = int(np.flatnonzero(missing)[0])
+        raise DataFormatError(
+            f"{path}: data row {row + 1} has fewer than {N_PIXELS + 1} values "
+            f"(label + {N_PIXELS} pixels)."
+        )
+    if not all(pd.api.types.is_integer_dtype(t) for t in frame.dtypes):
+        bad = next(
+            c for c, t in frame.dtypes.items() if not pd.api.types.is_integer_dtype(t)
+        )
+        raise DataFormatError(
+            f"{path}: column {bad!r} holds non-integer values; expected integers "
+            "0-255 for pixels and 0-9 for labels."
+        )
+    values = frame.to_numpy()
+    y = values[:, 0].astype(np.int64)
+    X = values[:, 1:]
+    if X.size and (X.min() < 0 or X.max() > 255):
+        row = int(np.flatnonzero(((X < 0) | (X > 255)).any(axis=1))[0])
+        raise DataFormatError(
+            f"{path}: data row {row + 1} has a pixel value outside 0-255 "
+            f"(min {X[row].min()}, max {X[row].max()})."
+        )
+    _check_labels(y, path)
+    return X.astype(np.uint8), y

@@ -1,0 +1,134 @@
+"""Private input-validation helpers shared by the transformers and the classifier.
+
+One formatter (:func:`expected_got`) keeps error wording uniform: who
+complains, what was received, what was expected, and the fix when known.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from sklearn.utils.validation import validate_data
+
+IMAGE_SHAPE: tuple[int, int, int] = (1, 28, 28)
+
+
+def expected_got(owner: str, got: str, expected: str, fix: str | None = None) -> str:
+    """Format an error message: '<owner> received <got>; expected <expected>. <fix>'."""
+    msg = f"{owner} received {got}; expected {expected}."
+    return f"{msg} {fix}" if fix else msg
+
+
+def resolve_image_shape(
+    image_shape: Sequence[int], n_features: int, owner: str
+) -> tuple[int, ...]:
+    """Resolve a target image shape (one entry may be -1) against ``n_features``."""
+    shape = tuple(int(s) for s in image_shape)
+    if (
+        len(shape) == 0
+        or sum(s == -1 for s in shape) > 1
+        or any(s == 0 or s < -1 for s in shape)
+    ):
+        raise ValueError(
+            expected_got(
+                owner,
+                f"image_shape={tuple(image_shape)!r}",
+                "a tuple of positive ints with at most one -1, e.g. (1, 28, 28)",
+            )
+        )
+    known = int(np.prod([s for s in shape if s != -1]))
+    if -1 in shape:
+        if n_features % known:
+            raise ValueError(
+                expected_got(
+                    owner,
+                    f"{n_features} features per sample",
+                    f"a multiple of {known} to fill image_shape={shape}",
+                )
+            )
+        shape = tuple(n_features // known if s == -1 else s for s in shape)
+    if int(np.prod(shape)) != n_features:
+        raise ValueError(
+            expected_got(
+                owner,
+                f"{n_features} features (pixels) per sample",
+                f"{int(np.prod(shape))} pixels for images of shape {shape}",
+                "Colour images must be converted to grayscale first; flat rows "
+                "must have exactly one value per pixel.",
+            )
+        )
+    return shape
+
+
+def flatten_images(X, owner: str, image_shape: Sequence[int] = IMAGE_SHAPE) -> object:
+    """Turn ``(n, H, W)`` / ``(n, C, H, W)`` arrays into flat ``(n, C*H*W)`` rows.
+
+    2-D inputs (arrays, DataFrames, lists) pass through unchanged. An N-D
+    array must have a per-sample shape equal to ``image_shape``, or to
+    ``image_shape[1:]`` for single-channel images, else ValueError.
+    """
+    if hasattr(X, "iloc") or not hasattr(X, "ndim") or X.ndim <= 2:
+        return X
+    sample = tuple(X.shape[1:])
+    shape = tuple(image_shape)
+    allowed = {shape} | ({shape[1:]} if len(shape) == 3 and shape[0] == 1 else set())
+    if -1 not in shape and sample not in allowed:
+        raise ValueError(
+            expected_got(
+                owner,
+                f"images of shape {sample} (X.shape={tuple(X.shape)})",
+                " or ".join(str(a) for a in sorted(allowed, key=len)) + " per image",
+                "Colour images (H, W, 3) must be converted to grayscale; a "
+                "trailing channel axis (H, W, 1) must be moved first or dropped.",
+            )
+        )
+    return np.asarray(X).reshape(X.shape[0], -1)
+
+
+def check_pixels(
+    est,
+    X,
+    *,
+    reset: bool,
+    image_shape: Sequence[int] = IMAGE_SHAPE,
+    pixel_range: tuple[float, float] | None = (0, 255),
+) -> np.ndarray:
+    """Validate image input and return it flat as float32, scaled to [0, 1].
+
+    Accepts flat rows (numpy or pandas), ``(n, H, W)`` and ``(n, C, H, W)``.
+    Sets ``n_features_in_`` / ``feature_names_in_`` when ``reset``. With
+    ``pixel_range=(lo, hi)`` values must lie in [lo, hi] and are mapped
+    linearly to [0, 1]; with ``None`` they are only cast to float32.
+    """
+    owner = type(est).__name__
+    X = flatten_images(X, owner, image_shape)
+    X = validate_data(
+        est,
+        X,
+        reset=reset,
+        dtype="numeric",
+        ensure_all_finite=True,
+        ensure_min_samples=1,
+    )
+    if reset:  # at predict time validate_data compares with n_features_in_
+        resolve_image_shape(image_shape, X.shape[1], owner)
+    if pixel_range is not None:
+        lo, hi = pixel_range
+        xmin, xmax = X.min(), X.max()
+        if xmin < lo or xmax > hi:
+            raise ValueError(
+                expected_got(
+                    owner,
+                    f"pixel values in [{xmin:g}, {xmax:g}]",
+                    f"values in [{lo:g}, {hi:g}] (pixel_range={pixel_range})",
+                    ("Negative values in data are not pixels. " if xmin < 0 else "")
+                    + "Pass raw 0-255 pixels, or set pixel_range=None if the data "
+                    "is already scaled.",
+                )
+            )
+        out = X.astype(np.float32)
+        out -= np.float32(lo)
+        out *= np.float32(1.0 / (hi - lo))
+        return out
+    return X.astype(np.float32, copy=False)

@@ -1,0 +1,322 @@
+"""Pixel transformers: scale 0-255 pixels and move between flat rows and images.
+
+They let :class:`~fashionclf.FashionCNNClassifier` and classic scikit-learn
+models share one input: flat rows of 784 pixels (numpy or pandas), as the
+Kaggle CSV gives them.
+
+- :class:`PixelScaler`: 0-255 -> float32 in [0, 1], optionally standardized.
+- :class:`ImageReshaper`: flat ``(n, 784)`` -> ``(n, 1, 28, 28)`` images.
+- :class:`ImageFlattener`: ``(n, 28, 28)`` / ``(n, 1, 28, 28)`` -> flat ``(n, 784)``.
+
+Scaling rule (explicit, never guessed from the values): ``pixel_range=(lo, hi)``
+declares the raw scale; values must lie inside it and map linearly to [0, 1].
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from numbers import Real
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.base import BaseEstimator, OneToOneFeatureMixin, TransformerMixin
+from sklearn.utils.validation import check_array, check_is_fitted, validate_data
+
+from ._validation import check_pixels, expected_got, resolve_image_shape
+
+__all__ = ["ImageFlattener", "ImageReshaper", "PixelScaler"]
+
+
+def _pixel_range_ok(value) -> bool:
+    return value is None or (
+        isinstance(value, tuple | list)
+        and len(value) == 2
+        and all(isinstance(v, Real) for v in value)
+        and value[0] < value[1]
+    )
+
+
+class PixelScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
+    """Scale raw pixels to float32 in [0, 1], optionally standardized.
+
+    Parameters
+    ----------
+    pixel_range : tuple of (float, float) or None, default=(0, 255)
+        The raw scale of the input. Values must lie in it (else ValueError)
+        and are mapped linearly to [0, 1]. ``None`` only casts to float32.
+    standardize : bool, default=False
+        Subtract the training mean and divide by the training standard
+        deviation (one scalar each, over all pixels).
+
+    Attributes
+    ----------
+    mean_ : float
+        Mean of the scaled training pixels (0.0 unless ``standardize``).
+    scale_ : float
+        Standard deviation of the scaled training pixels (1.0 unless
+        ``standardize``).
+    n_features_in_ : int
+    feature_names_in_ : ndarray of str
+        Defined when ``X`` has string column names.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fashionclf.preprocessing import PixelScaler
+    >>> PixelScaler().fit_transform(np.array([[0, 51, 255]], dtype=np.uint8))
+    array([[0. , 0.2, 1. ]], dtype=float32)
+    """
+
+    _parameter_constraints: dict = {
+        "pixel_range": [_pixel_range_ok, None],
+        "standardize": ["boolean"],
+    }
+
+    def __init__(
+        self,
+        *,
+        pixel_range: tuple[float, float] | None = (0, 255),
+        standardize: bool = False,
+    ) -> None:
+        self.pixel_range = pixel_range
+        self.standardize = standardize
+
+    def _check_params(self) -> None:
+        if not _pixel_range_ok(self.pixel_range):
+            raise ValueError(
+                expected_got(
+                    type(self).__name__,
+                    f"pixel_range={self.pixel_range!r}",
+                    "None or a (low, high) pair of numbers with low < high",
+                )
+            )
+
+    def fit(self, X, y=None) -> PixelScaler:
+        """Validate ``X`` and learn the standardization statistics.
+
+        Parameters
+        ----------
+        X : array-like or DataFrame of shape (n_samples, n_features)
+        y : ignored
+
+        Returns
+        -------
+        self
+        """
+        self._check_params()
+        Xs = check_pixels(
+            self, X, reset=True, image_shape=(-1,), pixel_range=self.pixel_range
+        )
+        if self.standardize:
+            self.mean_ = float(Xs.mean(dtype=np.float64))
+            std = float(Xs.std(dtype=np.float64))
+            self.scale_ = std if std > 0 else 1.0
+        else:
+            self.mean_, self.scale_ = 0.0, 1.0
+        return self
+
+    def transform(self, X) -> np.ndarray:
+        """Scale ``X``; returns float32 of the same shape."""
+        check_is_fitted(self)
+        Xs = check_pixels(
+            self, X, reset=False, image_shape=(-1,), pixel_range=self.pixel_range
+        )
+        if self.standardize:
+            Xs = (Xs - np.float32(self.mean_)) / np.float32(self.scale_)
+        return Xs
+
+    def inverse_transform(self, X) -> np.ndarray:
+        """Map scaled values back to the raw ``pixel_range`` (float32)."""
+        check_is_fitted(self)
+        X = check_array(X, dtype=np.float32)
+        X = X * np.float32(self.scale_) + np.float32(self.mean_)
+        if self.pixel_range is not None:
+            lo, hi = self.pixel_range
+            X = X * np.float32(hi - lo) + np.float32(lo)
+        return X
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.positive_only = self.pixel_range is not None
+        tags.transformer_tags.preserves_dtype = ["float32"]  # always float32 out
+        return tags
+
+
+class ImageReshaper(TransformerMixin, BaseEstimator):
+    """Reshape flat pixel rows ``(n, 784)`` into images ``(n, 1, 28, 28)``.
+
+    Values and dtype are kept; combine with :class:`PixelScaler` to scale.
+
+    Parameters
+    ----------
+    image_shape : tuple of int, default=(1, 28, 28)
+        Per-sample output shape ``(channels, height, width)``; one entry may
+        be -1 and is then inferred from the number of features, as in
+        :func:`numpy.reshape`.
+
+    Attributes
+    ----------
+    image_shape_ : tuple of int
+        The resolved per-sample shape.
+    n_features_in_ : int
+    feature_names_in_ : ndarray of str
+        Defined when ``X`` has string column names.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fashionclf.preprocessing import ImageReshaper
+    >>> ImageReshaper().fit_transform(np.zeros((5, 784), dtype=np.uint8)).shape
+    (5, 1, 28, 28)
+    """
+
+    _parameter_constraints: dict = {"image_shape": [tuple, list]}
+
+    def __init__(self, *, image_shape: Sequence[int] = (1, 28, 28)) -> None:
+        self.image_shape = image_shape
+
+    def fit(self, X, y=None) -> ImageReshaper:
+        """Validate ``X`` (2-D) and resolve ``image_shape``.
+
+        Parameters
+        ----------
+        X : array-like or DataFrame of shape (n_samples, n_features)
+        y : ignored
+
+        Returns
+        -------
+        self
+        """
+        self._validate_params()
+        X = validate_data(self, X, reset=True, dtype="numeric")
+        self.image_shape_ = resolve_image_shape(
+            self.image_shape, X.shape[1], type(self).__name__
+        )
+        return self
+
+    def transform(self, X) -> np.ndarray:
+        """Return ``X`` reshaped to ``(n_samples, *image_shape_)``."""
+        check_is_fitted(self)
+        X = validate_data(self, X, reset=False, dtype="numeric")
+        return X.reshape(X.shape[0], *self.image_shape_)
+
+    def inverse_transform(self, X) -> np.ndarray:
+        """Flatten images back to ``(n_samples, n_features_in_)``."""
+        check_is_fitted(self)
+        X = np.asarray(X)
+        if X.ndim < 2 or int(np.prod(X.shape[1:])) != self.n_features_in_:
+            raise ValueError(
+                expected_got(
+                    type(self).__name__,
+                    f"X of shape {X.shape}",
+                    f"(n_samples, *{self.image_shape_})",
+                )
+            )
+        return X.reshape(X.shape[0], -1)
+
+
+class ImageFlattener(TransformerMixin, BaseEstimator):
+    """Flatten images ``(n, 28, 28)`` or ``(n, 1, 28, 28)`` into rows ``(n, 784)``.
+
+    Any per-sample shape is accepted at ``fit`` and must be the same at
+    ``transform``; 2-D input passes through. Output feature names are those
+    of a fitted DataFrame, else ``pixel1..pixelN`` (the Kaggle CSV columns),
+    so ``set_output(transform="pandas")`` gives a Kaggle-layout frame.
+
+    Attributes
+    ----------
+    image_shape_ : tuple of int
+        Per-sample shape seen at ``fit``.
+    n_features_in_ : int
+        Number of values per sample (product of ``image_shape_``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fashionclf.preprocessing import ImageFlattener
+    >>> ImageFlattener().fit_transform(np.zeros((5, 1, 28, 28))).shape
+    (5, 784)
+    """
+
+    def _validate(self, X, reset: bool) -> np.ndarray:
+        if not hasattr(X, "iloc") and not sp.issparse(X):
+            X = np.asarray(X)
+        if hasattr(X, "iloc") or sp.issparse(X) or X.ndim <= 2:
+            X = validate_data(self, X, reset=reset, dtype="numeric")
+            shape: tuple[int, ...] = X.shape[1:]
+        else:
+            X = check_array(X, allow_nd=True, dtype="numeric")
+            shape = X.shape[1:]
+            if reset:
+                self.n_features_in_ = int(np.prod(shape))
+                if hasattr(self, "feature_names_in_"):
+                    del self.feature_names_in_
+        if reset:
+            self.image_shape_ = tuple(int(s) for s in shape)
+        elif tuple(shape) != self.image_shape_:
+            raise ValueError(
+                expected_got(
+                    type(self).__name__,
+                    f"samples of shape {tuple(shape)}",
+                    f"shape {self.image_shape_} as seen in fit",
+                )
+            )
+        return X.reshape(X.shape[0], -1)
+
+    def fit(self, X, y=None) -> ImageFlattener:
+        """Record the per-sample shape of ``X``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, ...)
+        y : ignored
+
+        Returns
+        -------
+        self
+        """
+        self._validate(X, reset=True)
+        return self
+
+    def transform(self, X) -> np.ndarray:
+        """Return ``X`` as ``(n_samples, n_features_in_)``."""
+        check_is_fitted(self)
+        return self._validate(X, reset=False)
+
+    def get_feature_names_out(self, input_features=None) -> np.ndarray:
+        """Names of the flat output columns.
+
+        Parameters
+        ----------
+        input_features : array-like of str, optional
+            Must match ``feature_names_in_`` when given.
+
+        Returns
+        -------
+        ndarray of str
+        """
+        check_is_fitted(self)
+        names = getattr(self, "feature_names_in_", None)
+        if input_features is not None:
+            input_features = np.asarray(input_features, dtype=object)
+            if len(input_features) != self.n_features_in_ or (
+                names is not None and not np.array_equal(input_features, names)
+            ):
+                raise ValueError(
+                    expected_got(
+                        type(self).__name__,
+                        f"{len(input_features)} input_features",
+                        f"{self.n_features_in_} names matching the fitted ones",
+                    )
+                )
+            return input_features
+        if names is not None:
+            return np.asarray(names, dtype=object)
+        return np.asarray(
+            [f"pixel{i}" for i in range(1, self.n_features_in_ + 1)], dtype=object
+        )
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.three_d_array = True
+        return tags

@@ -1,0 +1,121 @@
+"""The download path, for real, against a local HTTP server on 127.0.0.1."""
+
+import hashlib
+
+import numpy as np
+import pytest
+
+from fashionclf import (
+    ChecksumError,
+    DownloadError,
+    download_fashion_mnist,
+    fetch_fashion_mnist,
+)
+from fashionclf._formats import write_idx
+from fashionclf.datasets import OFFICIAL_MD5
+
+from .http_server import FileServer, unreachable_url
+
+NAMES = list(OFFICIAL_MD5)
+
+
+@pytest.fixture(scope="module")
+def idx_files(tmp_path_factory, sample):
+    """IDX gzip files built from the bundled sample, named like the official ones."""
+    X, y, Xt, yt = sample
+    folder = tmp_path_factory.mktemp("idx")
+    arrays = dict(zip(NAMES, [X, y, Xt, yt], strict=False))
+    files = {}
+    for name, arr in arrays.items():
+        write_idx(folder / name, arr)
+        files[name] = (folder / name).read_bytes()
+    md5 = {name: hashlib.md5(data).hexdigest() for name, data in files.items()}
+    return files, md5
+
+
+def _leftovers(folder):
+    return (
+        sorted(p.name for p in folder.iterdir() if ".part" in p.name)
+        if folder.exists()
+        else []
+    )
+
+
+def test_download_success_then_load(tmp_path, idx_files, sample):
+    files, md5 = idx_files
+    with FileServer(files) as srv:
+        bunch = fetch_fashion_mnist(
+            subset="test", data_home=tmp_path / "d", mirrors=[srv.url], checksums=md5
+        )
+        assert len(srv.requests) == 4
+    np.testing.assert_array_equal(bunch.data, sample[2])
+    np.testing.assert_array_equal(bunch.target, sample[3])
+    assert bunch.source.startswith("idx:")
+    assert sorted(
+        p.name for p in (tmp_path / "d").iterdir() if not p.name.startswith(".")
+    ) == sorted(NAMES)
+
+
+def test_download_skips_verified_files(tmp_path, idx_files):
+    files, md5 = idx_files
+    with FileServer(files) as srv:
+        download_fashion_mnist(tmp_path, mirrors=[srv.url], checksums=md5)
+        download_fashion_mnist(tmp_path, mirrors=[srv.url], checksums=md5)
+        assert len(srv.requests) == 4
+
+
+def test_checksum_mismatch_leaves_nothing(tmp_path, idx_files):
+    files, md5 = idx_files
+    bad = dict(md5, **{NAMES[0]: "0" * 32})
+    with (
+        FileServer(files) as srv,
+        pytest.raises(DownloadError, match=r"MD5 is [0-9a-f]{32}, expected 0{32}"),
+    ):
+        download_fashion_mnist(tmp_path, mirrors=[srv.url], checksums=bad, retries=2)
+    assert not (tmp_path / NAMES[0]).exists()
+    assert _leftovers(tmp_path) == []
+
+
+def test_truncated_transfer_leaves_nothing(tmp_path, idx_files):
+    files, md5 = idx_files
+    with (
+        FileServer(files, modes={NAMES[0]: "truncate"}) as srv,
+        pytest.raises(DownloadError, match=NAMES[0]),
+    ):
+        download_fashion_mnist(tmp_path, mirrors=[srv.url], checksums=md5, retries=2)
+    assert not (tmp_path / NAMES[0]).exists()
+    assert _leftovers(tmp_path) == []
+
+
+def test_server_unreachable(tmp_path, idx_files):
+    _, md5 = idx_files
+    with pytest.raises(
+        DownloadError, match=r"could not download .* from any of 1 mirror"
+    ):
+        download_fashion_mnist(
+            tmp_path, mirrors=[unreachable_url()], checksums=md5, retries=2, timeout=2
+        )
+    assert _leftovers(tmp_path) == []
+    assert not any((tmp_path / n).exists() for n in NAMES)
+
+
+def test_mirror_fallback(tmp_path, idx_files):
+    files, md5 = idx_files
+    with (
+        FileServer(files, modes={NAMES[0]: "truncate"}) as broken,
+        FileServer(files) as good,
+    ):
+        download_fashion_mnist(
+            tmp_path,
+            mirrors=[unreachable_url(), broken.url, good.url],
+            checksums=md5,
+            retries=1,
+        )
+    assert all((tmp_path / n).is_file() for n in NAMES)
+
+
+def test_existing_corrupt_file_is_reported(tmp_path, idx_files):
+    _files, md5 = idx_files
+    (tmp_path / NAMES[0]).write_bytes(b"not the file")
+    with pytest.raises(ChecksumError, match=rf"{NAMES[0]}: exists but its MD5 is"):
+        download_fashion_mnist(tmp_path, mirrors=[unreachable_url()], checksums=md5)

@@ -1,0 +1,149 @@
+"""IDX and Kaggle-CSV parsers: valid files round-trip, bad files say what is wrong."""
+
+import gzip
+
+import numpy as np
+import pytest
+
+from fashionclf import DataFormatError, read_idx, read_kaggle_csv
+from fashionclf._formats import KAGGLE_COLUMNS, write_idx
+
+
+def _write_csv(path, X, y, header=None, gz=False):
+    header = header or ",".join(KAGGLE_COLUMNS)
+    rows = [header] + [
+        ",".join(map(str, [lab, *row])) for lab, row in zip(y, X, strict=False)
+    ]
+    data = ("\n".join(rows) + "\n").encode()
+    path.write_bytes(gzip.compress(data) if gz else data)
+    return path
+
+
+@pytest.mark.parametrize("gz", [False, True])
+def test_idx_round_trip(tmp_path, sample, gz):
+    X, y, _, _ = sample
+    suffix = ".gz" if gz else ""
+    write_idx(tmp_path / f"img{suffix}", X[:50])
+    write_idx(tmp_path / f"lab{suffix}", y[:50])
+    np.testing.assert_array_equal(read_idx(tmp_path / f"img{suffix}"), X[:50])
+    np.testing.assert_array_equal(read_idx(tmp_path / f"lab{suffix}"), y[:50])
+
+
+@pytest.mark.parametrize("gz", [False, True])
+def test_csv_round_trip(tmp_path, sample, gz):
+    X, y, _, _ = sample
+    path = _write_csv(tmp_path / ("f.csv.gz" if gz else "f.csv"), X[:20], y[:20], gz=gz)
+    X2, y2 = read_kaggle_csv(path)
+    assert X2.dtype == np.uint8 and y2.dtype == np.int64
+    np.testing.assert_array_equal(X2, X[:20])
+    np.testing.assert_array_equal(y2, y[:20])
+
+
+def test_idx_wrong_magic(tmp_path):
+    path = tmp_path / "bad"
+    path.write_bytes(b"\x00\x00\x08\x05" + b"\x00" * 20)
+    with pytest.raises(DataFormatError, match=r"bad: IDX magic number is 0x00000805"):
+        read_idx(path)
+
+
+def test_idx_truncated_payload(tmp_path, sample):
+    path = tmp_path / "img"
+    write_idx(path, sample[0][:10])
+    path.write_bytes(path.read_bytes()[:-100])
+    with pytest.raises(
+        DataFormatError, match=r"img: IDX header declares shape \(10, 28, 28\)"
+    ):
+        read_idx(path)
+
+
+def test_idx_truncated_gzip(tmp_path, sample):
+    path = tmp_path / "img.gz"
+    write_idx(path, sample[0][:100])
+    path.write_bytes(path.read_bytes()[:-200])
+    with pytest.raises(
+        DataFormatError, match=r"img.gz: the gzip stream is corrupt or truncated"
+    ):
+        read_idx(path)
+
+
+def test_idx_label_out_of_range(tmp_path):
+    path = tmp_path / "lab"
+    write_idx(path, np.array([1, 2, 12], dtype=np.uint8))
+    with pytest.raises(
+        DataFormatError, match=r"lab: found label 12; expected labels 0-9"
+    ):
+        read_idx(path)
+
+
+def test_csv_wrong_column_count(tmp_path, sample):
+    X, y, _, _ = sample
+    path = _write_csv(tmp_path / "f.csv", X[:3], y[:3])
+    lines = path.read_text().splitlines()
+    lines[2] += ",7"
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(
+        DataFormatError, match=r"f.csv: a row does not have 785 columns"
+    ):
+        read_kaggle_csv(path)
+
+
+def test_csv_short_row(tmp_path, sample):
+    X, y, _, _ = sample
+    path = _write_csv(tmp_path / "f.csv", X[:3], y[:3])
+    lines = path.read_text().splitlines()
+    lines[3] = lines[3].rsplit(",", 1)[0]
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(
+        DataFormatError, match=r"f.csv: data row 3 has fewer than 785 values"
+    ):
+        read_kaggle_csv(path)
+
+
+def test_csv_pixel_out_of_range(tmp_path, sample):
+    X, y, _, _ = sample
+    X = X[:3].astype(int)
+    X[1, 5] = 256
+    path = _write_csv(tmp_path / "f.csv", X, y[:3])
+    with pytest.raises(
+        DataFormatError,
+        match=r"data row 2 has a pixel value outside 0-255 \(min 0, max 256\)",
+    ):
+        read_kaggle_csv(path)
+
+
+def test_csv_label_out_of_range(tmp_path, sample):
+    X, _y, _, _ = sample
+    path = _write_csv(tmp_path / "f.csv", X[:3], [1, 10, 2])
+    with pytest.raises(DataFormatError, match=r"found label 10; expected labels 0-9"):
+        read_kaggle_csv(path)
+
+
+def test_csv_wrong_header(tmp_path, sample):
+    X, y, _, _ = sample
+    header = ",".join(["target", *KAGGLE_COLUMNS[1:]])
+    path = _write_csv(tmp_path / "f.csv", X[:2], y[:2], header=header)
+    with pytest.raises(DataFormatError, match=r"header has 785 columns \['target'"):
+        read_kaggle_csv(path)
+
+
+def test_csv_non_integer(tmp_path, sample):
+    X, y, _, _ = sample
+    path = _write_csv(tmp_path / "f.csv", X[:2], y[:2])
+    path.write_text(path.read_text().replace(",0,", ",x,", 1))
+    with pytest.raises(DataFormatError, match=r"holds non-integer values"):
+        read_kaggle_csv(path)
+
+
+def test_csv_truncated_gzip(tmp_path, sample):
+    X, y, _, _ = sample
+    path = _write_csv(tmp_path / "f.csv.gz", X[:200], y[:200], gz=True)
+    path.write_bytes(path.read_bytes()[: len(path.read_bytes()) // 2])
+    with pytest.raises(
+        DataFormatError, match=r"f.csv.gz: the gzip stream is corrupt or truncated"
+    ):
+        read_kaggle_csv(path)
+
+
+def test_csv_missing_file(tmp_path):
+    with pytest.raises(FileNotFoundError, match=r"nope.csv: no such CSV file"):
+        read_kaggle_csv(tmp_path / "nope.csv")
