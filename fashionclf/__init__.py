@@ -1,5 +1,6 @@
 """fashionclf: a scikit-learn compatible CNN for Fashion-MNIST clothing images."""
 
+from .classifier import FashionCNNClassifier
 from .datasets import (
     CLASS_NAMES,
     download_fashion_mnist,
@@ -10,6 +11,7 @@ from .datasets import (
 )
 from .exceptions import ChecksumError, DataFormatError, DownloadError, ModelFileError
 from .preprocessing import ImageFlattener, ImageReshaper, PixelScaler
+from .serialization import load_model, save_model
 
 __version__ = "0.1.0"
 
@@ -18,6 +20,7 @@ __all__ = [
     "ChecksumError",
     "DataFormatError",
     "DownloadError",
+    "FashionCNNClassifier",
     "ImageFlattener",
     "ImageReshaper",
     "ModelFileError",
@@ -25,7 +28,9 @@ __all__ = [
     "__version__",
     "download_fashion_mnist",
     "fetch_fashion_mnist",
+    "load_model",
     "load_sample",
     "read_idx",
     "read_kaggle_csv",
+    "save_model",
 ]

@@ -1,0 +1,78 @@
+"""Train a CNN preset on the full shared Fashion-MNIST and report the figures.
+
+Usage (from the repository root)::
+
+    FASHIONCLF_DATA=../shared/data/fashion-mnist \
+        .venv/bin/python benchmarks/bench_cnn.py --preset default --seeds 0 1 2
+
+Prints test accuracy, fit seconds, predict images/s (batch 256) and
+single-image latency per seed, then mean ± std; writes a JSON file to
+``benchmarks/results/``.
+"""
+
+import argparse
+import json
+import platform
+import subprocess
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from fashionclf import fetch_fashion_mnist
+from fashionclf.presets import make_cnn
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--preset", default="default")
+    ap.add_argument("--seeds", type=int, nargs="+", default=[0])
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--max-epochs", type=int, default=None)
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    X, y = fetch_fashion_mnist(subset="train", return_X_y=True)
+    Xt, yt = fetch_fashion_mnist(subset="test", return_X_y=True)
+    runs = []
+    for seed in args.seeds:
+        over = {"random_state": seed, "verbose": 1}
+        if args.max_epochs:
+            over["max_epochs"] = args.max_epochs
+        clf = make_cnn(args.preset, **over)
+        t0 = time.perf_counter()
+        clf.fit(X, y)
+        fit_s = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        acc = float(clf.score(Xt, yt))
+        pred_s = time.perf_counter() - t0
+        lat = []
+        for i in range(20):
+            t1 = time.perf_counter()
+            clf.predict(Xt[i : i + 1])
+            lat.append(time.perf_counter() - t1)
+        run = {"seed": seed, "test_accuracy": acc, "fit_s": fit_s,
+               "predict_img_per_s": len(Xt) / pred_s,
+               "single_image_latency_ms": 1000 * float(np.median(lat)),
+               "epochs": len(clf.history_)}
+        print(json.dumps(run), flush=True)
+        runs.append(run)
+    accs = np.array([r["test_accuracy"] for r in runs])
+    fits = np.array([r["fit_s"] for r in runs])
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
+                            text=True).stdout.strip()
+    summary = {"preset": args.preset, "params": make_cnn(args.preset).get_params(),
+               "n": len(runs), "accuracy_mean": accs.mean(), "accuracy_std": accs.std(),
+               "fit_s_mean": fits.mean(), "fit_s_std": fits.std(), "runs": runs,
+               "threads": args.threads, "torch": torch.__version__,
+               "cpu": platform.processor() or platform.machine(), "commit": commit,
+               "date": time.strftime("%Y-%m-%d %H:%M")}
+    print(f"{args.preset}: accuracy {100 * accs.mean():.2f} ± {100 * accs.std():.2f}% "
+          f"(n={len(runs)}), fit {fits.mean():.0f} ± {fits.std():.0f} s")
+    out = Path(__file__).parent / "results" / f"cnn-{args.preset}.json"
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(json.dumps(summary, indent=2, default=str))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,194 @@
+"""Training internals of FashionCNNClassifier: the skorch net and its helpers.
+
+- :class:`TensorBatches`: the iterator skorch uses instead of a per-sample
+  ``DataLoader``. It slices whole batches out of in-memory tensors and applies
+  augmentation (random horizontal flips, random shifts) to the batch at once,
+  so per-sample Python work never sets the pace.
+- :class:`LRSchedule`: a per-batch one-cycle / cosine / constant learning-rate
+  callback whose position survives ``partial_fit`` calls (skorch's
+  ``LRScheduler`` rebuilds its scheduler on every ``partial_fit``).
+- :class:`FiniteLoss`: stops training with a clear error when the loss turns
+  NaN or infinite.
+- :class:`Net`: ``NeuralNetClassifier`` with optional bf16 autocast and
+  channels-last memory layout.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+from skorch import NeuralNetClassifier
+from skorch.callbacks import Callback
+from skorch.utils import to_tensor
+
+
+class TensorBatches:
+    """Iterate over ``(X, y)`` batches of a skorch ``Dataset`` holding tensors.
+
+    Parameters
+    ----------
+    dataset : skorch.dataset.Dataset
+        Holds ``X`` (N, C, H, W) and ``y`` (N,) tensors.
+    batch_size : int
+    shuffle : bool, default=False
+    flip : bool, default=False
+        Flip each image horizontally with probability 1/2.
+    max_shift : int, default=0
+        Shift each image by up to this many pixels in x and y, filling with 0.
+    drop_single : bool, default=False
+        Drop a final batch of one sample (batch norm cannot train on it).
+    """
+
+    def __init__(
+        self,
+        dataset,
+        batch_size: int,
+        shuffle: bool = False,
+        flip: bool = False,
+        max_shift: int = 0,
+        drop_single: bool = False,
+    ) -> None:
+        self.X, self.y = dataset.X, dataset.y
+        self.batch_size = batch_size
+        self.shuffle = shuffle
+        self.flip = flip
+        self.max_shift = max_shift
+        self.drop_single = drop_single
+
+    def __len__(self) -> int:
+        n = len(self.X)
+        n_batches = math.ceil(n / self.batch_size)
+        if self.drop_single and n % self.batch_size == 1 and n > 1:
+            n_batches -= 1
+        return n_batches
+
+    def __iter__(self):
+        n = len(self.X)
+        random = self.shuffle or self.flip or self.max_shift
+        # Seeds come from torch's global RNG, which the estimator forks and seeds;
+        # evaluation (no shuffling, no augmentation) draws nothing.
+        gen = torch.Generator()
+        if random:
+            gen.manual_seed(int(torch.randint(2**62, (1,)).item()))
+        order = torch.randperm(n, generator=gen) if self.shuffle else None
+        for b in range(len(self)):
+            sl = slice(b * self.batch_size, (b + 1) * self.batch_size)
+            idx = order[sl] if order is not None else sl
+            Xb = self.X[idx]
+            yb = self.y[idx] if self.y is not None else None
+            if self.flip or self.max_shift:
+                Xb = augment(Xb, self.flip, self.max_shift, gen)
+            yield Xb, yb
+
+
+def augment(
+    X: torch.Tensor, flip: bool, max_shift: int, gen: torch.Generator
+) -> torch.Tensor:
+    """Randomly flip (horizontally) and shift a batch of images ``(N, C, H, W)``."""
+    n, c, h, w = X.shape
+    if flip:
+        mask = torch.rand(n, generator=gen) < 0.5
+        X = torch.where(mask[:, None, None, None], X.flip(-1), X)
+    if max_shift:
+        s = max_shift
+        padded = torch.nn.functional.pad(X, (s, s, s, s))
+        dy = torch.randint(0, 2 * s + 1, (n,), generator=gen)
+        dx = torch.randint(0, 2 * s + 1, (n,), generator=gen)
+        rows = (dy[:, None] + torch.arange(h))[:, None, :, None]  # (N, 1, H, 1)
+        cols = (dx[:, None] + torch.arange(w))[:, None, None, :]  # (N, 1, 1, W)
+        X = padded[
+            torch.arange(n)[:, None, None, None],
+            torch.arange(c)[None, :, None, None],
+            rows,
+            cols,
+        ]
+    return X
+
+
+def schedule_factor(kind: str, frac: float) -> float:
+    """Learning-rate multiplier at training progress ``frac`` in [0, 1]."""
+    frac = min(max(frac, 0.0), 1.0)
+    if kind == "constant":
+        return 1.0
+    if kind == "cosine":
+        return 0.5 * (1.0 + math.cos(math.pi * frac))
+    # one-cycle: cosine warm-up from 1/25 to 1 over 25%, cosine anneal to 1e-4
+    start, end, pct = 1 / 25, 1e-4, 0.25
+    if frac < pct:
+        t = frac / pct
+        return start + (1 - start) * 0.5 * (1 - math.cos(math.pi * t))
+    t = (frac - pct) / (1 - pct)
+    return end + (1 - end) * 0.5 * (1 + math.cos(math.pi * t))
+
+
+class LRSchedule(Callback):
+    """Set the learning rate before every training batch.
+
+    Parameters
+    ----------
+    kind : {'onecycle', 'cosine', 'constant'}
+    total_steps : int
+        Batches over the whole schedule; later batches keep the final rate.
+    """
+
+    def __init__(self, kind: str, total_steps: int) -> None:
+        self.kind = kind
+        self.total_steps = total_steps
+
+    def initialize(self):
+        """Reset the position (called by skorch on ``fit``, not ``partial_fit``)."""
+        self.step_ = 0
+        return self
+
+    def on_batch_begin(self, net, batch=None, training=False, **kwargs) -> None:
+        """Set ``lr`` for this batch from the schedule."""
+        if not training:
+            return
+        factor = schedule_factor(self.kind, self.step_ / max(self.total_steps, 1))
+        for group in net.optimizer_.param_groups:
+            group["lr"] = net.lr * factor
+        self.step_ += 1
+
+
+class FiniteLoss(Callback):
+    """Raise ``FloatingPointError`` naming the epoch when the loss is not finite."""
+
+    def on_epoch_end(self, net, **kwargs) -> None:
+        """Check the epoch's mean training loss."""
+        loss = net.history[-1].get("train_loss")
+        if loss is not None and not np.isfinite(loss):
+            raise FloatingPointError(
+                f"Training loss became {loss} in epoch {len(net.history)}; expected a "
+                "finite loss. Lower lr, check the input scaling (pixel_range) or use "
+                "precision='float32'."
+            )
+
+
+class Net(NeuralNetClassifier):
+    """``NeuralNetClassifier`` with bf16 autocast and channels-last layout options."""
+
+    def __init__(
+        self, *args, bf16: bool = False, channels_last: bool = False, **kwargs
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self.bf16 = bf16
+        self.channels_last = channels_last
+
+    def initialize_module(self):
+        """Build the module, then switch it to channels-last if asked."""
+        super().initialize_module()
+        if self.channels_last:
+            self.module_ = self.module_.to(memory_format=torch.channels_last)
+        return self
+
+    def infer(self, x, **fit_params):
+        """Forward a batch, under bf16 autocast if asked; logits come back fp32."""
+        x = to_tensor(x, device=self.device)
+        if self.channels_last and x.ndim == 4:
+            x = x.contiguous(memory_format=torch.channels_last)
+        device_type = torch.device(self.device).type
+        with torch.autocast(device_type, dtype=torch.bfloat16, enabled=self.bf16):
+            out = self.module_(x, **fit_params)
+        return out.float()

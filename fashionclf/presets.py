@@ -1,0 +1,55 @@
+"""Named configurations of FashionCNNClassifier, measured in benchmarks/RESULTS.md.
+
+- ``'fast'``: a small network for a quick result.
+- ``'default'``: ``FashionCNNClassifier()`` as constructed with no arguments.
+- ``'best'``: a wider network trained longer, with label smoothing and
+  flip test-time augmentation.
+- ``'seed'``: the user's original architecture (Conv 32 -> Dense 32).
+- ``'tiny'``: for smoke tests and examples on the bundled sample.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .classifier import FashionCNNClassifier
+
+__all__ = ["PRESETS", "make_cnn"]
+
+PRESETS: dict[str, dict[str, Any]] = {
+    "tiny": {"max_epochs": 1, "width": 8, "dense_units": 32, "batch_size": 128},
+    "fast": {"max_epochs": 8, "width": 16, "convs_per_block": 1, "dense_units": 64},
+    "default": {},
+    "best": {"max_epochs": 30, "width": 48, "dense_units": 256, "label_smoothing": 0.1,
+             "tta": True},
+    "seed": {"architecture": "seed", "max_epochs": 10, "augment": False,
+             "standardize": False, "lr_schedule": "constant", "optimizer": "adam",
+             "lr": 1e-3, "weight_decay": 0.0, "dropout": 0.0, "batch_size": 512},
+}
+
+
+def make_cnn(preset: str = "default", **overrides: Any) -> FashionCNNClassifier:
+    """Build a :class:`FashionCNNClassifier` from a named preset.
+
+    Parameters
+    ----------
+    preset : str, default='default'
+        One of ``PRESETS``: 'tiny', 'fast', 'default', 'best', 'seed'.
+    **overrides
+        Parameters that replace the preset's (e.g. ``random_state=0``).
+
+    Returns
+    -------
+    FashionCNNClassifier
+
+    Examples
+    --------
+    >>> from fashionclf.presets import make_cnn
+    >>> make_cnn("fast", random_state=0).width
+    16
+    """
+    if preset not in PRESETS:
+        raise ValueError(
+            f"make_cnn received preset={preset!r}; expected one of {sorted(PRESETS)}."
+        )
+    return FashionCNNClassifier(**{**PRESETS[preset], **overrides})

@@ -1,0 +1,51 @@
+"""The PyTorch networks: shapes, parameter counts, any input size."""
+
+import pytest
+import torch
+
+from fashionclf.networks import FashionCNN, SeedCNN, Standardized, build_network
+
+
+def _n_params(m):
+    return sum(p.numel() for p in m.parameters())
+
+
+def test_seed_architecture_matches_the_users_network():
+    m = SeedCNN()
+    assert m(torch.zeros(4, 1, 28, 28)).shape == (4, 10)
+    assert _n_params(m) == 320 + 5408 * 32 + 32 + 330  # conv, dense 32, dense 10
+
+
+def test_default_cnn_size():
+    m = FashionCNN()
+    assert m(torch.zeros(2, 1, 28, 28)).shape == (2, 10)
+    assert 460_000 < _n_params(m) < 475_000
+
+
+@pytest.mark.parametrize("shape", [(1, 28, 28), (3, 1, 1), (1, 5, 7), (2, 32, 32)])
+@pytest.mark.parametrize("arch", ["cnn", "seed"])
+def test_any_input_shape(arch, shape):
+    m = build_network(arch, shape, 3, n_blocks=3, width=4).eval()
+    assert m(torch.zeros(2, *shape)).shape == (2, 3)
+
+
+def test_size_parameters():
+    small = build_network(
+        "cnn", (1, 28, 28), 10, n_blocks=1, width=8, convs_per_block=1, dense_units=16
+    )
+    assert _n_params(small) < _n_params(FashionCNN())
+
+
+def test_unknown_architecture():
+    with pytest.raises(
+        ValueError, match=r"architecture='resnet'; expected one of \('cnn', 'seed'\)"
+    ):
+        build_network("resnet", (1, 28, 28), 10)
+
+
+def test_standardized_is_in_state_dict():
+    m = Standardized(SeedCNN(), mean=0.3, std=0.5)
+    sd = m.state_dict()
+    assert float(sd["mean"]) == pytest.approx(0.3) and float(
+        sd["std"]
+    ) == pytest.approx(0.5)
