@@ -21,7 +21,7 @@ $(STAMP): pyproject.toml
 venv: $(STAMP)
 
 run: $(STAMP)
-	FASHIONCLF_DATA=$${FASHIONCLF_DATA:-../shared/data/fashion-mnist} $(BIN)/fashionclf info
+	FASHIONCLF_DATA=$${FASHIONCLF_DATA:-../shared/data/fashion-mnist} $(BIN)/fashionclf benchmark --preset quick --out results/quick
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

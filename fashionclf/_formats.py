@@ -197,3 +197,43 @@ def read_kaggle_csv(path: str | os.PathLike[str]) -> tuple[np.ndarray, np.ndarra
         )
     _check_labels(y, path)
     return X.astype(np.uint8), y
+
+
+def read_pixel_csv(
+    path: str | os.PathLike[str],
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Read a CSV of pixel rows: columns ``pixel1..pixel784``, ``label`` optional.
+
+    Returns ``(X, y)`` with ``y`` None when there is no ``label`` column.
+    Raises DataFormatError naming the file when pixel columns are missing or
+    values are not integers in 0-255.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such CSV file.")
+    try:
+        frame = pd.read_csv(path)
+    except (ValueError, pd.errors.ParserError, EOFError, OSError) as exc:
+        raise DataFormatError(f"{path}: cannot parse as CSV ({exc}).") from exc
+    pixels = KAGGLE_COLUMNS[1:]
+    missing = [c for c in pixels if c not in frame.columns]
+    if missing:
+        raise DataFormatError(
+            f"{path}: {len(missing)} pixel columns missing (first: {missing[0]!r}); "
+            "expected columns pixel1..pixel784 (and optionally label)."
+        )
+    X = frame[pixels].to_numpy()
+    if not np.issubdtype(X.dtype, np.integer) or (
+        X.size and (X.min() < 0 or X.max() > 255)
+    ):
+        raise DataFormatError(
+            f"{path}: pixel values must be integers 0-255; found dtype {X.dtype}"
+            + (
+                f", range [{X.min()}, {X.max()}]"
+                if np.issubdtype(X.dtype, np.number)
+                else ""
+            )
+            + "."
+        )
+    y = frame["label"].to_numpy() if "label" in frame.columns else None
+    return X.astype(np.uint8), y

@@ -20,11 +20,25 @@ PRESETS: dict[str, dict[str, Any]] = {
     "tiny": {"max_epochs": 1, "width": 8, "dense_units": 32, "batch_size": 128},
     "fast": {"max_epochs": 8, "width": 16, "convs_per_block": 1, "dense_units": 64},
     "default": {},
-    "best": {"max_epochs": 30, "width": 48, "dense_units": 256, "label_smoothing": 0.1,
-             "tta": True},
-    "seed": {"architecture": "seed", "max_epochs": 10, "augment": False,
-             "standardize": False, "lr_schedule": "constant", "optimizer": "adam",
-             "lr": 1e-3, "weight_decay": 0.0, "dropout": 0.0, "batch_size": 512},
+    "best": {
+        "max_epochs": 30,
+        "width": 48,
+        "dense_units": 256,
+        "label_smoothing": 0.1,
+        "tta": True,
+    },
+    "seed": {
+        "architecture": "seed",
+        "max_epochs": 10,
+        "augment": False,
+        "standardize": False,
+        "lr_schedule": "constant",
+        "optimizer": "adam",
+        "lr": 1e-3,
+        "weight_decay": 0.0,
+        "dropout": 0.0,
+        "batch_size": 512,
+    },
 }
 
 

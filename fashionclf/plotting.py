@@ -1,0 +1,214 @@
+"""Plots, headless-safe.
+
+Every function returns a ``matplotlib.figure.Figure`` built without pyplot
+(no GUI backend needed); :func:`save` writes a PNG.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+from sklearn.metrics import ConfusionMatrixDisplay
+
+from .datasets import CLASS_NAMES
+
+__all__ = [
+    "plot_accuracy_vs_time",
+    "plot_confusion_matrix",
+    "plot_learning_curves",
+    "plot_misclassified",
+    "plot_samples",
+    "save",
+]
+
+
+def _names(labels, class_names: Sequence[str]) -> list[str]:
+    out = []
+    for lab in labels:
+        if isinstance(lab, int | np.integer) and 0 <= lab < len(class_names):
+            out.append(class_names[int(lab)])
+        else:
+            out.append(str(lab))
+    return out
+
+
+def save(fig: Figure, path: str | os.PathLike[str], dpi: int = 100) -> Path:
+    """Write ``fig`` as PNG to ``path`` (parent folders are created)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=dpi, format="png", bbox_inches="tight")
+    return path
+
+
+def plot_samples(
+    X,
+    y=None,
+    *,
+    n_rows: int = 15,
+    n_cols: int = 15,
+    class_names: Sequence[str] = CLASS_NAMES,
+) -> Figure:
+    """Plot the first ``n_rows * n_cols`` images in a grid with their class names.
+
+    Parameters
+    ----------
+    X : array-like of shape (n, 784) or (n, 28, 28)
+    y : array-like of shape (n,), optional
+    n_rows, n_cols : int, default=15
+    class_names : sequence of str
+    """
+    X = np.asarray(X).reshape(len(X), 28, 28)
+    n = min(len(X), n_rows * n_cols)
+    fig = Figure(figsize=(n_cols * 0.9, n_rows * 1.0))
+    labels = _names(y[:n], class_names) if y is not None else None
+    for i in range(n):
+        ax = fig.add_subplot(n_rows, n_cols, i + 1)
+        ax.imshow(X[i], cmap="gray_r", vmin=0, vmax=255)
+        ax.set_xticks([])
+        ax.set_yticks([])
+        if labels is not None:
+            ax.set_title(labels[i], fontsize=6)
+    fig.tight_layout()
+    return fig
+
+
+def plot_confusion_matrix(
+    y_true, y_pred, *, class_names: Sequence[str] = CLASS_NAMES, title: str = ""
+) -> Figure:
+    """Row-normalised confusion matrix with class names."""
+    fig = Figure(figsize=(8, 7))
+    ax = fig.add_subplot()
+    labels = np.unique(np.concatenate([np.asarray(y_true), np.asarray(y_pred)]))
+    ConfusionMatrixDisplay.from_predictions(
+        y_true,
+        y_pred,
+        labels=labels,
+        display_labels=_names(labels, class_names),
+        normalize="true",
+        values_format=".2f",
+        ax=ax,
+        colorbar=False,
+        xticks_rotation=45,
+    )
+    ax.set_title(f"Confusion matrix {title}".strip())
+    fig.tight_layout()
+    return fig
+
+
+def plot_misclassified(
+    X,
+    y_true,
+    proba,
+    *,
+    classes=None,
+    n: int = 25,
+    class_names: Sequence[str] = CLASS_NAMES,
+) -> Figure:
+    """Plot the ``n`` most confidently misclassified images, true/predicted labels.
+
+    Parameters
+    ----------
+    X : array-like of shape (n_samples, 784)
+    y_true : array-like of shape (n_samples,)
+    proba : array-like of shape (n_samples, n_classes)
+        ``predict_proba`` output, columns ordered as ``classes``.
+    classes : array-like, optional
+        Column labels of ``proba`` (default ``0..n_classes-1``).
+    """
+    proba = np.asarray(proba)
+    classes = np.arange(proba.shape[1]) if classes is None else np.asarray(classes)
+    pred = classes[proba.argmax(axis=1)]
+    wrong = np.flatnonzero(pred != np.asarray(y_true))
+    order = wrong[np.argsort(-proba.max(axis=1)[wrong])][:n]
+    side = max(1, int(np.ceil(np.sqrt(max(len(order), 1)))))
+    fig = Figure(figsize=(side * 1.6, side * 1.8))
+    imgs = np.asarray(X).reshape(len(X), 28, 28)
+    t_names, p_names = (
+        _names(np.asarray(y_true)[order], class_names),
+        _names(pred[order], class_names),
+    )
+    for k, i in enumerate(order):
+        ax = fig.add_subplot(side, side, k + 1)
+        ax.imshow(imgs[i], cmap="gray_r", vmin=0, vmax=255)
+        ax.set_xticks([])
+        ax.set_yticks([])
+        ax.set_title(
+            f"true {t_names[k]}\npred {p_names[k]} {proba[i].max():.0%}", fontsize=6
+        )
+    fig.suptitle("Most confidently misclassified")
+    fig.tight_layout()
+    return fig
+
+
+def plot_learning_curves(history, *, title: str = "") -> Figure:
+    """Per-epoch train/valid loss and valid accuracy from ``history_``."""
+    rows = list(history)
+    epochs = np.arange(1, len(rows) + 1)
+    fig = Figure(figsize=(9, 3.5))
+    ax1, ax2 = fig.subplots(1, 2)
+    for key in ("train_loss", "valid_loss"):
+        vals = [r.get(key) for r in rows]
+        if any(v is not None for v in vals):
+            ax1.plot(
+                epochs,
+                [np.nan if v is None else v for v in vals],
+                marker="o",
+                label=key,
+            )
+    ax1.set_xlabel("epoch")
+    ax1.set_ylabel("loss")
+    ax1.legend()
+    acc = [r.get("valid_acc") for r in rows]
+    if any(v is not None for v in acc):
+        ax2.plot(
+            epochs, [np.nan if v is None else v for v in acc], marker="o", color="C2"
+        )
+        ax2.set_ylabel("validation accuracy")
+    else:
+        ax2.text(
+            0.5,
+            0.5,
+            "no validation split\n(set validation_fraction)",
+            ha="center",
+            va="center",
+            transform=ax2.transAxes,
+        )
+    ax2.set_xlabel("epoch")
+    fig.suptitle(f"Learning curves {title}".strip())
+    fig.tight_layout()
+    return fig
+
+
+def plot_accuracy_vs_time(summary: pd.DataFrame) -> Figure:
+    """Test accuracy against fit time (log scale) for benchmarked models.
+
+    Parameters
+    ----------
+    summary : DataFrame
+        Indexed by model name with ``accuracy`` and ``fit_s`` columns
+        (optionally ``accuracy_std``), as ``BenchmarkResult.summary()``.
+    """
+    fig = Figure(figsize=(7, 4.5))
+    ax = fig.add_subplot()
+    err = summary["accuracy_std"] * 100 if "accuracy_std" in summary else None
+    ax.errorbar(summary["fit_s"], summary["accuracy"] * 100, yerr=err, fmt="o")
+    for name, r in summary.iterrows():
+        ax.annotate(
+            str(name),
+            (r["fit_s"], r["accuracy"] * 100),
+            textcoords="offset points",
+            xytext=(5, 4),
+            fontsize=8,
+        )
+    ax.set_xscale("log")
+    ax.set_xlabel("fit time (s, log scale)")
+    ax.set_ylabel("test accuracy (%)")
+    ax.set_title("Fashion-MNIST: accuracy vs fit time")
+    ax.grid(True, alpha=0.3)
+    fig.tight_layout()
+    return fig

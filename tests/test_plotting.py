@@ -1,0 +1,82 @@
+"""Every plot renders headless to a PNG from the bundled sample."""
+
+import pandas as pd
+import pytest
+
+from fashionclf import plotting
+
+from .conftest import tiny_cnn
+
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture(scope="module")
+def model(small):
+    X, y, _, _ = small
+    return tiny_cnn(max_epochs=2, validation_fraction=0.2).fit(X, y)
+
+
+def _check(fig, path):
+    out = plotting.save(fig, path)
+    assert out.read_bytes()[:8] == PNG and out.stat().st_size > 5000
+
+
+def test_samples_grid(sample, tmp_path):
+    X, y, _, _ = sample
+    fig = plotting.plot_samples(X, y, n_rows=15, n_cols=15)
+    assert len(fig.axes) == 225 and fig.axes[0].get_title() in plotting.CLASS_NAMES
+    _check(fig, tmp_path / "samples.png")
+
+
+def test_confusion_matrix(model, small, tmp_path):
+    _, _, Xt, yt = small
+    fig = plotting.plot_confusion_matrix(yt, model.predict(Xt), title="tiny")
+    assert "Dress" in [t.get_text() for t in fig.axes[0].get_xticklabels()]
+    _check(fig, tmp_path / "cm.png")
+
+
+def test_misclassified(model, small, tmp_path):
+    _, _, Xt, yt = small
+    proba = model.predict_proba(Xt)
+    fig = plotting.plot_misclassified(Xt, yt, proba, classes=model.classes_, n=16)
+    titles = [ax.get_title() for ax in fig.axes]
+    assert len(titles) == 16 and all(t.startswith("true ") for t in titles)
+    confid = [float(t.rsplit(" ", 1)[1].rstrip("%")) for t in titles]
+    assert confid == sorted(confid, reverse=True)
+    _check(fig, tmp_path / "mis.png")
+
+
+def test_learning_curves(model, tmp_path):
+    fig = plotting.plot_learning_curves(model.history_, title="tiny")
+    assert len(fig.axes[1].lines) == 1  # valid_acc
+    _check(fig, tmp_path / "lc.png")
+
+
+def test_accuracy_vs_time(tmp_path):
+    summary = pd.DataFrame(
+        {"accuracy": [0.85, 0.91], "fit_s": [8.0, 300.0], "accuracy_std": [0.0, 0.002]},
+        index=["logreg", "cnn"],
+    )
+    fig = plotting.plot_accuracy_vs_time(summary)
+    assert fig.axes[0].get_xscale() == "log"
+    _check(fig, tmp_path / "acc.png")
+
+
+def test_headless_without_pyplot(tmp_path):
+    """Plotting never imports pyplot, so no GUI backend is ever needed."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, numpy as np; from fashionclf import plotting; "
+        f"plotting.save(plotting.plot_samples(np.zeros((4, 784)), n_rows=2, n_cols=2), r'{tmp_path}/a.png'); "
+        "print('matplotlib.pyplot' in sys.modules)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env={"MPLBACKEND": "", "PATH": ""},
+        check=True,
+    )
+    assert out.stdout.strip() == "False"
