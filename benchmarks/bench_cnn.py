@@ -51,24 +51,40 @@ def main() -> None:
             t1 = time.perf_counter()
             clf.predict(Xt[i : i + 1])
             lat.append(time.perf_counter() - t1)
-        run = {"seed": seed, "test_accuracy": acc, "fit_s": fit_s,
-               "predict_img_per_s": len(Xt) / pred_s,
-               "single_image_latency_ms": 1000 * float(np.median(lat)),
-               "epochs": len(clf.history_)}
+        run = {
+            "seed": seed,
+            "test_accuracy": acc,
+            "fit_s": fit_s,
+            "predict_img_per_s": len(Xt) / pred_s,
+            "single_image_latency_ms": 1000 * float(np.median(lat)),
+            "epochs": len(clf.history_),
+        }
         print(json.dumps(run), flush=True)
         runs.append(run)
     accs = np.array([r["test_accuracy"] for r in runs])
     fits = np.array([r["fit_s"] for r in runs])
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
-                            text=True).stdout.strip()
-    summary = {"preset": args.preset, "params": make_cnn(args.preset).get_params(),
-               "n": len(runs), "accuracy_mean": accs.mean(), "accuracy_std": accs.std(),
-               "fit_s_mean": fits.mean(), "fit_s_std": fits.std(), "runs": runs,
-               "threads": args.threads, "torch": torch.__version__,
-               "cpu": platform.processor() or platform.machine(), "commit": commit,
-               "date": time.strftime("%Y-%m-%d %H:%M")}
-    print(f"{args.preset}: accuracy {100 * accs.mean():.2f} ± {100 * accs.std():.2f}% "
-          f"(n={len(runs)}), fit {fits.mean():.0f} ± {fits.std():.0f} s")
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True
+    ).stdout.strip()
+    summary = {
+        "preset": args.preset,
+        "params": make_cnn(args.preset).get_params(),
+        "n": len(runs),
+        "accuracy_mean": accs.mean(),
+        "accuracy_std": accs.std(),
+        "fit_s_mean": fits.mean(),
+        "fit_s_std": fits.std(),
+        "runs": runs,
+        "threads": args.threads,
+        "torch": torch.__version__,
+        "cpu": platform.processor() or platform.machine(),
+        "commit": commit,
+        "date": time.strftime("%Y-%m-%d %H:%M"),
+    }
+    print(
+        f"{args.preset}: accuracy {100 * accs.mean():.2f} ± {100 * accs.std():.2f}% "
+        f"(n={len(runs)}), fit {fits.mean():.0f} ± {fits.std():.0f} s"
+    )
     out = Path(__file__).parent / "results" / f"cnn-{args.preset}.json"
     out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps(summary, indent=2, default=str))

@@ -1,0 +1,463 @@
+"""Hyperparameter search with Optuna, from one process to many machines.
+
+- :func:`search_space` gives ready Optuna distributions for the CNN and every
+  baseline; with ``prefix='cnn__'`` they plug into optuna-integration's
+  ``OptunaSearchCV`` around a ``Pipeline``.
+- :func:`run_study` drives a plain Optuna study. CNN trials train one epoch
+  per ``partial_fit`` call and report the validation accuracy after each, so
+  Optuna's pruners stop bad trials early.
+- Storage: ``None`` (in memory), a SQLite URL (``sqlite:///study.db``, the
+  embedded default of ``fashionclf tune``), a PostgreSQL URL
+  (``postgresql://user@host/db``: start the same command on several machines
+  and they share one study), or ``journal:PATH`` (Optuna's journal file).
+  RDB storages get heartbeats: a trial whose worker died is marked FAIL after
+  ``grace_period`` seconds and re-queued once with the same parameters.
+- ``n_workers`` processes on one machine share the study; each gets
+  ``cores // n_workers`` torch threads, so workers x threads never exceeds
+  the cores.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import random
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import optuna
+from optuna.distributions import (
+    BaseDistribution,
+    CategoricalDistribution,
+    FloatDistribution,
+    IntDistribution,
+)
+from sklearn.base import BaseEstimator
+from sklearn.model_selection import train_test_split
+
+from .baselines import BASELINES, make_baseline
+from .presets import make_cnn
+
+__all__ = [
+    "SEARCH_SPACES",
+    "best_summary",
+    "make_objective",
+    "open_study",
+    "run_study",
+    "search_space",
+    "suggest",
+]
+
+SEARCH_SPACES: dict[str, dict[str, BaseDistribution]] = {
+    "cnn": {
+        "lr": FloatDistribution(3e-4, 3e-2, log=True),
+        "weight_decay": FloatDistribution(1e-4, 1e-1, log=True),
+        "width": IntDistribution(8, 48, step=8),
+        "dense_units": CategoricalDistribution([64, 128, 256]),
+        "dropout": FloatDistribution(0.0, 0.5),
+        "label_smoothing": FloatDistribution(0.0, 0.2),
+        "batch_size": CategoricalDistribution([128, 256, 512]),
+    },
+    "logreg": {"logisticregression__C": FloatDistribution(1e-3, 10.0, log=True)},
+    "random_forest": {
+        "randomforestclassifier__n_estimators": IntDistribution(50, 300),
+        "randomforestclassifier__max_features": CategoricalDistribution(
+            ["sqrt", "log2"]
+        ),
+        "randomforestclassifier__min_samples_leaf": IntDistribution(1, 5),
+    },
+    "hist_gb": {
+        "histgradientboostingclassifier__learning_rate": FloatDistribution(
+            0.02, 0.3, log=True
+        ),
+        "histgradientboostingclassifier__max_leaf_nodes": IntDistribution(15, 63),
+    },
+    "knn": {
+        "pca__n_components": IntDistribution(20, 100),
+        "kneighborsclassifier__n_neighbors": IntDistribution(1, 15),
+    },
+    "svm_rbf": {
+        "nystroem__gamma": FloatDistribution(1e-3, 0.1, log=True),
+        "linearsvc__C": FloatDistribution(0.01, 10.0, log=True),
+    },
+    "dummy": {
+        "strategy": CategoricalDistribution(["most_frequent", "prior", "uniform"])
+    },
+}
+
+
+def search_space(model: str = "cnn", prefix: str = "") -> dict[str, BaseDistribution]:
+    """Optuna distributions for ``model`` ('cnn' or a baseline name).
+
+    Parameters
+    ----------
+    model : str, default='cnn'
+    prefix : str, default=''
+        Prepended to every name, e.g. ``'cnn__'`` for a Pipeline step.
+
+    Examples
+    --------
+    >>> from fashionclf.tuning import search_space
+    >>> sorted(search_space("cnn", prefix="cnn__"))[:2]
+    ['cnn__batch_size', 'cnn__dense_units']
+    """
+    if model not in SEARCH_SPACES:
+        raise ValueError(
+            f"search_space received model={model!r}; "
+            f"expected one of {sorted(SEARCH_SPACES)}."
+        )
+    return {prefix + k: v for k, v in SEARCH_SPACES[model].items()}
+
+
+def suggest(
+    trial: optuna.Trial, space: Mapping[str, BaseDistribution]
+) -> dict[str, Any]:
+    """Ask ``trial`` for one value from each distribution of ``space``."""
+    params: dict[str, Any] = {}
+    for name, d in space.items():
+        if isinstance(d, FloatDistribution):
+            params[name] = trial.suggest_float(
+                name, d.low, d.high, log=d.log, step=d.step
+            )
+        elif isinstance(d, IntDistribution):
+            params[name] = trial.suggest_int(
+                name, d.low, d.high, log=d.log, step=d.step
+            )
+        elif isinstance(d, CategoricalDistribution):
+            params[name] = trial.suggest_categorical(name, d.choices)
+        else:
+            raise TypeError(f"suggest received an unsupported distribution {d!r}.")
+    return params
+
+
+def _build(
+    model: str,
+    params: dict[str, Any],
+    seed: int,
+    n_jobs: int,
+    cnn_preset: str,
+    max_epochs: int | None,
+    num_threads: int | None,
+) -> BaseEstimator:
+    if model == "cnn":
+        extra = {"max_epochs": max_epochs} if max_epochs else {}
+        return make_cnn(
+            cnn_preset, random_state=seed, num_threads=num_threads, **extra, **params
+        )
+    return make_baseline(model, random_state=seed, n_jobs=n_jobs).set_params(**params)
+
+
+def make_objective(
+    model: str,
+    X,
+    y,
+    *,
+    validation_fraction: float = 0.2,
+    cnn_preset: str = "fast",
+    max_epochs: int | None = None,
+    random_state: int = 0,
+    n_jobs: int = 1,
+    num_threads: int | None = None,
+) -> Callable[[optuna.Trial], float]:
+    """Build an objective returning validation accuracy on a stratified hold-out.
+
+    CNN trials are trained one epoch per ``partial_fit`` call; the accuracy
+    after each epoch is reported to the trial, which may be pruned.
+
+    Parameters
+    ----------
+    model : str
+        'cnn' or a baseline name.
+    X, y : array-like
+        Training data (flat 0-255 pixels); the hold-out comes out of it.
+    validation_fraction : float, default=0.2
+    cnn_preset : str, default='fast'
+        Preset the CNN search starts from (the space overrides its values).
+    max_epochs : int, optional
+        Epochs per CNN trial (default: the preset's).
+    random_state : int, default=0
+        Seeds the split and every model.
+    n_jobs : int, default=1
+        Jobs for baselines that parallelise.
+    num_threads : int, optional
+        torch threads for CNN trials.
+    """
+    space = search_space(model)
+    Xtr, Xva, ytr, yva = train_test_split(
+        X, y, test_size=validation_fraction, random_state=random_state, stratify=y
+    )
+
+    def objective(trial: optuna.Trial) -> float:
+        params = suggest(trial, space)
+        est = _build(
+            model, params, random_state, n_jobs, cnn_preset, max_epochs, num_threads
+        )
+        if model != "cnn":
+            return float(est.fit(Xtr, ytr).score(Xva, yva))
+        score = float("nan")
+        for epoch in range(est.max_epochs):
+            est.partial_fit(Xtr, ytr)
+            score = float(est.score(Xva, yva))
+            trial.report(score, epoch)
+            if trial.should_prune():
+                raise optuna.TrialPruned(
+                    f"pruned after epoch {epoch + 1}: accuracy {score:.4f}"
+                )
+        return score
+
+    return objective
+
+
+def _storage(
+    storage: str | None, heartbeat_interval: int | None, grace_period: int | None
+):
+    if storage is None:
+        return None
+    if storage.startswith("journal:"):
+        from optuna.storages import JournalStorage
+        from optuna.storages.journal import JournalFileBackend
+
+        return JournalStorage(JournalFileBackend(storage.removeprefix("journal:")))
+    kwargs: dict[str, Any] = {}
+    if storage.startswith("sqlite"):
+        kwargs["engine_kwargs"] = {"connect_args": {"timeout": 60}}
+    if heartbeat_interval:
+        kwargs.update(
+            heartbeat_interval=heartbeat_interval,
+            grace_period=grace_period,
+            heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(
+                max_retry=1
+            ),
+        )
+    return optuna.storages.RDBStorage(storage, **kwargs)
+
+
+def _pruner(pruner: str) -> optuna.pruners.BasePruner:
+    if pruner == "median":
+        return optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=1)
+    if pruner == "hyperband":
+        return optuna.pruners.HyperbandPruner()
+    if pruner == "none":
+        return optuna.pruners.NopPruner()
+    raise ValueError(
+        f"pruner={pruner!r} is not valid; expected 'median', 'hyperband' or 'none'."
+    )
+
+
+def open_study(
+    study_name: str = "fashionclf",
+    storage: str | None = None,
+    *,
+    pruner: str = "median",
+    seed: int | None = None,
+    heartbeat_interval: int | None = 20,
+    grace_period: int | None = None,
+) -> optuna.Study:
+    """Create or load (resume) a maximising study.
+
+    Parameters
+    ----------
+    study_name : str, default='fashionclf'
+    storage : str or None
+        None, ``sqlite:///PATH``, ``postgresql://...`` or ``journal:PATH``.
+    pruner : {'median', 'hyperband', 'none'}, default='median'
+    seed : int, optional
+        Seed of the TPE sampler.
+    heartbeat_interval, grace_period : int, optional
+        Heartbeat settings of RDB storages (None disables heartbeats).
+    """
+    from sqlalchemy.exc import IntegrityError, OperationalError
+
+    for attempt in range(5):
+        try:
+            return optuna.create_study(
+                storage=_storage(storage, heartbeat_interval, grace_period),
+                study_name=study_name,
+                direction="maximize",
+                load_if_exists=True,
+                pruner=_pruner(pruner),
+                sampler=optuna.samplers.TPESampler(seed=seed),
+            )
+        except (IntegrityError, OperationalError):
+            # Several workers creating the schema of a new database at once:
+            # one wins, the others retry and find the tables there.
+            if attempt == 4:
+                raise
+            time.sleep(0.2 + random.random() * (attempt + 1))
+    raise AssertionError("unreachable")
+
+
+def _worker(kwargs: dict[str, Any]) -> None:
+    import torch
+
+    torch.set_num_threads(kwargs["threads"])
+    study = open_study(
+        kwargs["study_name"],
+        kwargs["storage"],
+        pruner=kwargs["pruner"],
+        seed=kwargs["seed"],
+        heartbeat_interval=kwargs["heartbeat_interval"],
+        grace_period=kwargs["grace_period"],
+    )
+    objective = make_objective(**kwargs["objective"], num_threads=kwargs["threads"])
+    study.optimize(
+        objective,
+        n_trials=kwargs["n_trials"],
+        timeout=kwargs["timeout"],
+        catch=(FloatingPointError,),
+    )
+
+
+def run_study(
+    model: str,
+    X,
+    y,
+    *,
+    n_trials: int = 20,
+    study_name: str = "fashionclf",
+    storage: str | None = None,
+    n_workers: int = 1,
+    timeout: float | None = None,
+    pruner: str = "median",
+    validation_fraction: float = 0.2,
+    cnn_preset: str = "fast",
+    max_epochs: int | None = None,
+    random_state: int = 0,
+    heartbeat_interval: int | None = 20,
+    grace_period: int | None = None,
+) -> optuna.Study:
+    """Run ``n_trials`` more trials of a (new or resumed) study.
+
+    With ``n_workers > 1`` the trials are split exactly among worker
+    processes sharing ``storage`` (which must then be persistent); each
+    worker gets ``max(1, cores // n_workers)`` torch threads. Several
+    machines pointing at one PostgreSQL URL with the same ``study_name``
+    likewise share one study.
+
+    Parameters
+    ----------
+    model : str
+        'cnn' or a baseline name.
+    X, y : array-like
+        Training data; trials score on a hold-out taken from it.
+    n_trials : int, default=20
+        Trials this call runs (over all its workers).
+    study_name : str, default='fashionclf'
+    storage : str, optional
+        See :func:`open_study`.
+    n_workers : int, default=1
+    timeout : float, optional
+        Seconds per worker.
+    pruner : {'median', 'hyperband', 'none'}, default='median'
+    validation_fraction, cnn_preset, max_epochs, random_state
+        See :func:`make_objective`.
+    heartbeat_interval, grace_period : int, optional
+        See :func:`open_study`.
+
+    Returns
+    -------
+    optuna.Study
+        The study, reloaded after all workers finished.
+    """
+    if n_workers < 1:
+        raise ValueError(f"run_study received n_workers={n_workers}; expected >= 1.")
+    if n_workers > 1 and storage is None:
+        raise ValueError(
+            "run_study received n_workers > 1 with storage=None; expected a "
+            "persistent storage (sqlite:///..., postgresql://... or journal:...) "
+            "that the worker processes can share."
+        )
+    if model not in SEARCH_SPACES:
+        raise ValueError(
+            f"run_study received model={model!r}; expected one of "
+            f"{sorted(SEARCH_SPACES)}."
+        )
+    cores = os.cpu_count() or 1
+    threads = max(1, cores // n_workers)
+    objective_kw = {
+        "model": model,
+        "X": X,
+        "y": y,
+        "validation_fraction": validation_fraction,
+        "cnn_preset": cnn_preset,
+        "max_epochs": max_epochs,
+        "random_state": random_state,
+        "n_jobs": 1 if n_workers > 1 or model not in BASELINES else threads,
+    }
+    common = {
+        "study_name": study_name,
+        "storage": storage,
+        "pruner": pruner,
+        "heartbeat_interval": heartbeat_interval,
+        "grace_period": grace_period,
+        "timeout": timeout,
+        "threads": threads,
+        "objective": objective_kw,
+    }
+    study = open_study(
+        study_name,
+        storage,
+        pruner=pruner,
+        seed=random_state,
+        heartbeat_interval=heartbeat_interval,
+        grace_period=grace_period,
+    )
+    if n_workers == 1:
+        import torch
+
+        prev = torch.get_num_threads()
+        torch.set_num_threads(threads)
+        try:
+            objective = make_objective(**objective_kw, num_threads=threads)
+            study.optimize(
+                objective,
+                n_trials=n_trials,
+                timeout=timeout,
+                catch=(FloatingPointError,),
+            )
+        finally:
+            torch.set_num_threads(prev)
+        return study
+    shares = [
+        n_trials // n_workers + (i < n_trials % n_workers) for i in range(n_workers)
+    ]
+    ctx = mp.get_context("spawn")
+    procs = [
+        ctx.Process(
+            target=_worker,
+            kwargs={"kwargs": {**common, "n_trials": k, "seed": random_state + i}},
+        )
+        for i, k in enumerate(shares)
+        if k > 0
+    ]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join()
+    failed = [p.exitcode for p in procs if p.exitcode != 0]
+    if failed:
+        raise RuntimeError(
+            f"{len(failed)} tuning worker(s) exited with codes {failed}."
+        )
+    return open_study(study_name, storage, pruner=pruner, heartbeat_interval=None)
+
+
+def best_summary(study: optuna.Study) -> str:
+    """One paragraph: trial counts by state, best value and parameters."""
+    states: dict[str, int] = {}
+    for t in study.trials:
+        states[t.state.name] = states.get(t.state.name, 0) + 1
+    counts = ", ".join(f"{v} {k.lower()}" for k, v in sorted(states.items()))
+    try:
+        best = study.best_trial
+    except ValueError:
+        return f"study '{study.study_name}': {counts}; no completed trial yet."
+    params = ", ".join(
+        f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
+        for k, v in best.params.items()
+    )
+    return (
+        f"study '{study.study_name}': {counts}; best trial #{best.number} "
+        f"value {best.value:.4f} with {params}"
+    )

@@ -1,0 +1,225 @@
+"""CLI: every subcommand through main([...]), good and bad input, exit codes."""
+
+import numpy as np
+import pandas as pd
+import pytest
+from PIL import Image
+
+from fashionclf import load_sample
+from fashionclf.cli import main
+
+
+@pytest.fixture(scope="module")
+def model_file(tmp_path_factory):
+    path = tmp_path_factory.mktemp("m") / "m.pt"
+    assert (
+        main(["train", "--sample", "--preset", "tiny", "--out", str(path), "--quiet"])
+        == 0
+    )
+    return path
+
+
+@pytest.fixture
+def pixel_csv(tmp_path):
+    X, y = load_sample(subset="test", return_X_y=True, as_frame=True)
+    path = tmp_path / "rows.csv"
+    pd.concat([y, X], axis=1).iloc[:7].to_csv(path, index=False)
+    return path
+
+
+@pytest.fixture
+def png(tmp_path):
+    X, _ = load_sample(subset="test", return_X_y=True)
+    path = tmp_path / "shoe.png"
+    Image.fromarray(X[0].reshape(28, 28)).resize((100, 100)).convert("RGB").save(path)
+    return path
+
+
+def _err(capsys):
+    err = capsys.readouterr().err.strip()
+    assert "Traceback" not in err
+    return err
+
+
+def test_info(capsys):
+    assert main(["info", "--sample"]) == 0
+    out = capsys.readouterr().out
+    assert "train: 2000 images x 784 pixels (uint8)" in out and "9 Ankle boot" in out
+
+
+def test_info_missing_data(tmp_path, capsys):
+    assert main(["info", "--data-home", str(tmp_path), "--no-download"]) == 2
+    err = _err(capsys)
+    assert (
+        err.startswith("fashionclf info: error: No Fashion-MNIST train files in")
+        and "\n" not in err
+    )
+
+
+def test_fetch_unreachable_mirror(tmp_path, capsys, monkeypatch):
+    from fashionclf import datasets
+
+    from .http_server import unreachable_url
+
+    monkeypatch.setattr(datasets, "OFFICIAL_MIRRORS", (unreachable_url(),))
+    monkeypatch.setattr(
+        datasets.download_fashion_mnist,
+        "__kwdefaults__",
+        {
+            **datasets.download_fashion_mnist.__kwdefaults__,
+            "mirrors": (unreachable_url(),),
+            "retries": 1,
+            "timeout": 2,
+        },
+    )
+    assert main(["fetch", "--data-home", str(tmp_path)]) == 2
+    assert _err(capsys).startswith("fashionclf fetch: error: could not download")
+
+
+def test_train_and_evaluate(model_file, tmp_path, capsys):
+    assert model_file.is_file()
+    assert (
+        main(["evaluate", "--sample", str(model_file), "--out-dir", str(tmp_path)]) == 0
+    )
+    assert "Ankle boot" in capsys.readouterr().out
+    assert (tmp_path / "confusion_matrix.png").is_file() and (
+        tmp_path / "misclassified.png"
+    ).is_file()
+
+
+def test_predict_csv_and_image(model_file, pixel_csv, png, tmp_path):
+    out = tmp_path / "p.csv"
+    assert (
+        main(["predict", str(model_file), str(pixel_csv), str(png), "--out", str(out)])
+        == 0
+    )
+    frame = pd.read_csv(out)
+    assert len(frame) == 8 and {
+        "source",
+        "label",
+        "class_name",
+        "proba_0",
+        "proba_9",
+    } <= set(frame.columns)
+    np.testing.assert_allclose(frame.filter(like="proba_").sum(axis=1), 1.0, atol=1e-4)
+
+
+@pytest.mark.parametrize(
+    "make_args, match",
+    [
+        (
+            lambda m, t: ["predict", str(m), str(t / "missing.csv")],
+            "missing.csv: no such CSV file",
+        ),
+        (
+            lambda m, t: ["predict", str(m), str(t / "missing.png")],
+            "missing.png: no such image file",
+        ),
+        (
+            lambda m, t: ["predict", str(t / "nomodel.pt"), str(t / "x.png")],
+            "nomodel.pt: no such model file",
+        ),
+        (
+            lambda m, t: ["predict", str(m), str(_write(t / "bad.csv", "a,b\n1,2\n"))],
+            "784 pixel columns missing",
+        ),
+        (
+            lambda m, t: [
+                "predict",
+                str(m),
+                str(_write(t / "bad.png", "not an image")),
+            ],
+            "bad.png: not a readable image",
+        ),
+        (
+            lambda m, t: [
+                "predict",
+                str(_write(t / "model.pt", "garbage")),
+                str(t / "x.png"),
+            ],
+            "not a fashionclf weights-only model file",
+        ),
+        (
+            lambda m, t: ["evaluate", "--sample", str(t / "nomodel.pt")],
+            "nomodel.pt: no such model file",
+        ),
+        (
+            lambda m, t: ["benchmark", "--sample", "--models", "resnet"],
+            "unknown model 'resnet'",
+        ),
+    ],
+    ids=[
+        "missing-csv",
+        "missing-image",
+        "missing-model",
+        "wrong-columns",
+        "unreadable-image",
+        "corrupt-model",
+        "evaluate-missing-model",
+        "unknown-model",
+    ],
+)
+def test_bad_input_one_line(make_args, match, model_file, tmp_path, capsys):
+    assert main(make_args(model_file, tmp_path)) == 2
+    err = _err(capsys)
+    assert match in err and len(err.splitlines()) == 1
+
+
+def _write(path, text):
+    path.write_text(text)
+    return path
+
+
+def test_unknown_preset_and_subcommand(capsys):
+    assert main(["train", "--sample", "--preset", "huge"]) == 2
+    assert "invalid choice: 'huge'" in capsys.readouterr().err
+    assert main(["fly"]) == 2
+    assert main([]) == 2
+
+
+def test_help_for_every_subcommand(capsys):
+    for cmd in ("fetch", "info", "train", "evaluate", "predict", "benchmark", "show"):
+        assert main([cmd, "--help"]) == 0
+        assert "usage: fashionclf " + cmd in capsys.readouterr().out
+
+
+def test_benchmark(tmp_path, capsys):
+    assert (
+        main(["benchmark", "--sample", "--preset", "smoke", "--out", str(tmp_path)])
+        == 0
+    )
+    assert "| logreg |" in capsys.readouterr().out
+    assert (tmp_path / "results.json").is_file() and (
+        tmp_path / "accuracy_vs_time.png"
+    ).is_file()
+
+
+def test_show(tmp_path):
+    assert (
+        main(
+            [
+                "show",
+                "--sample",
+                "--rows",
+                "3",
+                "--cols",
+                "4",
+                "--out",
+                str(tmp_path / "s.png"),
+            ]
+        )
+        == 0
+    )
+    assert (tmp_path / "s.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_python_dash_m(tmp_path):
+    import subprocess
+    import sys
+
+    r = subprocess.run(
+        [sys.executable, "-m", "fashionclf", "--version"],
+        capture_output=True,
+        text=True,
+    )
+    assert r.returncode == 0 and r.stdout.startswith("fashionclf ")

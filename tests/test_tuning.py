@@ -1,0 +1,223 @@
+"""Optuna and scikit-learn searches: pipeline, pruning, resume, workers, PostgreSQL, Dask."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import joblib
+import numpy as np
+import optuna
+import pytest
+from optuna.trial import TrialState
+from optuna_integration import OptunaSearchCV
+from sklearn.model_selection import GridSearchCV
+from sklearn.pipeline import make_pipeline
+
+from fashionclf import PixelScaler
+from fashionclf.tuning import best_summary, open_study, run_study, search_space
+
+from .conftest import tiny_cnn
+from .postgres import postgres_server
+
+
+def _states(study):
+    out = {}
+    for t in study.trials:
+        out[t.state] = out.get(t.state, 0) + 1
+    return out
+
+
+def test_search_space_prefix_and_unknown():
+    space = search_space("cnn", prefix="cnn__")
+    assert "cnn__lr" in space and "cnn__width" in space
+    with pytest.raises(ValueError, match=r"model='svm'; expected one of"):
+        search_space("svm")
+
+
+def test_optuna_search_cv_pipeline(small):
+    X, y, Xt, yt = small
+    pipe = make_pipeline(PixelScaler(), tiny_cnn(pixel_range=None))
+    space = search_space("cnn", prefix="fashioncnnclassifier__")
+    space.pop("fashioncnnclassifier__width")  # keep the test's networks tiny
+    search = OptunaSearchCV(pipe, space, n_trials=3, cv=2, random_state=0)
+    search.fit(X[:300], y[:300])
+    assert len(search.trials_) == 3
+    assert set(search.best_params_) == set(space)
+    assert 0 <= search.score(Xt, yt) <= 1
+
+
+def test_pruned_study(small):
+    X, y, _, _ = small
+    study = run_study(
+        "cnn",
+        X,
+        y,
+        n_trials=8,
+        cnn_preset="tiny",
+        max_epochs=3,
+        pruner="median",
+        random_state=0,
+    )
+    states = _states(study)
+    assert states.get(TrialState.PRUNED, 0) >= 1, states
+    assert states.get(TrialState.COMPLETE, 0) >= 1
+    pruned = [t for t in study.trials if t.state == TrialState.PRUNED]
+    assert all(len(t.intermediate_values) < 3 for t in pruned)
+    assert "best trial" in best_summary(study)
+
+
+def test_baseline_study_in_memory(small):
+    X, y, _, _ = small
+    study = run_study("knn", X, y, n_trials=3)
+    assert _states(study) == {TrialState.COMPLETE: 3}
+
+
+def test_workers_share_a_sqlite_study_exactly(small, tmp_path):
+    X, y, _, _ = small
+    url = f"sqlite:///{tmp_path}/s.db"
+    study = run_study(
+        "dummy", X, y, n_trials=7, n_workers=3, storage=url, study_name="w"
+    )
+    assert len(study.trials) == 7 and _states(study) == {TrialState.COMPLETE: 7}
+    assert sorted(t.number for t in study.trials) == list(range(7))
+
+
+def test_workers_need_persistent_storage(small):
+    X, y, _, _ = small
+    with pytest.raises(
+        ValueError,
+        match=r"n_workers > 1 with storage=None; expected a persistent storage",
+    ):
+        run_study("dummy", X, y, n_trials=2, n_workers=2)
+
+
+def _tune_cmd(url, n_trials, extra=()):
+    return [
+        sys.executable,
+        "-m",
+        "fashionclf",
+        "tune",
+        "--sample",
+        "--model",
+        "cnn",
+        "--cnn-preset",
+        "tiny",
+        "--max-epochs",
+        "4",
+        "--pruner",
+        "none",
+        "--n-trials",
+        str(n_trials),
+        "--storage",
+        url,
+        "--study-name",
+        "r",
+        "--train-size",
+        "400",
+        *extra,
+    ]
+
+
+def test_sqlite_study_resumes_after_kill(tmp_path):
+    url = f"sqlite:///{tmp_path}/r.db"
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.Popen(
+        _tune_cmd(url, 100, ["--heartbeat", "1", "--grace-period", "3"]),
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.time() + 300
+        done = 0
+        while time.time() < deadline and done < 2:
+            time.sleep(1)
+            try:
+                study = optuna.load_study(study_name="r", storage=url)
+                done = sum(t.state == TrialState.COMPLETE for t in study.trials)
+            except (KeyError, ValueError, optuna.exceptions.StorageInternalError):
+                pass
+        assert done >= 2, "the tuning process completed fewer than 2 trials in 300 s"
+        time.sleep(1.5)  # let it start the next trial, then kill it mid-trial
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    before = optuna.load_study(study_name="r", storage=url)
+    completed_before = {
+        t.number: t.value for t in before.trials if t.state == TrialState.COMPLETE
+    }
+    assert any(t.state == TrialState.RUNNING for t in before.trials)
+    time.sleep(4)  # past the grace period: the dead trial's heartbeat is stale
+    r = subprocess.run(
+        _tune_cmd(url, 2, ["--heartbeat", "1", "--grace-period", "3"]),
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert r.returncode == 0, r.stderr[-2000:]
+    after = optuna.load_study(study_name="r", storage=url)
+    kept = {t.number: t.value for t in after.trials if t.number in completed_before}
+    assert kept == completed_before  # every completed trial kept, unchanged
+    states = _states(after)
+    assert states[TrialState.COMPLETE] >= len(completed_before) + 2
+    assert states.get(TrialState.RUNNING, 0) == 0 and states[TrialState.FAIL] == 1
+    retried = [t for t in after.trials if "failed_trial" in t.system_attrs]
+    assert len(retried) == 1  # the killed trial was re-queued with the same parameters
+
+
+@pytest.mark.postgres
+def test_three_processes_share_a_postgres_study():
+    with postgres_server() as url:
+        env = {**os.environ, "OMP_NUM_THREADS": "1"}
+        cmd = [
+            sys.executable,
+            "-m",
+            "fashionclf",
+            "tune",
+            "--sample",
+            "--model",
+            "logreg",
+            "--n-trials",
+            "3",
+            "--storage",
+            url,
+            "--study-name",
+            "pg",
+            "--train-size",
+            "500",
+        ]
+        procs = [
+            subprocess.Popen(
+                cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+            )
+            for _ in range(3)
+        ]
+        outs = [p.communicate(timeout=600) for p in procs]
+        assert [p.returncode for p in procs] == [0, 0, 0], [o[1][-1500:] for o in outs]
+        study = open_study("pg", url, heartbeat_interval=None)
+        assert len(study.trials) == 9 and _states(study) == {TrialState.COMPLETE: 9}
+        assert sorted(t.number for t in study.trials) == list(range(9))
+
+
+def test_grid_search_on_dask_local_cluster(small):
+    from distributed import Client, LocalCluster, get_task_stream
+
+    X, y, _, _ = small
+    with (
+        LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+        ) as cluster,
+        Client(cluster) as client,
+    ):
+        with joblib.parallel_config(backend="dask"), get_task_stream(client) as ts:
+            grid = GridSearchCV(
+                tiny_cnn(num_threads=1), {"width": [4, 8]}, cv=2, n_jobs=-1
+            )
+            grid.fit(X[:200], y[:200])
+        assert len(ts.data) >= 4  # the 4 CV fits ran as tasks on the cluster
+        workers = {t["worker"] for t in ts.data}
+        assert workers <= set(client.scheduler_info()["workers"])
+    assert np.isfinite(grid.cv_results_["mean_test_score"]).all()
