@@ -16,6 +16,9 @@
 from __future__ import annotations
 
 import math
+import os
+import tempfile
+import warnings
 
 import numpy as np
 import torch
@@ -192,3 +195,102 @@ class Net(NeuralNetClassifier):
         with torch.autocast(device_type, dtype=torch.bfloat16, enabled=self.bf16):
             out = self.module_(x, **fit_params)
         return out.float()
+
+
+class EpochSnapshot(Callback):
+    """Keep the weights of the last completed epoch; on Ctrl-C roll back to them.
+
+    skorch ends ``partial_fit`` quietly on ``KeyboardInterrupt``; an epoch cut
+    short leaves a history row without ``train_loss``. Then the module gets
+    the last completed epoch's weights back, the row is dropped and a
+    warning says so.
+    """
+
+    def on_train_begin(self, net, **kwargs) -> None:
+        """Snapshot the weights training starts from."""
+        self.state_ = _copy_state(net.module_)
+        self.interrupted_ = False
+
+    def on_epoch_end(self, net, **kwargs) -> None:
+        """Snapshot the weights of the epoch just completed."""
+        self.state_ = _copy_state(net.module_)
+
+    def on_train_end(self, net, **kwargs) -> None:
+        """Roll back an epoch that was interrupted."""
+        if net.history and "train_loss" not in net.history[-1]:
+            epoch = len(net.history)
+            net.module_.load_state_dict(self.state_)
+            del net.history[-1]
+            self.interrupted_ = True
+            warnings.warn(
+                f"Training was interrupted during epoch {epoch}; the model keeps the "
+                f"weights of the last completed epoch ({epoch - 1}).",
+                UserWarning,
+                stacklevel=2,
+            )
+
+
+def _copy_state(module: torch.nn.Module) -> dict:
+    return {k: v.detach().clone() for k, v in module.state_dict().items()}
+
+
+class EpochCheckpoint(Callback):
+    """Write a resumable checkpoint after every epoch (atomically).
+
+    It holds the module and optimizer states, the history, the learning-rate
+    schedule position and torch's RNG state, so a resumed fit on the CPU ends
+    with the same weights as an uninterrupted one.
+
+    Parameters
+    ----------
+    path : str
+        Checkpoint file.
+    fingerprint : str
+        Hash of the estimator parameters and training data; a checkpoint with
+        another fingerprint is never resumed from.
+    """
+
+    def __init__(self, path: str, fingerprint: str) -> None:
+        self.path = path
+        self.fingerprint = fingerprint
+
+    def on_epoch_end(self, net, **kwargs) -> None:
+        """Save the state after this epoch."""
+        schedule = dict(net.callbacks_).get("lr_schedule")
+        payload = {
+            "fingerprint": self.fingerprint,
+            "module": _copy_state(net.module_),
+            "optimizer": net.optimizer_.state_dict(),
+            "history": [dict(row) for row in net.history],
+            "lr_step": getattr(schedule, "step_", 0),
+            "rng": torch.get_rng_state(),
+        }
+        directory = os.path.dirname(os.path.abspath(self.path))
+        os.makedirs(directory, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".checkpoint-", dir=directory)
+        os.close(fd)
+        try:
+            torch.save(payload, tmp)
+            os.replace(tmp, self.path)
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+
+
+def resume_from_checkpoint(net, path: str, fingerprint: str) -> int:
+    """Load a matching checkpoint into an initialised net; return epochs done."""
+    if not os.path.isfile(path):
+        return 0
+    payload = torch.load(path, map_location="cpu", weights_only=True)
+    if payload.get("fingerprint") != fingerprint:
+        return 0
+    from skorch.history import History
+
+    net.module_.load_state_dict(payload["module"])
+    net.optimizer_.load_state_dict(payload["optimizer"])
+    net.history = History(payload["history"])
+    schedule = dict(net.callbacks_).get("lr_schedule")
+    if schedule is not None:
+        schedule.step_ = payload["lr_step"]
+    torch.set_rng_state(payload["rng"])
+    return len(net.history)

@@ -311,6 +311,7 @@ def run_benchmark(
     seeds: Sequence[int] = (0,),
     n_jobs: int = 2,
     cnn_overrides: dict[str, Any] | None = None,
+    one_seed: Sequence[str] = (),
     progress: bool = True,
     command: str = "",
 ) -> BenchmarkResult:
@@ -329,6 +330,9 @@ def run_benchmark(
         Jobs for baselines that parallelise.
     cnn_overrides : dict, optional
         Parameters applied to every CNN preset (e.g. ``{"max_epochs": 1}``).
+    one_seed : sequence of str, default=()
+        Stochastic models to run with the first seed only (the slow ones);
+        the summary's ``n`` column shows it.
     progress : bool, default=True
         Print one line per run to stderr.
     command : str, default=''
@@ -341,7 +345,11 @@ def run_benchmark(
     names = resolve_models(models)
     env = environment()
     rows, fitted = [], {}
-    plan = [(n, s) for n in names for s in (seeds if _is_stochastic(n) else seeds[:1])]
+    plan = [
+        (n, s)
+        for n in names
+        for s in (seeds if _is_stochastic(n) and n not in one_seed else seeds[:1])
+    ]
     for i, (name, seed) in enumerate(plan, 1):
         if progress:
             print(

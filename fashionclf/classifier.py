@@ -22,7 +22,9 @@ by the training standard deviation (stored in the model).
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import math
+import os
 from collections.abc import Iterator, Sequence
 from numbers import Integral, Real
 from typing import Literal
@@ -43,7 +45,15 @@ from skorch.callbacks import EarlyStopping, ProgressBar
 from skorch.dataset import Dataset
 from skorch.helper import predefined_split
 
-from ._training import FiniteLoss, LRSchedule, Net, TensorBatches
+from ._training import (
+    EpochCheckpoint,
+    EpochSnapshot,
+    FiniteLoss,
+    LRSchedule,
+    Net,
+    TensorBatches,
+    resume_from_checkpoint,
+)
 from ._validation import check_pixels, expected_got, resolve_image_shape
 from .networks import Standardized, build_network
 
@@ -113,6 +123,10 @@ class FashionCNNClassifier(ClassifierMixin, BaseEstimator):
     device : str, default='auto'
         ``'auto'`` (CUDA when available, else CPU), ``'cpu'``, ``'cuda'``,
         ``'cuda:N'``.
+    checkpoint_path : str or None, default=None
+        Write a checkpoint after every epoch to this file. A later ``fit``
+        with the same parameters and data resumes from it and, on the CPU,
+        ends with the same weights as an uninterrupted fit.
     num_threads : int or None, default=None
         torch CPU threads during fit/predict (restored afterwards); None
         leaves torch's setting alone.
@@ -171,6 +185,7 @@ class FashionCNNClassifier(ClassifierMixin, BaseEstimator):
         "tta": ["boolean"],
         "precision": [StrOptions({"float32", "bfloat16"})],
         "device": [str],
+        "checkpoint_path": [str, os.PathLike, None],
         "num_threads": [Interval(Integral, 1, None, closed="left"), None],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
@@ -202,6 +217,7 @@ class FashionCNNClassifier(ClassifierMixin, BaseEstimator):
         tta: bool = False,
         precision: Literal["float32", "bfloat16"] = "float32",
         device: str = "auto",
+        checkpoint_path: str | os.PathLike[str] | None = None,
         num_threads: int | None = None,
         random_state: int | np.random.RandomState | None = None,
         verbose: int = 0,
@@ -229,6 +245,7 @@ class FashionCNNClassifier(ClassifierMixin, BaseEstimator):
         self.tta = tta
         self.precision = precision
         self.device = device
+        self.checkpoint_path = checkpoint_path
         self.num_threads = num_threads
         self.random_state = random_state
         self.verbose = verbose
@@ -356,8 +373,25 @@ class FashionCNNClassifier(ClassifierMixin, BaseEstimator):
         finally:
             torch.set_num_threads(prev_threads)
 
-    def _make_net(self, module: torch.nn.Module, n_train: int, valid) -> Net:
-        callbacks: list = [("finite_loss", FiniteLoss())]
+    def _fingerprint(self, X: torch.Tensor, y: torch.Tensor) -> str:
+        """Hash of the parameters that shape training, and of the data."""
+        skip = {"verbose", "checkpoint_path", "num_threads", "device"}
+        params = sorted(
+            (k, repr(v)) for k, v in self.get_params().items() if k not in skip
+        )
+        h = hashlib.blake2b(repr(params).encode(), digest_size=16)
+        h.update(X.numpy().tobytes())
+        h.update(y.numpy().tobytes())
+        return h.hexdigest()
+
+    def _make_net(
+        self,
+        module: torch.nn.Module,
+        n_train: int,
+        valid,
+        fingerprint: str | None = None,
+    ) -> Net:
+        callbacks: list = [("finite_loss", FiniteLoss()), ("snapshot", EpochSnapshot())]
         if self.lr_schedule != "constant":
             steps = self.max_epochs * math.ceil(n_train / self.batch_size)
             callbacks.append(("lr_schedule", LRSchedule(self.lr_schedule, steps)))
@@ -374,6 +408,13 @@ class FashionCNNClassifier(ClassifierMixin, BaseEstimator):
             )
         if self.verbose >= 2:
             callbacks.append(("progress_bar", ProgressBar()))
+        if self.checkpoint_path is not None and fingerprint is not None:
+            callbacks.append(
+                (
+                    "checkpoint",
+                    EpochCheckpoint(os.fspath(self.checkpoint_path), fingerprint),
+                )
+            )
         opt_cls, opt_kw = _OPTIMIZERS[self.optimizer]
         return Net(
             module,
@@ -487,14 +528,25 @@ class FashionCNNClassifier(ClassifierMixin, BaseEstimator):
                     else (0.0, 1.0)
                 )
                 module = Standardized(net, mean, std if std > 0 else 1.0)
-                self.net_ = self._make_net(module, len(ytr), valid)
+                fingerprint = (
+                    self._fingerprint(Xt, yt)
+                    if self.checkpoint_path is not None
+                    else None
+                )
+                self.net_ = self._make_net(module, len(ytr), valid, fingerprint)
                 self.net_.initialize()
+                if fingerprint is not None and epochs is None:
+                    done = resume_from_checkpoint(
+                        self.net_, os.fspath(self.checkpoint_path), fingerprint
+                    )
+                    epochs = self.max_epochs - done
             else:
                 self.net_.train_split = (
                     None if valid is None else predefined_split(valid)
                 )
             self.net_.max_epochs = self.max_epochs if epochs is None else epochs
-            self.net_.partial_fit(Xtr, ytr)
+            if self.net_.max_epochs > 0:
+                self.net_.partial_fit(Xtr, ytr)
             self.net_.train_split = None  # do not keep validation data in the model
         self.history_ = self.net_.history
         return self

@@ -169,6 +169,7 @@ def _cmd_benchmark(args: argparse.Namespace) -> int:
         yt,
         seeds=args.seeds,
         cnn_overrides=over,
+        one_seed=args.one_seed,
         command=command,
     )
     result.save(args.out, X_test=Xt, y_test=yt)
@@ -337,6 +338,12 @@ def build_parser() -> argparse.ArgumentParser:
         nargs="+",
         default=[0],
         help="seeds for stochastic models (default: 0)",
+    )
+    p.add_argument(
+        "--one-seed",
+        nargs="+",
+        default=[],
+        help="slow stochastic models to run with the first seed only",
     )
     p.add_argument(
         "--max-epochs", type=int, default=None, help="override every CNN's epochs"
