@@ -373,6 +373,20 @@ class FashionCNNClassifier(ClassifierMixin, BaseEstimator):
         finally:
             torch.set_num_threads(prev_threads)
 
+    def _build_module(self, mean: float = 0.0, std: float = 1.0) -> torch.nn.Module:
+        """Build the network for ``image_shape_`` and ``classes_``, standardized."""
+        net = build_network(
+            self.architecture,
+            self.image_shape_,
+            len(self.classes_),
+            n_blocks=self.n_blocks,
+            width=self.width,
+            convs_per_block=self.convs_per_block,
+            dense_units=self.dense_units,
+            dropout=self.dropout,
+        )
+        return Standardized(net, mean, std)
+
     def _fingerprint(self, X: torch.Tensor, y: torch.Tensor) -> str:
         """Hash of the parameters that shape training, and of the data."""
         skip = {"verbose", "checkpoint_path", "num_threads", "device"}
@@ -512,22 +526,12 @@ class FashionCNNClassifier(ClassifierMixin, BaseEstimator):
         with self._torch_env(epoch_seed):
             Xtr, ytr, valid = self._split(Xt, yt, self._seed)
             if first:
-                net = build_network(
-                    self.architecture,
-                    self.image_shape_,
-                    len(self.classes_),
-                    n_blocks=self.n_blocks,
-                    width=self.width,
-                    convs_per_block=self.convs_per_block,
-                    dense_units=self.dense_units,
-                    dropout=self.dropout,
-                )
                 mean, std = (
                     (Xtr.mean().item(), Xtr.std().item())
                     if self.standardize
                     else (0.0, 1.0)
                 )
-                module = Standardized(net, mean, std if std > 0 else 1.0)
+                module = self._build_module(mean, std if std > 0 else 1.0)
                 fingerprint = (
                     self._fingerprint(Xt, yt)
                     if self.checkpoint_path is not None
@@ -566,6 +570,25 @@ class FashionCNNClassifier(ClassifierMixin, BaseEstimator):
         """Predicted class labels, as given in ``y`` at fit."""
         proba = self.predict_proba(X)
         return self.classes_[np.argmax(proba, axis=1)]
+
+    def score(self, X, y, sample_weight=None) -> float:
+        """Mean accuracy on ``(X, y)``.
+
+        Raises ValueError for a label never seen in ``fit``: it cannot be
+        predicted, and usually means mismatched label encodings.
+        """
+        check_is_fitted(self)
+        y_arr = column_or_1d(y)
+        unknown = ~np.isin(y_arr, self.classes_)
+        if unknown.any():
+            raise ValueError(
+                expected_got(
+                    type(self).__name__,
+                    f"label {y_arr[unknown][:1].tolist()[0]!r} in y",
+                    f"one of the classes seen in fit {self.classes_.tolist()}",
+                )
+            )
+        return super().score(X, y, sample_weight=sample_weight)
 
     def save(self, path) -> None:
         """Save weights and parameters in the weights-only format (no pickle).

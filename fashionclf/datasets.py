@@ -233,6 +233,10 @@ def download_fashion_mnist(
     folder = get_data_home(data_home)
     folder.mkdir(parents=True, exist_ok=True)
     with FileLock(str(folder / ".fashionclf-download.lock")):
+        # Holding the lock, no other fetch is writing here: partial files are
+        # leftovers of a killed fetch (never mistaken for data: wrong name).
+        for stale in folder.glob("*.part-*"):
+            stale.unlink(missing_ok=True)
         for name, md5 in checksums.items():
             target = folder / name
             if target.is_file():

@@ -153,19 +153,7 @@ def load_model(path: str | os.PathLike[str]) -> FashionCNNClassifier:
 
 
 def _restore_network(model: FashionCNNClassifier, state: dict, path: Path) -> None:
-    from .networks import Standardized, build_network
-
-    net = build_network(
-        model.architecture,
-        model.image_shape_,
-        len(model.classes_),
-        n_blocks=model.n_blocks,
-        width=model.width,
-        convs_per_block=model.convs_per_block,
-        dense_units=model.dense_units,
-        dropout=model.dropout,
-    )
-    model.net_ = model._make_net(Standardized(net), 1, None)
+    model.net_ = model._make_net(model._build_module(), 1, None)
     model.net_.initialize()
     try:
         model.net_.module_.load_state_dict(state, strict=True)

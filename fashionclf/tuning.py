@@ -326,6 +326,7 @@ def run_study(
     random_state: int = 0,
     heartbeat_interval: int | None = 20,
     grace_period: int | None = None,
+    threads_per_worker: int | None = None,
 ) -> optuna.Study:
     """Run ``n_trials`` more trials of a (new or resumed) study.
 
@@ -354,6 +355,9 @@ def run_study(
         See :func:`make_objective`.
     heartbeat_interval, grace_period : int, optional
         See :func:`open_study`.
+    threads_per_worker : int, optional
+        torch threads per worker; default ``max(1, cores // n_workers)``.
+        More oversubscribes the cores (see benchmarks/bench_tuning.py).
 
     Returns
     -------
@@ -374,7 +378,7 @@ def run_study(
             f"{sorted(SEARCH_SPACES)}."
         )
     cores = os.cpu_count() or 1
-    threads = max(1, cores // n_workers)
+    threads = threads_per_worker or max(1, cores // n_workers)
     objective_kw = {
         "model": model,
         "X": X,

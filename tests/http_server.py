@@ -7,12 +7,14 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
 class FileServer:
-    """Serve ``files`` (name -> bytes). ``mode`` per name: 'ok', 'truncate'."""
+    """Serve ``files`` (name -> bytes). ``mode`` per name: 'ok', 'truncate', 'stall'
+    (send half, then hang until the server stops)."""
 
     def __init__(self, files, modes=None):
         self.files = dict(files)
         self.modes = dict(modes or {})
         self.requests: list[str] = []
+        self.stop = threading.Event()
         server = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -29,6 +31,11 @@ class FileServer:
                 self.send_response(200)
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
+                if server.modes.get(name) == "stall":
+                    self.wfile.write(body[: len(body) // 2])
+                    self.wfile.flush()
+                    server.stop.wait(60)
+                    return
                 if server.modes.get(name) == "truncate":
                     self.wfile.write(body[: len(body) // 2])
                     self.wfile.flush()
@@ -45,6 +52,7 @@ class FileServer:
         return self
 
     def __exit__(self, *exc):
+        self.stop.set()
         self.httpd.shutdown()
         self.httpd.server_close()
 

@@ -119,3 +119,64 @@ def test_existing_corrupt_file_is_reported(tmp_path, idx_files):
     (tmp_path / NAMES[0]).write_bytes(b"not the file")
     with pytest.raises(ChecksumError, match=rf"{NAMES[0]}: exists but its MD5 is"):
         download_fashion_mnist(tmp_path, mirrors=[unreachable_url()], checksums=md5)
+
+
+_FETCH = (
+    "import sys, json; from fashionclf import download_fashion_mnist; "
+    "download_fashion_mnist(sys.argv[1], mirrors=[sys.argv[2]], checksums=json.loads(sys.argv[3]), retries=1)"
+)
+
+
+def test_two_processes_fetch_into_one_empty_cache(tmp_path, idx_files):
+    """Both succeed; one complete verified copy; each file downloaded once (file lock)."""
+    import json
+    import subprocess
+    import sys
+
+    from fashionclf._download import file_md5
+
+    files, md5 = idx_files
+    with FileServer(files) as srv:
+        procs = [
+            subprocess.Popen(
+                [sys.executable, "-c", _FETCH, str(tmp_path), srv.url, json.dumps(md5)],
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for _ in range(2)
+        ]
+        errs = [p.communicate(timeout=120)[1] for p in procs]
+        assert [p.returncode for p in procs] == [0, 0], errs
+        assert sorted(r.rsplit("/", 1)[1] for r in srv.requests) == sorted(NAMES)
+    assert all(file_md5(tmp_path / n) == md5[n] for n in NAMES)
+    assert _leftovers(tmp_path) == []
+
+
+def test_fetch_killed_mid_download_leaves_no_data(tmp_path, idx_files):
+    import json
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    files, md5 = idx_files
+    with FileServer(files, modes={NAMES[0]: "stall"}) as srv:
+        proc = subprocess.Popen(
+            [sys.executable, "-c", _FETCH, str(tmp_path), srv.url, json.dumps(md5)]
+        )
+        deadline = time.time() + 60
+        while time.time() < deadline and not _leftovers(tmp_path):
+            time.sleep(0.1)
+        assert _leftovers(tmp_path), "the download never started"
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    assert not (tmp_path / NAMES[0]).exists()  # only a .part file, never the data name
+    with pytest.raises(FileNotFoundError, match="No Fashion-MNIST train files"):
+        fetch_fashion_mnist(
+            subset="train", data_home=tmp_path, download_if_missing=False
+        )
+    with FileServer(files) as srv:  # a later fetch completes and clears the leftover
+        fetch_fashion_mnist(
+            subset="train", data_home=tmp_path, mirrors=[srv.url], checksums=md5
+        )
+    assert _leftovers(tmp_path) == []

@@ -120,11 +120,12 @@ def _tune_cmd(url, n_trials, extra=()):
     ]
 
 
-def test_sqlite_study_resumes_after_kill(tmp_path):
-    url = f"sqlite:///{tmp_path}/r.db"
+def _kill_mid_trial_then_resume(url):
+    """Kill a tuning process mid-trial, resume; return (study before, study after)."""
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    hb = ["--heartbeat", "1", "--grace-period", "3"]
     proc = subprocess.Popen(
-        _tune_cmd(url, 100, ["--heartbeat", "1", "--grace-period", "3"]),
+        _tune_cmd(url, 100, hb),
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -145,27 +146,40 @@ def test_sqlite_study_resumes_after_kill(tmp_path):
         proc.send_signal(signal.SIGKILL)
         proc.wait()
     before = optuna.load_study(study_name="r", storage=url)
-    completed_before = {
-        t.number: t.value for t in before.trials if t.state == TrialState.COMPLETE
-    }
     assert any(t.state == TrialState.RUNNING for t in before.trials)
     time.sleep(4)  # past the grace period: the dead trial's heartbeat is stale
     r = subprocess.run(
-        _tune_cmd(url, 2, ["--heartbeat", "1", "--grace-period", "3"]),
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
+        _tune_cmd(url, 2, hb), env=env, capture_output=True, text=True, timeout=600
     )
     assert r.returncode == 0, r.stderr[-2000:]
-    after = optuna.load_study(study_name="r", storage=url)
+    return before, optuna.load_study(study_name="r", storage=url)
+
+
+def _assert_resumed(before, after):
+    completed_before = {
+        t.number: t.value for t in before.trials if t.state == TrialState.COMPLETE
+    }
     kept = {t.number: t.value for t in after.trials if t.number in completed_before}
     assert kept == completed_before  # every completed trial kept, unchanged
     states = _states(after)
     assert states[TrialState.COMPLETE] >= len(completed_before) + 2
     assert states.get(TrialState.RUNNING, 0) == 0 and states[TrialState.FAIL] == 1
-    retried = [t for t in after.trials if "failed_trial" in t.system_attrs]
+    (failed,) = [t for t in after.trials if t.state == TrialState.FAIL]
+    retried = [
+        t for t in after.trials if t.system_attrs.get("failed_trial") == failed.number
+    ]
     assert len(retried) == 1  # the killed trial was re-queued with the same parameters
+    assert retried[0].params == failed.params
+
+
+def test_sqlite_study_resumes_after_kill(tmp_path):
+    _assert_resumed(*_kill_mid_trial_then_resume(f"sqlite:///{tmp_path}/r.db"))
+
+
+@pytest.mark.postgres
+def test_postgres_study_survives_killed_worker():
+    with postgres_server() as url:
+        _assert_resumed(*_kill_mid_trial_then_resume(url))
 
 
 @pytest.mark.postgres

@@ -1,0 +1,104 @@
+"""Targets 4 and 6: training FLOP/s vs this CPU's measured conv ceiling; inference.
+
+Counts the FLOPs of one training step with torch.utils.flop_counter, times
+training steps of the default network (fp32 channels-last, as fit uses), and
+probes the ceiling with a 64->64 3x3 conv at batch 256 (fp32 and bf16,
+channels-last) in the same run. Then times predict of the default model at
+batch 256 over 10,000 images, and single-image predict latency.
+
+    .venv/bin/python benchmarks/bench_throughput.py
+"""
+
+import argparse
+import statistics
+import time
+
+import numpy as np
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+
+from fashionclf import FashionCNNClassifier, load_sample
+from fashionclf.networks import FashionCNN
+
+
+def _timeit(fn, reps: int) -> float:
+    fn()
+    times = []
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def conv_ceiling(dtype: torch.dtype, reps: int = 5) -> float:
+    conv = torch.nn.Conv2d(64, 64, 3, padding=1).to(memory_format=torch.channels_last)
+    x = torch.randn(256, 64, 28, 28).contiguous(memory_format=torch.channels_last)
+    flops = 2 * 256 * 64 * 64 * 9 * 28 * 28
+
+    def run():
+        with (
+            torch.no_grad(),
+            torch.autocast(
+                "cpu", dtype=torch.bfloat16, enabled=dtype == torch.bfloat16
+            ),
+        ):
+            conv(x)
+
+    return flops / _timeit(run, reps) / 1e9
+
+
+def train_step_flops(model, x, y) -> int:
+    with FlopCounterMode(display=False) as counter:
+        torch.nn.functional.cross_entropy(model(x), y).backward()
+    return counter.get_total_flops()
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--threads", type=int, default=2)
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+    model = FashionCNN().to(memory_format=torch.channels_last)
+    opt = torch.optim.AdamW(model.parameters(), 3e-3)
+    x = torch.randn(256, 1, 28, 28).contiguous(memory_format=torch.channels_last)
+    y = torch.randint(0, 10, (256,))
+    flops = train_step_flops(model, x, y)
+
+    def step():
+        loss = torch.nn.functional.cross_entropy(model(x), y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+
+    t = _timeit(step, 10)
+    achieved = flops / t / 1e9
+    fp32, bf16 = conv_ceiling(torch.float32), conv_ceiling(torch.bfloat16)
+    print(
+        f"training step: {flops / 256 / 1e6:.1f} MFLOP per image, {256 / t:,.0f} img/s, "
+        f"{achieved:.0f} GFLOP/s (fp32 channels-last)"
+    )
+    print(
+        f"ceiling probes (64->64 3x3 conv, batch 256, channels-last): fp32 {fp32:.0f} "
+        f"GFLOP/s, bf16 {bf16:.0f} GFLOP/s"
+    )
+    best = max(fp32, bf16)
+    print(
+        f"target 4: training throughput = {100 * achieved / best:.0f}% of the best conv "
+        f"ceiling measured here ({100 * achieved / bf16:.0f}% of bf16; target >= 50%)"
+    )
+
+    X, yl = load_sample(subset="all", return_X_y=True)
+    clf = FashionCNNClassifier(max_epochs=1, random_state=0).fit(X[:512], yl[:512])
+    Xt = np.tile(X, (4, 1))[:10000]
+    thr = 10000 / _timeit(lambda: clf.predict(Xt), 3)
+    lat = 1000 * _timeit(lambda: clf.predict(Xt[:1]), 50)
+    print(
+        f"target 6: inference {thr:,.0f} img/s at batch {clf.batch_size} (target >= 15,000); "
+        f"single-image predict latency {lat:.2f} ms (median of 50)"
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,102 @@
+"""Training faults: non-finite loss, Ctrl-C, checkpoint/resume, cross-process reproducibility."""
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from fashionclf._training import TensorBatches
+
+from .conftest import tiny_cnn
+
+
+def _interrupt_at(monkeypatch, epoch: int, batch: int):
+    """Raise KeyboardInterrupt (as Ctrl-C would) at ``batch`` of training ``epoch``."""
+    original = TensorBatches.__iter__
+    seen = {"epochs": 0}
+
+    def patched(self):
+        if not self.shuffle:  # evaluation iterators run untouched
+            yield from original(self)
+            return
+        seen["epochs"] += 1
+        for i, b in enumerate(original(self)):
+            if seen["epochs"] == epoch and i == batch:
+                raise KeyboardInterrupt
+            yield b
+
+    monkeypatch.setattr(TensorBatches, "__iter__", patched)
+
+
+def test_non_finite_loss_stops_with_epoch():
+    huge = np.full((64, 784), 3e37, dtype=np.float32)
+    with pytest.raises(
+        FloatingPointError,
+        match=r"Training loss became (nan|inf) in epoch 1; expected a finite loss",
+    ):
+        tiny_cnn(pixel_range=None, standardize=False).fit(huge, np.arange(64) % 2)
+
+
+def test_ctrl_c_keeps_last_completed_epoch(small, monkeypatch):
+    X, y, Xt, _ = small
+    _interrupt_at(monkeypatch, epoch=2, batch=3)
+    with pytest.warns(
+        UserWarning,
+        match=r"interrupted during epoch 2; the model keeps the weights of the last completed epoch \(1\)",
+    ):
+        mid = tiny_cnn(max_epochs=3).fit(X, y)
+    assert len(mid.history_) == 1 and "train_loss" in mid.history_[-1]
+    monkeypatch.undo()
+    _interrupt_at(monkeypatch, epoch=2, batch=0)
+    with pytest.warns(UserWarning, match="interrupted during epoch 2"):
+        at_start = tiny_cnn(max_epochs=3).fit(X, y)
+    # the three batches of epoch 2 that ran before Ctrl-C were rolled back
+    np.testing.assert_array_equal(mid.predict_proba(Xt), at_start.predict_proba(Xt))
+
+
+def test_checkpoint_resume_equals_uninterrupted(small, monkeypatch, tmp_path):
+    X, y, Xt, _ = small
+    ckpt = tmp_path / "run.ckpt"
+    params = dict(max_epochs=3, validation_fraction=0.2, random_state=3)
+    reference = tiny_cnn(**params).fit(X, y).predict_proba(Xt)
+
+    _interrupt_at(monkeypatch, epoch=3, batch=2)
+    with pytest.warns(UserWarning, match="interrupted during epoch 3"):
+        tiny_cnn(checkpoint_path=str(ckpt), **params).fit(X, y)
+    monkeypatch.undo()
+    assert ckpt.is_file() and not list(tmp_path.glob(".checkpoint-*"))
+
+    resumed = tiny_cnn(checkpoint_path=str(ckpt), **params).fit(X, y)
+    assert len(resumed.history_) == 3  # 2 epochs from the checkpoint + 1 trained now
+    np.testing.assert_array_equal(resumed.predict_proba(Xt), reference)
+
+
+def test_checkpoint_for_other_data_is_ignored(small, tmp_path):
+    X, y, _, _ = small
+    ckpt = tmp_path / "run.ckpt"
+    tiny_cnn(checkpoint_path=str(ckpt), max_epochs=2).fit(X[:200], y[:200])
+    clf = tiny_cnn(checkpoint_path=str(ckpt), max_epochs=2).fit(X[200:400], y[200:400])
+    assert (
+        len(clf.history_) == 2
+    )  # trained afresh: the checkpoint's fingerprint differs
+
+
+_PREDICT = """
+import hashlib, torch
+from fashionclf import FashionCNNClassifier, load_sample
+torch.set_num_threads(1)
+X, y = load_sample(return_X_y=True)
+clf = FashionCNNClassifier(max_epochs=2, width=8, batch_size=64, random_state=11).fit(X[:600], y[:600])
+print(hashlib.sha256(clf.predict_proba(X[600:900]).tobytes()).hexdigest())
+"""
+
+
+def test_bit_identical_across_processes():
+    digests = [
+        subprocess.run(
+            [sys.executable, "-c", _PREDICT], capture_output=True, text=True, check=True
+        ).stdout.strip()
+        for _ in range(2)
+    ]
+    assert len(digests[0]) == 64 and digests[0] == digests[1]

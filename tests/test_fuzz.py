@@ -1,0 +1,144 @@
+"""Property-based tests: parsers and transformers on random input.
+
+Only documented exceptions ever escape, and valid input round-trips exactly.
+"""
+
+import gzip
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
+
+from fashionclf import (
+    DataFormatError,
+    ImageFlattener,
+    ImageReshaper,
+    PixelScaler,
+    read_idx,
+    read_kaggle_csv,
+)
+from fashionclf._formats import KAGGLE_COLUMNS, write_idx
+
+SETTINGS = settings(
+    max_examples=150,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+images = arrays(np.uint8, st.tuples(st.integers(0, 6), st.just(784)))
+
+
+@SETTINGS
+@given(data=st.binary(max_size=4000), gz=st.booleans())
+def test_idx_random_bytes(tmp_path, data, gz):
+    path = tmp_path / ("f.gz" if gz else "f")
+    path.write_bytes(gzip.compress(data) if gz else data)
+    try:
+        out = read_idx(path)
+    except DataFormatError:
+        return
+    assert out.dtype == np.uint8 and out.ndim in (1, 2)
+
+
+@SETTINGS
+@given(data=st.binary(min_size=1, max_size=4000))
+def test_idx_random_bytes_after_valid_header(tmp_path, data):
+    """Valid magic, random rest: exercises the shape/length checks."""
+    path = tmp_path / "f"
+    path.write_bytes(b"\x00\x00\x08\x03" + data)
+    try:
+        read_idx(path)
+    except DataFormatError:
+        pass
+
+
+@SETTINGS
+@given(X=images, labels=st.data())
+def test_idx_round_trip(tmp_path, X, labels):
+    y = np.asarray(
+        labels.draw(st.lists(st.integers(0, 9), min_size=len(X), max_size=len(X))),
+        dtype=np.uint8,
+    )
+    write_idx(tmp_path / "i.gz", X)
+    write_idx(tmp_path / "l", y)
+    np.testing.assert_array_equal(read_idx(tmp_path / "i.gz"), X)
+    np.testing.assert_array_equal(read_idx(tmp_path / "l"), y)
+
+
+@SETTINGS
+@given(
+    text=st.text(
+        alphabet=st.sampled_from(list("0123456789,-.x\n label pixel")), max_size=3000
+    )
+)
+def test_csv_random_text(tmp_path, text):
+    path = tmp_path / "f.csv"
+    path.write_text(text)
+    try:
+        X, y = read_kaggle_csv(path)
+    except DataFormatError:
+        return
+    assert X.dtype == np.uint8 and X.shape[1] == 784 and len(X) == len(y)
+
+
+@SETTINGS
+@given(X=images, data=st.data(), gz=st.booleans())
+def test_csv_round_trip(tmp_path, X, data, gz):
+    y = np.asarray(
+        data.draw(st.lists(st.integers(0, 9), min_size=len(X), max_size=len(X)))
+    )
+    frame = pd.DataFrame(np.column_stack([y, X]).astype(int), columns=KAGGLE_COLUMNS)
+    path = tmp_path / ("f.csv.gz" if gz else "f.csv")
+    frame.to_csv(path, index=False)
+    X2, y2 = read_kaggle_csv(path)
+    np.testing.assert_array_equal(X2, X)
+    np.testing.assert_array_equal(y2, y)
+
+
+@SETTINGS
+@given(
+    X=arrays(
+        np.float64,
+        st.tuples(st.integers(1, 5), st.integers(1, 12)),
+        elements=st.floats(allow_nan=True, allow_infinity=True, width=64),
+    )
+)
+def test_scaler_random_floats(X):
+    try:
+        out = PixelScaler().fit_transform(X)
+    except ValueError as exc:
+        assert (
+            "NaN" in str(exc)
+            or "infinity" in str(exc)
+            or "expected values in [0, 255]" in str(exc)
+        )
+        return
+    assert out.dtype == np.float32 and np.all((out >= 0) & (out <= 1))
+
+
+@SETTINGS
+@given(X=images)
+def test_reshape_flatten_round_trip(X):
+    if len(X) == 0:
+        with pytest.raises(ValueError, match="0 sample"):
+            ImageReshaper().fit(X)
+        return
+    imgs = ImageReshaper().fit_transform(X)
+    assert imgs.shape == (len(X), 1, 28, 28)
+    np.testing.assert_array_equal(ImageFlattener().fit_transform(imgs), X)
+    scaled = PixelScaler().fit_transform(X)
+    np.testing.assert_array_equal(np.rint(scaled * 255).astype(np.uint8), X)
+
+
+@SETTINGS
+@given(shape=st.tuples(st.integers(1, 3), st.integers(1, 40)))
+def test_reshaper_any_feature_count(shape):
+    X = np.zeros(shape)
+    try:
+        out = ImageReshaper().fit_transform(X)
+    except ValueError as exc:
+        assert "expected 784 pixels" in str(exc)
+        return
+    assert out.shape[1:] == (1, 28, 28)
