@@ -160,7 +160,7 @@ def _cmd_benchmark(args: argparse.Namespace) -> int:
     X, y = _load(args, "train")
     Xt, yt = _load(args, "test")
     over = {"max_epochs": args.max_epochs} if args.max_epochs else {}
-    command = "fashionclf benchmark " + " ".join(args.argv)
+    command = "fashionclf " + " ".join(args.argv)
     result = run_benchmark(
         args.models or [args.preset],
         X,
