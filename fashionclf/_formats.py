@@ -171,6 +171,8 @@ def read_kaggle_csv(path: str | os.PathLike[str]) -> tuple[np.ndarray, np.ndarra
             f"{path}: header has {len(cols)} columns {shown}; expected "
             f"{N_PIXELS + 1} columns 'label,pixel1,...,pixel784'."
         )
+    if frame.empty:  # a header and no rows: a valid, empty file
+        return np.empty((0, N_PIXELS), np.uint8), np.empty(0, np.int64)
     missing = frame.isna().to_numpy().any(axis=1)
     if missing.any():
         row = int(np.flatnonzero(missing)[0])

@@ -261,13 +261,15 @@ class EpochCheckpoint(Callback):
             "fingerprint": self.fingerprint,
             "module": _copy_state(net.module_),
             "optimizer": net.optimizer_.state_dict(),
-            "history": [dict(row) for row in net.history],
+            "history": _plain(list(net.history)),
             "lr_step": getattr(schedule, "step_", 0),
             "rng": torch.get_rng_state(),
         }
         directory = os.path.dirname(os.path.abspath(self.path))
         os.makedirs(directory, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".checkpoint-", dir=directory)
+        fd, tmp = tempfile.mkstemp(
+            prefix=os.path.basename(self.path) + ".part-", dir=directory
+        )
         os.close(fd)
         try:
             torch.save(payload, tmp)
@@ -275,6 +277,17 @@ class EpochCheckpoint(Callback):
         finally:
             if os.path.exists(tmp):
                 os.unlink(tmp)
+
+
+def _plain(obj):
+    """Turn numpy scalars inside lists/dicts into Python values (weights-only safe)."""
+    if isinstance(obj, dict):
+        return {k: _plain(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_plain(v) for v in obj]
+    if isinstance(obj, np.generic):
+        return obj.item()
+    return obj
 
 
 def resume_from_checkpoint(net, path: str, fingerprint: str) -> int:

@@ -129,6 +129,6 @@ def check_pixels(
             )
         out = X.astype(np.float32)
         out -= np.float32(lo)
-        out *= np.float32(1.0 / (hi - lo))
+        out /= np.float32(hi - lo)
         return out
     return X.astype(np.float32, copy=False)

@@ -219,6 +219,16 @@ def _storage(
         from optuna.storages.journal import JournalFileBackend
 
         return JournalStorage(JournalFileBackend(storage.removeprefix("journal:")))
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+
+    try:
+        make_url(storage).get_dialect()
+    except (ArgumentError, NoSuchModuleError) as exc:
+        raise ValueError(
+            f"storage={storage!r} is not a storage URL this machine can use ({exc}); "
+            "expected sqlite:///PATH, postgresql://USER@HOST:PORT/DB or journal:PATH."
+        ) from exc
     kwargs: dict[str, Any] = {}
     if storage.startswith("sqlite"):
         kwargs["engine_kwargs"] = {"connect_args": {"timeout": 60}}

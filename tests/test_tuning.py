@@ -121,7 +121,7 @@ def _tune_cmd(url, n_trials, extra=()):
 
 
 def _kill_mid_trial_then_resume(url):
-    """Kill a tuning process mid-trial, resume; return (study before, study after)."""
+    """Kill a tuning process mid-trial, resume; return (trials before, study after)."""
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     hb = ["--heartbeat", "1", "--grace-period", "3"]
     proc = subprocess.Popen(
@@ -145,8 +145,9 @@ def _kill_mid_trial_then_resume(url):
     finally:
         proc.send_signal(signal.SIGKILL)
         proc.wait()
-    before = optuna.load_study(study_name="r", storage=url)
-    assert any(t.state == TrialState.RUNNING for t in before.trials)
+    # a snapshot: a Study object re-reads the storage on every access
+    before = optuna.load_study(study_name="r", storage=url).get_trials(deepcopy=True)
+    assert any(t.state == TrialState.RUNNING for t in before)
     time.sleep(4)  # past the grace period: the dead trial's heartbeat is stale
     r = subprocess.run(
         _tune_cmd(url, 2, hb), env=env, capture_output=True, text=True, timeout=600
@@ -157,7 +158,7 @@ def _kill_mid_trial_then_resume(url):
 
 def _assert_resumed(before, after):
     completed_before = {
-        t.number: t.value for t in before.trials if t.state == TrialState.COMPLETE
+        t.number: t.value for t in before if t.state == TrialState.COMPLETE
     }
     kept = {t.number: t.value for t in after.trials if t.number in completed_before}
     assert kept == completed_before  # every completed trial kept, unchanged
