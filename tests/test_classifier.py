@@ -312,3 +312,24 @@ def test_wrong_pixel_count_at_predict(small):
 def test_bad_params(params, match):
     with pytest.raises(ValueError, match=match):
         tiny_cnn(**params).fit(np.zeros((4, 784)), [0, 1, 0, 1])
+
+
+def _fit_and_count_threads(X, y):
+    import torch
+
+    tiny_cnn().fit(X, y)
+    return torch.get_num_threads()
+
+
+def test_two_parallel_fits_do_not_oversubscribe(small):
+    """GridSearchCV(n_jobs=2) dispatches fits to joblib's loky workers, which
+    limit each to cores // 2 threads: workers x threads never exceeds cores."""
+    import os
+
+    from joblib import Parallel, delayed
+
+    X, y, _, _ = small
+    threads = Parallel(n_jobs=2)(
+        delayed(_fit_and_count_threads)(X[:100], y[:100]) for _ in range(2)
+    )
+    assert all(2 * t <= max(os.cpu_count() or 1, 2) for t in threads), threads
