@@ -360,7 +360,7 @@ ROWS = [
         "save-missing-dir",
         lambda t, m: m.save(t / "no" / "dir" / "m.pt"),
         FileNotFoundError,
-        "",
+        "No such file or directory",
     ),
     (
         "load-pickle",

@@ -5,6 +5,9 @@ import pytest
 from fashionclf.baselines import BASELINES, make_baseline
 
 
+@pytest.mark.filterwarnings(
+    "ignore:lbfgs failed to converge"
+)  # logreg stops early by design
 @pytest.mark.parametrize("name", sorted(BASELINES))
 def test_each_baseline_fits_pixels(name, small):
     X, y, Xt, yt = small
