@@ -277,7 +277,7 @@ def open_study(
     heartbeat_interval, grace_period : int, optional
         Heartbeat settings of RDB storages (None disables heartbeats).
     """
-    from sqlalchemy.exc import IntegrityError, OperationalError
+    from sqlalchemy.exc import DBAPIError
 
     for attempt in range(5):
         try:
@@ -289,9 +289,10 @@ def open_study(
                 pruner=_pruner(pruner),
                 sampler=optuna.samplers.TPESampler(seed=seed),
             )
-        except (IntegrityError, OperationalError):
-            # Several workers creating the schema of a new database at once:
-            # one wins, the others retry and find the tables there.
+        except DBAPIError:
+            # Several workers creating the schema of a new database at once
+            # (duplicate table, duplicate pg_type key, lock timeouts): one
+            # wins, the others retry and find the tables there.
             if attempt == 4:
                 raise
             time.sleep(0.2 + random.random() * (attempt + 1))
