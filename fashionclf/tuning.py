@@ -311,12 +311,26 @@ def _worker(kwargs: dict[str, Any]) -> None:
         heartbeat_interval=kwargs["heartbeat_interval"],
         grace_period=kwargs["grace_period"],
     )
-    objective = make_objective(**kwargs["objective"], num_threads=kwargs["threads"])
+    _optimize(
+        study,
+        kwargs["objective"],
+        kwargs["threads"],
+        kwargs["n_trials"],
+        kwargs["timeout"],
+    )
+
+
+def _optimize(
+    study,
+    objective_kw: dict[str, Any],
+    threads: int,
+    n_trials: int,
+    timeout: float | None,
+) -> None:
+    """Run ``n_trials`` trials of ``study`` in this process (shared by all paths)."""
+    objective = make_objective(**objective_kw, num_threads=threads)
     study.optimize(
-        objective,
-        n_trials=kwargs["n_trials"],
-        timeout=kwargs["timeout"],
-        catch=(FloatingPointError,),
+        objective, n_trials=n_trials, timeout=timeout, catch=(FloatingPointError,)
     )
 
 
@@ -424,13 +438,7 @@ def run_study(
         prev = torch.get_num_threads()
         torch.set_num_threads(threads)
         try:
-            objective = make_objective(**objective_kw, num_threads=threads)
-            study.optimize(
-                objective,
-                n_trials=n_trials,
-                timeout=timeout,
-                catch=(FloatingPointError,),
-            )
+            _optimize(study, objective_kw, threads, n_trials, timeout)
         finally:
             torch.set_num_threads(prev)
         return study
