@@ -15,10 +15,20 @@ classes:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from numbers import Integral
+
 import torch
 from torch import nn
 
-__all__ = ["ARCHITECTURES", "FashionCNN", "SeedCNN", "Standardized", "build_network"]
+__all__ = [
+    "ARCHITECTURES",
+    "FashionCNN",
+    "SeedCNN",
+    "Standardized",
+    "build_network",
+    "per_block",
+]
 
 
 class SeedCNN(nn.Module):
@@ -59,9 +69,13 @@ class FashionCNN(nn.Module):
     n_classes : int, default=10
     n_blocks : int, default=2
         Number of conv blocks; each ends in a 2x2 max-pool.
-    width : int, default=32
-        Channels of the first block; block ``i`` has ``width * 2**i``.
-    convs_per_block : int, default=2
+    width : int or sequence of int, default=32
+        Channels of the first block, block ``i`` having ``width * 2**i``; or
+        the channels of each block (``n_blocks`` entries), e.g. ``(16, 64)``.
+    convs_per_block : int or sequence of int, default=2
+        Convolutions in each block: one count for every block, or one count
+        per block (``n_blocks`` entries), e.g. ``(1, 2)`` for a single conv
+        at full resolution.
     dense_units : int, default=128
     dropout : float, default=0.25
         Dropout after each block and before the last layer.
@@ -73,17 +87,20 @@ class FashionCNN(nn.Module):
         n_classes: int = 10,
         *,
         n_blocks: int = 2,
-        width: int = 32,
-        convs_per_block: int = 2,
+        width: int | Sequence[int] = 32,
+        convs_per_block: int | Sequence[int] = 2,
         dense_units: int = 128,
         dropout: float = 0.25,
     ) -> None:
         super().__init__()
         c_in, _h, _w = input_shape
+        if isinstance(width, Integral):
+            width = [int(width) * 2**block for block in range(n_blocks)]
+        channels = per_block(width, n_blocks, "width")
+        counts = per_block(convs_per_block, n_blocks, "convs_per_block")
         layers: list[nn.Module] = []
-        for block in range(n_blocks):
-            c_out = width * 2**block
-            for _ in range(convs_per_block):
+        for c_out, n_convs in zip(channels, counts, strict=True):
+            for _ in range(n_convs):
                 layers += [
                     nn.Conv2d(c_in, c_out, 3, padding=1, bias=False),
                     nn.BatchNorm2d(c_out),
@@ -112,14 +129,32 @@ class FashionCNN(nn.Module):
 ARCHITECTURES = ("cnn", "seed")
 
 
+def per_block(value: int | Sequence[int], n_blocks: int, name: str) -> list[int]:
+    """Expand ``value`` (one int, or one int per block) to ``n_blocks`` ints.
+
+    Raises ``ValueError`` unless it gives ``n_blocks`` positive ints.
+    """
+    counts = (
+        [int(value)] * n_blocks
+        if isinstance(value, Integral)
+        else [int(v) for v in value]
+    )
+    if len(counts) != n_blocks or min(counts, default=0) < 1:
+        raise ValueError(
+            f"{name}={value!r} does not fit n_blocks={n_blocks}: expected a "
+            f"positive int or {n_blocks} positive ints."
+        )
+    return counts
+
+
 def build_network(
     architecture: str,
     input_shape: tuple[int, int, int],
     n_classes: int,
     *,
     n_blocks: int = 2,
-    width: int = 32,
-    convs_per_block: int = 2,
+    width: int | Sequence[int] = 32,
+    convs_per_block: int | Sequence[int] = 2,
     dense_units: int = 128,
     dropout: float = 0.25,
 ) -> nn.Module:

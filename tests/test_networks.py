@@ -49,3 +49,27 @@ def test_standardized_is_in_state_dict():
     assert float(sd["mean"]) == pytest.approx(0.3) and float(
         sd["std"]
     ) == pytest.approx(0.5)
+
+
+def test_per_block_width_and_convs():
+    m = FashionCNN(width=(16, 64), convs_per_block=(1, 2))
+    convs = [c for c in m.features if isinstance(c, torch.nn.Conv2d)]
+    assert [(c.in_channels, c.out_channels) for c in convs] == [
+        (1, 16),
+        (16, 64),
+        (64, 64),
+    ]
+    assert m(torch.zeros(2, 1, 28, 28)).shape == (2, 10)
+
+
+@pytest.mark.parametrize(
+    "kwargs, name",
+    [
+        ({"width": (16, 32, 64)}, "width"),
+        ({"convs_per_block": (1,)}, "convs_per_block"),
+        ({"convs_per_block": (1, 0)}, "convs_per_block"),
+    ],
+)
+def test_per_block_values_must_fit_n_blocks(kwargs, name):
+    with pytest.raises(ValueError, match=rf"{name}=.* does not fit n_blocks=2"):
+        FashionCNN(**kwargs)
