@@ -45,6 +45,13 @@ from skorch.callbacks import EarlyStopping, ProgressBar
 from skorch.dataset import Dataset
 from skorch.helper import predefined_split
 
+from ._quantization import (
+    calibrate_int8,
+    quantized_engine,
+    quantized_graph,
+    state_from_bytes,
+    state_to_bytes,
+)
 from ._training import (
     EpochCheckpoint,
     EpochSnapshot,
@@ -83,9 +90,12 @@ class FashionCNNClassifier(ClassifierMixin, BaseEstimator):
         ``'seed'``: Conv 32@3x3 -> ReLU -> MaxPool -> Dense 32 -> Dense.
     n_blocks : int, default=2
         Conv blocks, each ending in 2x2 max-pooling (``'cnn'`` only).
-    width : int, default=32
-        Channels of the first block, doubled in each further block.
-    convs_per_block : int, default=2
+    width : int or tuple of int, default=32
+        Channels of the first block, doubled in each further block; or
+        ``n_blocks`` channel counts, e.g. ``(16, 64)``.
+    convs_per_block : int or tuple of int, default=2
+        Convolutions per block: one count for all blocks, or ``n_blocks``
+        counts, e.g. ``(1, 2)``.
     dense_units : int, default=128
     dropout : float, default=0.25
     optimizer : {'adamw', 'adam', 'sgd'}, default='adamw'
@@ -120,6 +130,12 @@ class FashionCNNClassifier(ClassifierMixin, BaseEstimator):
     precision : {'float32', 'bfloat16'}, default='float32'
         ``'bfloat16'`` trains and predicts under bf16 autocast (fast only on
         CPUs with native bf16, e.g. AVX512-BF16/AMX, and on GPUs).
+    quantize : bool, default=False
+        After training, quantize the network to int8 for CPU inference
+        (post-training static quantization, calibrated on up to 2,048
+        training images). ``predict`` and ``predict_proba`` then run int8
+        kernels, several times faster on CPUs with AVX512-VNNI; accuracy
+        usually moves by under 0.1 point. Training is unchanged. CPU only.
     device : str, default='auto'
         ``'auto'`` (CUDA when available, else CPU), ``'cpu'``, ``'cuda'``,
         ``'cuda:N'``.
@@ -148,6 +164,8 @@ class FashionCNNClassifier(ClassifierMixin, BaseEstimator):
         The device actually used.
     net_ : skorch.NeuralNetClassifier
         The trained skorch net (its ``module_`` is the PyTorch network).
+    quantized_state_ : dict of str to Tensor or None
+        The int8 network's weights, scales and zero points (``quantize=True``).
     history_ : skorch.History
         Per-epoch ``train_loss``, ``dur`` and, with a validation split,
         ``valid_loss`` and ``valid_acc``.
@@ -164,8 +182,8 @@ class FashionCNNClassifier(ClassifierMixin, BaseEstimator):
     _parameter_constraints: dict = {
         "architecture": [StrOptions({"cnn", "seed"})],
         "n_blocks": [Interval(Integral, 1, None, closed="left")],
-        "width": [Interval(Integral, 1, None, closed="left")],
-        "convs_per_block": [Interval(Integral, 1, None, closed="left")],
+        "width": [Interval(Integral, 1, None, closed="left"), "array-like"],
+        "convs_per_block": [Interval(Integral, 1, None, closed="left"), "array-like"],
         "dense_units": [Interval(Integral, 1, None, closed="left")],
         "dropout": [Interval(Real, 0, 1, closed="left")],
         "optimizer": [StrOptions(set(_OPTIMIZERS))],
@@ -184,6 +202,7 @@ class FashionCNNClassifier(ClassifierMixin, BaseEstimator):
         "image_shape": [tuple, list],
         "tta": ["boolean"],
         "precision": [StrOptions({"float32", "bfloat16"})],
+        "quantize": ["boolean"],
         "device": [str],
         "checkpoint_path": [str, os.PathLike, None],
         "num_threads": [Interval(Integral, 1, None, closed="left"), None],
@@ -196,8 +215,8 @@ class FashionCNNClassifier(ClassifierMixin, BaseEstimator):
         *,
         architecture: Literal["cnn", "seed"] = "cnn",
         n_blocks: int = 2,
-        width: int = 32,
-        convs_per_block: int = 2,
+        width: int | tuple[int, ...] = 32,
+        convs_per_block: int | tuple[int, ...] = 2,
         dense_units: int = 128,
         dropout: float = 0.25,
         optimizer: Literal["adamw", "adam", "sgd"] = "adamw",
@@ -216,6 +235,7 @@ class FashionCNNClassifier(ClassifierMixin, BaseEstimator):
         image_shape: Sequence[int] = (1, 28, 28),
         tta: bool = False,
         precision: Literal["float32", "bfloat16"] = "float32",
+        quantize: bool = False,
         device: str = "auto",
         checkpoint_path: str | os.PathLike[str] | None = None,
         num_threads: int | None = None,
@@ -244,6 +264,7 @@ class FashionCNNClassifier(ClassifierMixin, BaseEstimator):
         self.image_shape = image_shape
         self.tta = tta
         self.precision = precision
+        self.quantize = quantize
         self.device = device
         self.checkpoint_path = checkpoint_path
         self.num_threads = num_threads
@@ -483,7 +504,7 @@ class FashionCNNClassifier(ClassifierMixin, BaseEstimator):
         -------
         self
         """
-        for attr in ("net_", "classes_"):
+        for attr in ("net_", "classes_", "_int8_graph"):
             self.__dict__.pop(attr, None)
         return self._fit(X, y, classes=None, epochs=None)
 
@@ -552,17 +573,57 @@ class FashionCNNClassifier(ClassifierMixin, BaseEstimator):
             if self.net_.max_epochs > 0:
                 self.net_.partial_fit(Xtr, ytr)
             self.net_.train_split = None  # do not keep validation data in the model
+            self.quantized_state_ = self._calibrate_int8(Xtr)
         self.history_ = self.net_.history
         return self
+
+    def _calibrate_int8(self, Xtr: torch.Tensor) -> dict[str, torch.Tensor] | None:
+        """Quantize the trained network on <= 2,048 evenly spaced training images."""
+        self.__dict__.pop("_int8_graph", None)
+        if not self.quantize:
+            return None
+        if self.device_ != "cpu":
+            raise ValueError(
+                expected_got(
+                    type(self).__name__,
+                    f"quantize=True with device={self.device_!r}",
+                    "device='cpu': int8 kernels run on the CPU only",
+                )
+            )
+        step = max(1, len(Xtr) // 2048)
+        return calibrate_int8(self.net_.module_, Xtr[::step][:2048], self.batch_size)
+
+    def _int8_proba(self, Xt: torch.Tensor) -> np.ndarray:
+        """Softmax of the int8 network, batch by batch (graph built once)."""
+        if getattr(self, "quantized_state_", None) is None:
+            raise ValueError(
+                expected_got(
+                    type(self).__name__,
+                    "quantize=True on a model fitted with quantize=False",
+                    "a refit after set_params(quantize=True)",
+                )
+            )
+        if getattr(self, "_int8_graph", None) is None:
+            self._int8_graph = quantized_graph(
+                self.net_.module_, self.quantized_state_, Xt[:1]
+            )
+        with quantized_engine(), torch.inference_mode():
+            return torch.cat(
+                [
+                    torch.softmax(self._int8_graph(Xt[i : i + self.batch_size]), 1)
+                    for i in range(0, len(Xt), self.batch_size)
+                ]
+            ).numpy()
 
     def predict_proba(self, X) -> np.ndarray:
         """Class probabilities ``(n_samples, n_classes)``, columns as ``classes_``."""
         check_is_fitted(self)
         Xt = self._to_images(X, reset=False)
+        forward = self._int8_proba if self.quantize else self.net_.predict_proba
         with self._torch_env():
-            proba = self.net_.predict_proba(Xt)
+            proba = forward(Xt)
             if self.tta:
-                proba = proba + self.net_.predict_proba(Xt.flip(-1))
+                proba = proba + forward(Xt.flip(-1))
         proba = proba.astype(np.float64)
         return proba / proba.sum(axis=1, keepdims=True)
 
@@ -609,7 +670,16 @@ class FashionCNNClassifier(ClassifierMixin, BaseEstimator):
 
         return load_model(path)
 
+    def __getstate__(self) -> dict:
+        state = dict(super().__getstate__())  # a copy: never change self
+        state.pop("_int8_graph", None)  # an FX graph does not pickle; rebuilt on use
+        if state.get("quantized_state_") is not None:  # quantized tensors, as bytes
+            state["quantized_state_"] = state_to_bytes(state["quantized_state_"])
+        return state
+
     def __setstate__(self, state: dict) -> None:
+        if isinstance(state.get("quantized_state_"), bytes):
+            state["quantized_state_"] = state_from_bytes(state["quantized_state_"])
         self.__dict__.update(state)
         if "net_" in state:  # skorch may have moved a CUDA model to the CPU
             self.device_ = str(self.net_.device)

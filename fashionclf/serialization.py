@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ._quantization import quantized_graph
 from .classifier import FashionCNNClassifier
 from .exceptions import ModelFileError
 
@@ -28,7 +29,7 @@ __all__ = ["load_model", "save_model"]
 
 _FORMAT = "fashionclf.FashionCNNClassifier"
 _FORMAT_VERSION = 1
-_TUPLE_PARAMS = ("image_shape", "pixel_range")
+_TUPLE_PARAMS = ("image_shape", "pixel_range", "width", "convs_per_block")
 
 
 def save_model(model: FashionCNNClassifier, path: str | os.PathLike[str]) -> None:
@@ -65,6 +66,7 @@ def save_model(model: FashionCNNClassifier, path: str | os.PathLike[str]) -> Non
         "state_dict": {
             k: v.detach().cpu() for k, v in model.net_.module_.state_dict().items()
         },
+        "quantized_state": getattr(model, "quantized_state_", None),
     }
     path = Path(path)
     fd, tmp = tempfile.mkstemp(prefix=path.name + ".part-", dir=path.parent or ".")
@@ -132,7 +134,7 @@ def load_model(path: str | os.PathLike[str]) -> FashionCNNClassifier:
     try:
         params = json.loads(payload["params"])
         for key in _TUPLE_PARAMS:
-            if params.get(key) is not None:
+            if isinstance(params.get(key), list):  # JSON has no tuples
                 params[key] = tuple(params[key])
         params["device"] = "cpu"
         model = FashionCNNClassifier(**params)
@@ -146,6 +148,7 @@ def load_model(path: str | os.PathLike[str]) -> FashionCNNClassifier:
         model.device_ = "cpu"
         model._seed = 0
         state = payload["state_dict"]
+        model.quantized_state_ = payload.get("quantized_state")
     except (KeyError, TypeError, ValueError, json.JSONDecodeError) as exc:
         raise ModelFileError(f"{path}: malformed model file ({exc}).") from exc
     _restore_network(model, state, path)
@@ -162,4 +165,15 @@ def _restore_network(model: FashionCNNClassifier, state: dict, path: Path) -> No
             f"{path}: its tensors do not match the architecture its parameters "
             f"declare: {str(exc).splitlines()[0]}"
         ) from exc
+    if model.quantized_state_ is not None:
+        example = torch.zeros(1, *model.image_shape_)
+        try:
+            model._int8_graph = quantized_graph(
+                model.net_.module_, model.quantized_state_, example
+            )
+        except (RuntimeError, TypeError, KeyError) as exc:
+            raise ModelFileError(
+                f"{path}: its int8 tensors do not match the architecture its "
+                f"parameters declare: {str(exc).splitlines()[0]}"
+            ) from exc
     model.history_ = model.net_.history

@@ -302,6 +302,12 @@ ROWS = [
         "device='quantum'",
     ),
     (
+        "fit-width-per-block-mismatch",
+        lambda t, m: tiny_cnn(width=(4, 8, 16)).fit(Z, Y),
+        ValueError,
+        r"width=\(4, 8, 16\) does not fit n_blocks=2",
+    ),
+    (
         "fit-bad-param",
         lambda t, m: tiny_cnn(max_epochs=0).fit(Z, Y),
         ValueError,

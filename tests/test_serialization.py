@@ -87,3 +87,12 @@ def test_save_unfitted():
 
     with pytest.raises(NotFittedError):
         save_model(FashionCNNClassifier(), "never.pt")
+
+
+def test_round_trip_per_block_sizes(small, tmp_path):
+    X, y, Xt, _ = small
+    model = tiny_cnn(width=(4, 8), convs_per_block=(1, 2)).fit(X[:200], y[:200])
+    model.save(tmp_path / "m.pt")
+    loaded = FashionCNNClassifier.load(tmp_path / "m.pt")
+    assert loaded.get_params() == {**model.get_params(), "device": "cpu"}
+    np.testing.assert_array_equal(loaded.predict(Xt[:20]), model.predict(Xt[:20]))

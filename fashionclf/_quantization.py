@@ -1,0 +1,127 @@
+"""Post-training static int8 quantization of a trained network, for CPU inference.
+
+Built on PyTorch's FX graph-mode quantization (``torch.ao.quantization``):
+Conv-BN-ReLU triples are fused, activations are calibrated on training
+images, and the graph runs int8 kernels (x86: oneDNN/FBGEMM with VNNI; ARM:
+QNNPACK). A quantized graph does not pickle, so the classifier keeps the
+quantized ``state_dict`` (plain tensors) and rebuilds the graph on demand
+with :func:`quantized_graph`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import io
+import warnings
+from collections.abc import Iterator
+
+import torch
+from torch import nn
+
+__all__ = [
+    "calibrate_int8",
+    "quantized_engine",
+    "quantized_graph",
+    "state_from_bytes",
+    "state_to_bytes",
+]
+
+
+def _engine() -> str:
+    supported = torch.backends.quantized.supported_engines
+    for name in ("x86", "fbgemm", "qnnpack"):
+        if name in supported:
+            return name
+    raise RuntimeError(
+        f"quantize=True needs an int8 CPU engine; this torch has {supported}."
+    )
+
+
+@contextlib.contextmanager
+def quantized_engine() -> Iterator[str]:
+    """Select the int8 engine for this CPU, restore the previous one after."""
+    previous = torch.backends.quantized.engine
+    engine = _engine()
+    torch.backends.quantized.engine = engine
+    try:
+        with warnings.catch_warnings():  # deprecation and observer notices
+            warnings.simplefilter("ignore", UserWarning)
+            warnings.simplefilter("ignore", DeprecationWarning)
+            yield engine
+    finally:
+        torch.backends.quantized.engine = previous
+
+
+def _prepare(module: nn.Module, example: torch.Tensor, engine: str) -> nn.Module:
+    try:
+        from torch.ao.quantization import get_default_qconfig_mapping
+        from torch.ao.quantization.quantize_fx import prepare_fx
+    except ImportError as exc:  # pragma: no cover - depends on the torch build
+        raise RuntimeError(
+            f"quantize=True needs torch.ao.quantization, which torch "
+            f"{torch.__version__} does not have ({exc})."
+        ) from exc
+    model = copy.deepcopy(module).cpu().float().eval()
+    return prepare_fx(model, get_default_qconfig_mapping(engine), (example[:1],))
+
+
+def _convert(prepared: nn.Module) -> nn.Module:
+    from torch.ao.quantization.quantize_fx import convert_fx
+
+    return convert_fx(prepared)
+
+
+def calibrate_int8(
+    module: nn.Module, images: torch.Tensor, batch_size: int = 256
+) -> dict[str, torch.Tensor]:
+    """Quantize ``module`` with activation ranges observed on ``images``.
+
+    Parameters
+    ----------
+    module : nn.Module
+        The trained float network (left unchanged).
+    images : Tensor of shape (n, C, H, W)
+        Calibration images, preprocessed as in training.
+    batch_size : int, default=256
+
+    Returns
+    -------
+    dict
+        The int8 network's ``state_dict``: weights, scales and zero points.
+    """
+    with quantized_engine() as engine, torch.no_grad():
+        prepared = _prepare(module, images, engine)
+        for start in range(0, len(images), batch_size):
+            prepared(images[start : start + batch_size].cpu().float())
+        return _convert(prepared).state_dict()
+
+
+def quantized_graph(
+    module: nn.Module, state: dict[str, torch.Tensor], example: torch.Tensor
+) -> nn.Module:
+    """Rebuild the int8 graph of ``module`` and load a :func:`calibrate_int8` state.
+
+    Raises ``RuntimeError`` (from ``load_state_dict``) when ``state`` does not
+    belong to this architecture.
+    """
+    with quantized_engine() as engine, torch.no_grad():
+        prepared = _prepare(module, example, engine)
+        prepared(example[:1].cpu().float())  # observers need one pass to convert
+        graph = _convert(prepared)
+    graph.load_state_dict(state, strict=True)
+    return graph
+
+
+def state_to_bytes(state: dict[str, torch.Tensor]) -> bytes:
+    """Serialize an int8 ``state_dict`` (for pickling the classifier)."""
+    buffer = io.BytesIO()
+    torch.save(state, buffer)
+    return buffer.getvalue()
+
+
+def state_from_bytes(data: bytes) -> dict[str, torch.Tensor]:
+    """Read :func:`state_to_bytes` output with the weights-only loader."""
+    with warnings.catch_warnings():  # torch's own TypedStorage notice for qtensors
+        warnings.simplefilter("ignore", UserWarning)
+        return torch.load(io.BytesIO(data), weights_only=True)

@@ -1,0 +1,94 @@
+"""int8 inference (quantize=True): agrees with float32, pickles, saves, refuses misuse."""
+
+import pickle
+import warnings
+
+import numpy as np
+import pytest
+import torch
+
+from fashionclf import FashionCNNClassifier, ModelFileError, load_model, save_model
+from fashionclf._quantization import quantized_engine
+
+from .conftest import tiny_cnn
+
+
+@pytest.fixture(scope="module")
+def int8_model(sample):
+    X, y, _, _ = sample
+    return tiny_cnn(width=8, max_epochs=2, quantize=True).fit(X, y)
+
+
+def test_int8_agrees_with_float32(int8_model, sample):
+    _, _, Xt, yt = sample
+    proba = int8_model.predict_proba(Xt)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0, rtol=1e-6)
+    int8_pred = int8_model.predict(Xt)
+    int8_acc = int8_model.score(Xt, yt)
+    float_model = pickle.loads(pickle.dumps(int8_model)).set_params(quantize=False)
+    float_pred = float_model.predict(Xt)
+    assert int8_model.quantized_state_ is not None
+    assert np.mean(int8_pred == float_pred) > 0.95
+    assert abs(int8_acc - float_model.score(Xt, yt)) < 0.03
+    assert int8_acc > 0.3  # well above chance (0.1), in int8 too
+
+
+def test_pickle_round_trip_is_identical_and_quiet(int8_model, sample):
+    Xt = sample[2][:50]
+    expected = int8_model.predict_proba(Xt)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        restored = pickle.loads(pickle.dumps(int8_model))
+        np.testing.assert_array_equal(restored.predict_proba(Xt), expected)
+    assert "_int8_graph" in int8_model.__dict__  # pickling left the original alone
+
+
+def test_model_file_round_trip(int8_model, sample, tmp_path):
+    Xt = sample[2][:50]
+    save_model(int8_model, tmp_path / "m.pt")
+    loaded = load_model(tmp_path / "m.pt")
+    assert loaded.quantize
+    np.testing.assert_array_equal(
+        loaded.predict_proba(Xt), int8_model.predict_proba(Xt)
+    )
+
+
+def test_model_file_with_foreign_int8_tensors_is_refused(int8_model, tmp_path):
+    save_model(int8_model, tmp_path / "m.pt")
+    payload = torch.load(tmp_path / "m.pt", weights_only=True)
+    payload["quantized_state"].pop(next(iter(payload["quantized_state"])))
+    torch.save(payload, tmp_path / "bad.pt")
+    with pytest.raises(ModelFileError, match=r"bad.pt: its int8 tensors do not match"):
+        load_model(tmp_path / "bad.pt")
+
+
+def test_quantize_switched_on_after_fit_asks_for_a_refit(small):
+    X, y, Xt, _ = small
+    model = tiny_cnn().fit(X, y).set_params(quantize=True)
+    with pytest.raises(ValueError, match=r"quantize=True on a model fitted with"):
+        model.predict(Xt)
+
+
+def test_quantize_needs_the_cpu(int8_model, small):
+    model = pickle.loads(pickle.dumps(int8_model))
+    model.device_ = "cuda:0"
+    with pytest.raises(ValueError, match=r"device='cuda:0'.*expected device='cpu'"):
+        model._calibrate_int8(torch.zeros(4, 1, 28, 28))
+
+
+def test_engine_setting_is_restored():
+    before = torch.backends.quantized.engine
+    with quantized_engine() as engine:
+        assert torch.backends.quantized.engine == engine
+    assert torch.backends.quantized.engine == before
+
+
+def test_partial_fit_keeps_the_int8_model_current(small):
+    X, y, Xt, _ = small
+    model = FashionCNNClassifier(
+        max_epochs=2, width=4, dense_units=8, random_state=0, quantize=True
+    )
+    model.partial_fit(X, y, classes=np.unique(y))
+    first = model.predict_proba(Xt)
+    model.partial_fit(X, y)
+    assert not np.array_equal(model.predict_proba(Xt), first)
