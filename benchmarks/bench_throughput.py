@@ -4,7 +4,8 @@ Counts the FLOPs of one training step with torch.utils.flop_counter, times
 training steps of the default network (fp32 channels-last, as fit uses), and
 probes the ceiling with a 64->64 3x3 conv at batch 256 (fp32 and bf16,
 channels-last) in the same run. Then times predict of the default model at
-batch 256 over 10,000 images, and single-image predict latency.
+batch 256 over 10,000 images, and single-image predict latency, in float32
+and in int8 (``quantize=True``).
 
     .venv/bin/python benchmarks/bench_throughput.py
 """
@@ -90,14 +91,17 @@ def main() -> None:
     )
 
     X, yl = load_sample(subset="all", return_X_y=True)
-    clf = FashionCNNClassifier(max_epochs=1, random_state=0).fit(X[:512], yl[:512])
     Xt = np.tile(X, (4, 1))[:10000]
-    thr = 10000 / _timeit(lambda: clf.predict(Xt), 3)
-    lat = 1000 * _timeit(lambda: clf.predict(Xt[:1]), 50)
-    print(
-        f"target 6: inference {thr:,.0f} img/s at batch {clf.batch_size} (target >= 15,000); "
-        f"single-image predict latency {lat:.2f} ms (median of 50)"
-    )
+    for quantize in (False, True):
+        clf = FashionCNNClassifier(max_epochs=1, random_state=0, quantize=quantize)
+        clf.fit(X[:512], yl[:512])
+        thr = 10000 / _timeit(lambda c=clf: c.predict(Xt), 3)
+        lat = 1000 * _timeit(lambda c=clf: c.predict(Xt[:1]), 50)
+        print(
+            f"target 6: inference {'int8' if quantize else 'float32'}: {thr:,.0f} "
+            f"img/s at batch {clf.batch_size} (target >= 15,000); single-image "
+            f"predict latency {lat:.2f} ms (median of 50)"
+        )
 
 
 if __name__ == "__main__":
