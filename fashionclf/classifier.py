@@ -126,7 +126,9 @@ class FashionCNNClassifier(ClassifierMixin, BaseEstimator):
         ``(channels, height, width)``; one entry may be -1 (inferred).
     tta : bool, default=False
         Test-time augmentation: average predictions over each image and its
-        horizontal mirror.
+        horizontal mirror. Only for models trained with ``augment=True``
+        (which flips): a model that never saw mirrored images loses accuracy
+        (measured: 92.1% -> 88.0% for the ``'fast'`` preset).
     precision : {'float32', 'bfloat16'}, default='float32'
         ``'bfloat16'`` trains and predicts under bf16 autocast (fast only on
         CPUs with native bf16, e.g. AVX512-BF16/AMX, and on GPUs).

@@ -2,8 +2,10 @@
 
 - ``'fast'``: one conv per block, no augmentation, 6 epochs.
 - ``'default'``: ``FashionCNNClassifier()`` as constructed with no arguments.
-- ``'best'``: a wider network trained longer, with label smoothing and
-  flip test-time augmentation.
+- ``'best'``: the default network trained 2.4x longer (24 epochs), with flip
+  test-time augmentation. (A wider network, 48/96 channels, needs about
+  2.25x the convolution FLOPs per image: too slow for a 45-minute budget
+  on a 2-core CPU without native bf16.)
 - ``'seed'``: the user's original architecture (Conv 32 -> Dense 32).
 - ``'tiny'``: for smoke tests and examples on the bundled sample.
 """
@@ -26,13 +28,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "augment": False,
     },
     "default": {},
-    "best": {
-        "max_epochs": 30,
-        "width": 48,
-        "dense_units": 256,
-        "label_smoothing": 0.1,
-        "tta": True,
-    },
+    "best": {"max_epochs": 24, "tta": True},
     "seed": {
         "architecture": "seed",
         "max_epochs": 10,
