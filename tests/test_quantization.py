@@ -69,11 +69,13 @@ def test_quantize_switched_on_after_fit_asks_for_a_refit(small):
         model.predict(Xt)
 
 
-def test_quantize_needs_the_cpu(int8_model, small):
-    model = pickle.loads(pickle.dumps(int8_model))
-    model.device_ = "cuda:0"
+def test_quantize_needs_the_cpu_and_says_so_before_training(small, monkeypatch):
+    X, y, _, _ = small
+    model = tiny_cnn(quantize=True)
+    monkeypatch.setattr(type(model), "_resolve_device", lambda self: "cuda:0")
     with pytest.raises(ValueError, match=r"device='cuda:0'.*expected device='cpu'"):
-        model._calibrate_int8(torch.zeros(4, 1, 28, 28))
+        model.fit(X, y)
+    assert not hasattr(model, "net_")  # refused before any training
 
 
 def test_engine_setting_is_restored():
