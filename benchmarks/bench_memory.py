@@ -36,9 +36,10 @@ def main() -> None:
     X, y = fetch_fashion_mnist(subset="train", return_X_y=True)
     _reset_peak_rss()
     make_cnn(args.preset, max_epochs=args.max_epochs, random_state=0).fit(X, y)
+    peak = _peak_rss_mb()
     print(
-        f"peak RSS while fitting '{args.preset}' on {len(X)} images: {_peak_rss_mb():,.0f} MB "
-        f"(target <= 2,048 MB; ratio {_peak_rss_mb() / 2048:.2f})"
+        f"peak RSS while fitting '{args.preset}' on {len(X)} images: {peak:,.0f} MB "
+        f"(target <= 2,048 MB; ratio {peak / 2048:.2f})"
     )
 
 

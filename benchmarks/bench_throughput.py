@@ -92,11 +92,12 @@ def main() -> None:
 
     X, yl = load_sample(subset="all", return_X_y=True)
     Xt = np.tile(X, (4, 1))[:10000]
+    clf = FashionCNNClassifier(max_epochs=1, random_state=0, quantize=True)
+    clf.fit(X[:512], yl[:512])
     for quantize in (False, True):
-        clf = FashionCNNClassifier(max_epochs=1, random_state=0, quantize=quantize)
-        clf.fit(X[:512], yl[:512])
-        thr = 10000 / _timeit(lambda c=clf: c.predict(Xt), 3)
-        lat = 1000 * _timeit(lambda c=clf: c.predict(Xt[:1]), 50)
+        clf.set_params(quantize=quantize)
+        thr = 10000 / _timeit(lambda: clf.predict(Xt), 3)
+        lat = 1000 * _timeit(lambda: clf.predict(Xt[:1]), 50)
         print(
             f"target 6: inference {'int8' if quantize else 'float32'}: {thr:,.0f} "
             f"img/s at batch {clf.batch_size} (target >= 15,000; ratio "

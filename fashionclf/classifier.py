@@ -506,7 +506,7 @@ class FashionCNNClassifier(ClassifierMixin, BaseEstimator):
         -------
         self
         """
-        for attr in ("net_", "classes_", "_int8_graph"):
+        for attr in ("net_", "classes_"):
             self.__dict__.pop(attr, None)
         return self._fit(X, y, classes=None, epochs=None)
 
@@ -605,17 +605,23 @@ class FashionCNNClassifier(ClassifierMixin, BaseEstimator):
                     "a refit after set_params(quantize=True)",
                 )
             )
-        if getattr(self, "_int8_graph", None) is None:
-            self._int8_graph = quantized_graph(
-                self.net_.module_, self.quantized_state_, Xt[:1]
-            )
+        graph = self._int8_network()
         with quantized_engine(), torch.inference_mode():
             return torch.cat(
                 [
-                    torch.softmax(self._int8_graph(Xt[i : i + self.batch_size]), 1)
+                    torch.softmax(graph(Xt[i : i + self.batch_size]), 1)
                     for i in range(0, len(Xt), self.batch_size)
                 ]
             ).numpy()
+
+    def _int8_network(self) -> torch.nn.Module:
+        """Return the int8 graph of ``quantized_state_``, built once and kept."""
+        if getattr(self, "_int8_graph", None) is None:
+            example = torch.zeros(1, *self.image_shape_)
+            self._int8_graph = quantized_graph(
+                self.net_.module_, self.quantized_state_, example
+            )
+        return self._int8_graph
 
     def predict_proba(self, X) -> np.ndarray:
         """Class probabilities ``(n_samples, n_classes)``, columns as ``classes_``."""

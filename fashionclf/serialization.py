@@ -21,7 +21,6 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ._quantization import quantized_graph
 from .classifier import FashionCNNClassifier
 from .exceptions import ModelFileError
 
@@ -166,11 +165,8 @@ def _restore_network(model: FashionCNNClassifier, state: dict, path: Path) -> No
             f"declare: {str(exc).splitlines()[0]}"
         ) from exc
     if model.quantized_state_ is not None:
-        example = torch.zeros(1, *model.image_shape_)
         try:
-            model._int8_graph = quantized_graph(
-                model.net_.module_, model.quantized_state_, example
-            )
+            model._int8_network()  # built now, so a mismatch fails here
         except (RuntimeError, TypeError, KeyError) as exc:
             raise ModelFileError(
                 f"{path}: its int8 tensors do not match the architecture its "
