@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ._inference import folded_copy
 from .classifier import FashionCNNClassifier
 from .exceptions import ModelFileError
 
@@ -164,6 +165,7 @@ def _restore_network(model: FashionCNNClassifier, state: dict, path: Path) -> No
             f"{path}: its tensors do not match the architecture its parameters "
             f"declare: {str(exc).splitlines()[0]}"
         ) from exc
+    model._float_network = folded_copy(model.net_.module_)
     if model.quantized_state_ is not None:
         try:
             model._int8_network()  # built now, so a mismatch fails here

@@ -19,9 +19,10 @@ from fashionclf import CLASS_NAMES, FashionCNNClassifier, ImageReshaper, PixelSc
 from .conftest import checks_cnn, tiny_cnn
 
 
-# All 55 checks pass: no expected failures. The checks feed small tabular data,
-# so the instance reads each feature as a 1x1 channel and takes values as scaled.
-@parametrize_with_checks([checks_cnn()])
+# All checks pass for both trainable architectures: no expected failures. The
+# checks feed small tabular data, so the instance reads each feature as a 1x1
+# channel and takes values as scaled.
+@parametrize_with_checks([checks_cnn(), checks_cnn(architecture="compact")])
 def test_sklearn_compatible(estimator, check):
     check(estimator)
 
@@ -33,6 +34,16 @@ def test_learns_on_real_images(small):
     assert clf.classes_.tolist() == list(range(10))
     assert clf.n_features_in_ == 784 and clf.image_shape_ == (1, 28, 28)
     assert clf.device_ == "cpu"
+
+
+def test_default_compact_network_learns_on_real_images(small):
+    X, y, Xt, yt = small
+    clf = FashionCNNClassifier(
+        max_epochs=6, width=16, batch_size=64, random_state=0
+    ).fit(X, y)
+    assert clf.architecture == "compact"
+    assert type(clf.net_.module_.net).__name__ == "CompactCNN"
+    assert clf.score(Xt, yt) > 0.55  # chance is 0.10
 
 
 @pytest.mark.parametrize("shape", [(784,), (28, 28), (1, 28, 28)])

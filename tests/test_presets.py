@@ -18,6 +18,56 @@ def test_presets_have_valid_params(name):
 def test_unknown_preset():
     with pytest.raises(
         ValueError,
-        match=r"preset='huge'; expected one of \['best', 'default', 'fast', 'seed', 'tiny'\]",
+        match=r"preset='huge'; expected one of \['best', 'default', 'fast', 'reference', 'seed', "
+        r"'tiny'\]",
     ):
         make_cnn("huge")
+
+
+# FashionCNNClassifier() as it was before the time-to-accuracy work: the
+# yardstick of every speed ratio. This literal must never change.
+_REFERENCE_AS_OF_ISSUE_11 = {
+    "architecture": "cnn",
+    "augment": True,
+    "batch_size": 256,
+    "checkpoint_path": None,
+    "convs_per_block": 2,
+    "dense_units": 128,
+    "device": "auto",
+    "dropout": 0.25,
+    "early_stopping": False,
+    "image_shape": (1, 28, 28),
+    "label_smoothing": 0.0,
+    "lr": 0.003,
+    "lr_schedule": "onecycle",
+    "max_epochs": 10,
+    "n_blocks": 2,
+    "n_iter_no_change": 5,
+    "num_threads": None,
+    "optimizer": "adamw",
+    "pixel_range": (0, 255),
+    "precision": "float32",
+    "quantize": False,
+    "random_state": None,
+    "standardize": True,
+    "tta": False,
+    "validation_fraction": 0.0,
+    "verbose": 0,
+    "weight_decay": 0.01,
+    "width": 32,
+}
+
+
+def test_reference_preset_is_frozen():
+    assert make_cnn("reference").get_params() == _REFERENCE_AS_OF_ISSUE_11
+
+
+@pytest.mark.parametrize("name", ["tiny", "fast", "best"])
+def test_older_presets_keep_the_reference_network(name):
+    params = make_cnn(name).get_params()
+    assert params["architecture"] == "cnn" and params["n_blocks"] == 2
+    assert params["dropout"] == 0.25
+
+
+def test_default_is_the_compact_network():
+    assert make_cnn("default").architecture == "compact"

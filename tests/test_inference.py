@@ -1,0 +1,103 @@
+"""Float inference: batch norm folded on a copy, same outputs, bounded batches."""
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from fashionclf._inference import folded_copy, predict_proba_batches
+from fashionclf.networks import CompactCNN, FashionCNN, Standardized
+
+from .conftest import tiny_cnn
+
+
+def _trained_like(module: nn.Module, seed: int = 0) -> nn.Module:
+    """Give every batch norm non-trivial statistics and affine parameters."""
+    torch.manual_seed(seed)
+    module.train()
+    with torch.no_grad():
+        for _ in range(3):
+            module(torch.randn(32, 1, 28, 28))
+        for m in module.modules():
+            if isinstance(m, nn.BatchNorm2d):
+                m.weight.uniform_(0.5, 1.5)
+                m.bias.normal_()
+    return module.eval()
+
+
+def _n_bn(module: nn.Module) -> int:
+    return sum(isinstance(m, nn.BatchNorm2d) for m in module.modules())
+
+
+@pytest.mark.parametrize("network", [CompactCNN, FashionCNN])
+def test_every_batch_norm_folded_same_outputs(network):
+    module = Standardized(_trained_like(network()), 0.3, 0.35).train()
+    folded = folded_copy(module)
+    assert _n_bn(module) > 0 and _n_bn(folded) == 0
+    x = torch.randn(64, 1, 28, 28)
+    assert module.training and _n_bn(module) > 0  # the original is untouched
+    with torch.no_grad():
+        np.testing.assert_allclose(folded(x), module.eval()(x), rtol=1e-4, atol=1e-4)
+
+
+def test_pooled_batch_norm_with_a_negative_scale_is_not_folded():
+    module = _trained_like(CompactCNN())
+    pooled_bn = module.features[5]  # stem conv, bn, relu; block conv, pool, *bn*
+    assert isinstance(pooled_bn, nn.BatchNorm2d)
+    with torch.no_grad():
+        pooled_bn.weight[0] = -1.0  # max-pool does not commute with a negative scale
+    folded = folded_copy(module)
+    assert _n_bn(folded) == 1
+    x = torch.randn(16, 1, 28, 28)
+    with torch.no_grad():
+        np.testing.assert_allclose(folded(x), module(x), rtol=1e-4, atol=1e-4)
+
+
+class _Untraceable(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(1, 4, 3)
+        self.bn = nn.BatchNorm2d(4)
+        self.fc = nn.Linear(4, 3)
+
+    def forward(self, x):
+        if x.sum() > 0:  # data-dependent control flow: torch.fx cannot trace it
+            x = -x
+        return self.fc(self.bn(self.conv(x)).mean((2, 3)))
+
+
+def test_untraceable_module_is_used_unfolded():
+    module = _Untraceable().eval()
+    folded = folded_copy(module)
+    x = torch.randn(8, 1, 28, 28)
+    with torch.no_grad():
+        np.testing.assert_allclose(folded(x), module(x), rtol=1e-5, atol=1e-6)
+
+
+def test_batches_give_the_same_probabilities():
+    module = folded_copy(_trained_like(CompactCNN()))
+    x = torch.randn(100, 1, 28, 28)
+    whole = predict_proba_batches(module, x, batch_size=100)
+    pieces = predict_proba_batches(module, x, batch_size=7)
+    assert whole.shape == (100, 10) and whole.dtype == np.float32
+    np.testing.assert_allclose(pieces, whole, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(whole.sum(1), 1.0, rtol=1e-5)
+    bf16 = predict_proba_batches(module, x, batch_size=32, bf16=True)
+    assert np.mean(bf16.argmax(1) == whole.argmax(1)) > 0.9
+
+
+def test_classifier_predicts_like_the_unfolded_skorch_net(small):
+    X, y, Xt, _ = small
+    clf = tiny_cnn(max_epochs=2).fit(X, y)
+    folded = clf.predict_proba(Xt)
+    unfolded = clf.net_.predict_proba(clf._to_images(Xt, reset=False))
+    np.testing.assert_allclose(folded, unfolded, rtol=1e-4, atol=1e-5)
+
+
+def test_precision_is_live_after_fit(small):
+    X, y, Xt, _ = small
+    clf = tiny_cnn(max_epochs=2).fit(X, y)
+    fp32 = clf.predict_proba(Xt)
+    bf16 = clf.set_params(precision="bfloat16").predict_proba(Xt)
+    assert not np.array_equal(bf16, fp32)  # bf16 rounding shows
+    np.testing.assert_allclose(bf16, fp32, atol=0.05)
