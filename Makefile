@@ -20,8 +20,25 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)
 
+# Data for `make run`: $FASHIONCLF_DATA if set; else the sibling folder
+# ../shared/data/fashion-mnist if this checkout has one; else the library's own
+# default, ~/fashionclf_data, where the official files (about 30 MB) are
+# downloaded once and MD5-verified.
+SHARED_DATA := ../shared/data/fashion-mnist
+# Parsed-array and matplotlib caches of `make run` stay inside the checkout.
+export FASHIONCLF_CACHE ?= $(CURDIR)/.cache/fashionclf
+export MPLCONFIGDIR ?= $(CURDIR)/.cache/matplotlib
+
 run: $(STAMP)
-	FASHIONCLF_DATA=$${FASHIONCLF_DATA:-../shared/data/fashion-mnist} $(BIN)/fashionclf benchmark --preset quick --out results/quick
+	@if [ -n "$$FASHIONCLF_DATA" ]; then \
+		echo "data: $$FASHIONCLF_DATA (from FASHIONCLF_DATA)"; \
+	elif [ -d "$(SHARED_DATA)" ]; then \
+		export FASHIONCLF_DATA="$(SHARED_DATA)"; \
+		echo "data: $(SHARED_DATA) (the sibling shared copy)"; \
+	else \
+		echo "data: ~/fashionclf_data (the official files, about 30 MB, downloaded once)"; \
+	fi; \
+	$(BIN)/fashionclf benchmark --preset quick --out results/quick
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -1,21 +1,24 @@
 """Download files over HTTP(S) with checksums, retries, mirrors and atomic writes.
 
-No torch here. A file is written to ``<name>.part-<random>`` in the target
-folder, verified, then renamed into place, so a failed or killed download
+No torch here. A file is written to a temporary
+``.<name>.*.fashionclf-tmp`` file in the target folder, verified, then
+renamed into place, so a failed or killed download
 never leaves anything that looks like data.
 """
 
 from __future__ import annotations
 
 import hashlib
+import http.client
 import os
-import tempfile
+import socket
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Sequence
 from pathlib import Path
 
+from ._atomic import atomic_write
 from .exceptions import ChecksumError, DownloadError
 
 _CHUNK = 1 << 16
@@ -30,22 +33,46 @@ def file_md5(path: str | os.PathLike[str]) -> str:
     return digest.hexdigest()
 
 
-def _fetch_once(url: str, dest: Path, md5: str | None, timeout: float) -> None:
-    fd, tmp_name = tempfile.mkstemp(prefix=dest.name + ".part-", dir=dest.parent)
-    tmp = Path(tmp_name)
-    try:
+def _fetch_once(
+    url: str,
+    dest: Path,
+    md5: str | None,
+    timeout: float,
+    deadline_s: float,
+    max_bytes: int,
+) -> None:
+    """One attempt: stream ``url`` to a temporary file, verify, rename to ``dest``."""
+    started = time.monotonic()
+
+    def write(tmp: Path) -> None:
         digest = hashlib.md5(usedforsecurity=False)
-        with os.fdopen(fd, "wb") as out:
-            with urllib.request.urlopen(url, timeout=timeout) as resp:
-                expected_len = resp.headers.get("Content-Length")
-                received = 0
-                for chunk in iter(lambda: resp.read(_CHUNK), b""):
-                    out.write(chunk)
-                    digest.update(chunk)
-                    received += len(chunk)
+        with (
+            open(tmp, "wb") as out,
+            urllib.request.urlopen(url, timeout=timeout) as resp,
+        ):
+            expected_len = _content_length(resp.headers.get("Content-Length"), url)
+            if expected_len is not None and expected_len > max_bytes:
+                raise DownloadError(
+                    f"{url}: announces {expected_len:,} bytes; expected at most "
+                    f"{max_bytes:,}"
+                )
+            received = 0
+            for chunk in iter(lambda: resp.read(_CHUNK), b""):
+                received += len(chunk)
+                if received > max_bytes:
+                    raise DownloadError(
+                        f"{url}: sent more than {max_bytes:,} bytes, the most expected"
+                    )
+                if time.monotonic() - started > deadline_s:
+                    raise DownloadError(
+                        f"{url}: not complete after {deadline_s:g} s "
+                        f"({received:,} bytes received)"
+                    )
+                out.write(chunk)
+                digest.update(chunk)
             out.flush()
             os.fsync(out.fileno())
-        if expected_len is not None and received != int(expected_len):
+        if expected_len is not None and received != expected_len:
             raise DownloadError(
                 f"{url}: transfer truncated, received {received} of "
                 f"{expected_len} bytes."
@@ -55,9 +82,16 @@ def _fetch_once(url: str, dest: Path, md5: str | None, timeout: float) -> None:
                 f"{url}: MD5 is {digest.hexdigest()}, expected {md5}; the file is "
                 "corrupt or not the official one."
             )
-        os.replace(tmp, dest)
-    finally:
-        tmp.unlink(missing_ok=True)
+
+    atomic_write(dest, write)
+
+
+def _content_length(value: str | None, url: str) -> int | None:
+    if value is None:
+        return None
+    if not value.strip().isdigit():
+        raise DownloadError(f"{url}: Content-Length {value[:40]!r} is not a number")
+    return int(value)
 
 
 def download(
@@ -69,6 +103,8 @@ def download(
     retries: int = 3,
     timeout: float = 30.0,
     backoff: float = 0.5,
+    deadline_s: float = 600.0,
+    max_bytes: int = 100 * 2**20,
 ) -> Path:
     """Download ``filename`` from the first mirror that serves it intact.
 
@@ -88,6 +124,10 @@ def download(
         Socket timeout in seconds.
     backoff : float, default=0.5
         Seconds to wait before the second attempt, doubled after each failure.
+    deadline_s : float, default=600.0
+        Longest one attempt may take, however slowly the bytes trickle in.
+    max_bytes : int, default=100 MiB
+        Largest file accepted; a larger announced or sent body is refused.
 
     Returns
     -------
@@ -102,22 +142,66 @@ def download(
     dest_dir = Path(dest_dir)
     dest_dir.mkdir(parents=True, exist_ok=True)
     dest = dest_dir / filename
-    errors: list[str] = []
+    failures: list[str] = []
     for base in mirrors:
         url = base.rstrip("/") + "/" + filename
         delay = backoff
+        reasons: list[str] = []
         for attempt in range(1, retries + 1):
             try:
-                _fetch_once(url, dest, md5, timeout)
+                _fetch_once(url, dest, md5, timeout, deadline_s, max_bytes)
                 return dest
-            except ChecksumError as exc:
-                errors.append(f"attempt {attempt}: {exc}")
-            except (OSError, urllib.error.URLError) as exc:
-                errors.append(f"attempt {attempt}: {url}: {exc}")
+            except (
+                ChecksumError,
+                DownloadError,
+                OSError,
+                http.client.HTTPException,  # e.g. a body cut short, a non-HTTP reply
+                ValueError,  # e.g. a non-numeric Content-Length
+            ) as exc:
+                reasons.append(failure_reason(exc, timeout))
             if attempt < retries:
                 time.sleep(delay)
                 delay *= 2
+        failures.append(f"{url}: {_summarize(reasons)}")
     raise DownloadError(
         f"could not download {filename} from any of {len(mirrors)} mirror(s):\n  "
-        + "\n  ".join(errors)
+        + "\n  ".join(failures)
+        + "\n"
+        + REMEDIES
     )
+
+
+REMEDIES = (
+    "To use a copy you already have, point data_home (CLI: --data-home) or the "
+    "FASHIONCLF_DATA environment variable at a folder holding the four official "
+    "IDX files (*-idx?-ubyte.gz) or the Kaggle CSVs (fashion-mnist_train.csv and "
+    "fashion-mnist_test.csv, optionally .gz); to try the library without the data, "
+    "use load_sample() (CLI: --sample), 2,500 real images bundled with fashionclf."
+)
+
+
+def failure_reason(exc: BaseException, timeout: float) -> str:
+    """Say in a few words why one download attempt failed."""
+    if isinstance(exc, urllib.error.HTTPError):
+        return f"HTTP {exc.code} {exc.reason}".strip()
+    cause = exc.reason if isinstance(exc, urllib.error.URLError) else exc
+    if isinstance(cause, socket.gaierror):
+        return f"name resolution failed ({cause.strerror or cause})"
+    if isinstance(cause, TimeoutError | socket.timeout):
+        return f"timed out after {timeout:g} s"
+    if isinstance(cause, ConnectionRefusedError):
+        return "connection refused"
+    if isinstance(cause, ConnectionResetError):
+        return "connection reset by the server"
+    if isinstance(exc, ChecksumError):
+        return "the file's MD5 did not match: " + str(exc).split(": ", 1)[-1]
+    text = str(cause) or type(cause).__name__
+    return text.split(": ", 1)[-1] if text.startswith("http") else text
+
+
+def _summarize(reasons: list[str]) -> str:
+    """One line for a mirror's attempts: 'reason (3 attempts)' or each reason."""
+    if len(set(reasons)) == 1:
+        n = len(reasons)
+        return reasons[0] + (f" ({n} attempts)" if n > 1 else "")
+    return "; ".join(f"attempt {i}: {r}" for i, r in enumerate(reasons, 1))

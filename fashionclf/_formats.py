@@ -10,6 +10,7 @@ import gzip
 import os
 import zlib
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 import pandas as pd
@@ -26,22 +27,37 @@ _IDX_IMAGES_MAGIC = 0x00000803
 _IDX_LABELS_MAGIC = 0x00000801
 
 
-def _open_bytes(path: Path) -> bytes:
-    """Read a file, transparently un-gzipping ``*.gz``; wrap truncation errors."""
-    try:
-        if path.suffix == ".gz":
-            with gzip.open(path, "rb") as fh:
-                return fh.read()
-        return path.read_bytes()
-    except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
-        raise DataFormatError(
-            f"{path}: the gzip stream is corrupt or truncated ({exc}); delete the "
-            "file and fetch it again."
-        ) from exc
+#: Most images an IDX file may declare (the official training file has 60,000):
+#: a header is refused before any pixel is read if it claims more.
+MAX_IDX_IMAGES = 1_000_000
+_CHUNK = 1 << 20
+
+
+def _read_at_most(fh: BinaryIO, n: int) -> bytes:
+    """Read up to ``n`` bytes in 1 MiB chunks (no ``n``-sized buffer up front)."""
+    parts, left = [], n
+    while left > 0:
+        chunk = fh.read(min(_CHUNK, left))
+        if not chunk:
+            break
+        parts.append(chunk)
+        left -= len(chunk)
+    return b"".join(parts)
+
+
+def _corrupt_gzip(path: Path, exc: Exception) -> DataFormatError:
+    return DataFormatError(
+        f"{path}: the gzip stream is corrupt or truncated ({exc}); delete the "
+        "file and fetch it again."
+    )
 
 
 def read_idx(path: str | os.PathLike[str]) -> np.ndarray:
     """Read an IDX file of Fashion-MNIST images or labels.
+
+    The header is read and checked first; then at most the number of bytes it
+    declares (plus one, to detect trailing data) is read, so a small
+    compressed file cannot inflate into a large allocation.
 
     Parameters
     ----------
@@ -57,42 +73,61 @@ def read_idx(path: str | os.PathLike[str]) -> np.ndarray:
     Raises
     ------
     DataFormatError
-        Wrong magic number, truncated data, labels outside 0-9 or images that
-        are not 28x28.
+        Wrong magic number, truncated data, labels outside 0-9, images that
+        are not 28x28, or more than ``MAX_IDX_IMAGES`` items declared.
     """
     path = Path(path)
-    raw = _open_bytes(path)
-    if len(raw) < 8:
+    opener = gzip.open if path.suffix == ".gz" else open
+    try:
+        with opener(path, "rb") as fh:
+            dims, header_len = _read_idx_header(fh, path)
+            n_bytes = int(np.prod(dims))
+            raw = _read_at_most(fh, n_bytes + 1)
+    except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
+        raise _corrupt_gzip(path, exc) from exc
+    if len(raw) != n_bytes:
         raise DataFormatError(
-            f"{path}: file has {len(raw)} bytes, too short for an IDX header."
+            f"{path}: IDX header declares shape {tuple(dims)} "
+            f"({n_bytes + header_len} bytes) but the file holds "
+            f"{'more' if len(raw) > n_bytes else len(raw) + header_len} bytes; it "
+            "is truncated or corrupt."
         )
-    magic = int.from_bytes(raw[:4], "big")
+    data = np.frombuffer(raw, dtype=np.uint8)
+    if len(dims) == 1:
+        _check_labels(data, path)
+        return data.copy()
+    return data.reshape(dims[0], N_PIXELS).copy()
+
+
+def _read_idx_header(fh: BinaryIO, path: Path) -> tuple[list[int], int]:
+    """Read and validate an IDX header; return its dimensions and length."""
+    head = fh.read(4)
+    if len(head) < 4:
+        raise DataFormatError(
+            f"{path}: file has {len(head)} bytes, too short for an IDX header."
+        )
+    magic = int.from_bytes(head, "big")
     if magic not in (_IDX_IMAGES_MAGIC, _IDX_LABELS_MAGIC):
         raise DataFormatError(
             f"{path}: IDX magic number is 0x{magic:08x}; expected "
             f"0x{_IDX_IMAGES_MAGIC:08x} (images) or 0x{_IDX_LABELS_MAGIC:08x} (labels)."
         )
     ndim = magic & 0xFF
-    header_len = 4 + 4 * ndim
-    if len(raw) < header_len:
+    raw_dims = fh.read(4 * ndim)
+    if len(raw_dims) < 4 * ndim:
         raise DataFormatError(f"{path}: IDX header is truncated.")
-    dims = [int.from_bytes(raw[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim)]
-    expected = int(np.prod(dims)) + header_len
-    if len(raw) != expected:
-        raise DataFormatError(
-            f"{path}: IDX header declares shape {tuple(dims)} ({expected} bytes) but "
-            f"the file holds {len(raw)} bytes; it is truncated or corrupt."
-        )
-    data = np.frombuffer(raw, dtype=np.uint8, offset=header_len)
-    if ndim == 1:
-        _check_labels(data, path)
-        return data.copy()
-    if dims[1:] != [IMAGE_SIDE, IMAGE_SIDE]:
+    dims = [int.from_bytes(raw_dims[4 * i : 4 * i + 4], "big") for i in range(ndim)]
+    if ndim == 3 and dims[1:] != [IMAGE_SIDE, IMAGE_SIDE]:
         raise DataFormatError(
             f"{path}: images are {dims[1]}x{dims[2]}; expected 28x28 Fashion-MNIST "
             "images."
         )
-    return data.reshape(dims[0], N_PIXELS).copy()
+    if dims[0] > MAX_IDX_IMAGES:
+        raise DataFormatError(
+            f"{path}: IDX header declares {dims[0]:,} items; expected at most "
+            f"{MAX_IDX_IMAGES:,} (Fashion-MNIST has 70,000)."
+        )
+    return dims, 4 + 4 * ndim
 
 
 def write_idx(path: str | os.PathLike[str], array: np.ndarray) -> None:
@@ -215,7 +250,11 @@ def read_pixel_csv(
         raise FileNotFoundError(f"{path}: no such CSV file.")
     try:
         frame = pd.read_csv(path)
-    except (ValueError, pd.errors.ParserError, EOFError, OSError) as exc:
+    except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
+        raise DataFormatError(
+            f"{path}: the gzip stream is corrupt or truncated ({exc})."
+        ) from exc
+    except (ValueError, pd.errors.ParserError, OSError) as exc:
         raise DataFormatError(f"{path}: cannot parse as CSV ({exc}).") from exc
     pixels = KAGGLE_COLUMNS[1:]
     missing = [c for c in pixels if c not in frame.columns]

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import math
 import os
-import tempfile
 import warnings
 
 import numpy as np
@@ -25,6 +24,8 @@ import torch
 from skorch import NeuralNetClassifier
 from skorch.callbacks import Callback
 from skorch.utils import to_tensor
+
+from ._atomic import atomic_write
 
 
 class TensorBatches:
@@ -267,16 +268,7 @@ class EpochCheckpoint(Callback):
         }
         directory = os.path.dirname(os.path.abspath(self.path))
         os.makedirs(directory, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(
-            prefix=os.path.basename(self.path) + ".part-", dir=directory
-        )
-        os.close(fd)
-        try:
-            torch.save(payload, tmp)
-            os.replace(tmp, self.path)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
+        atomic_write(self.path, lambda tmp: torch.save(payload, tmp))
 
 
 def _plain(obj):

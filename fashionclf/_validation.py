@@ -6,6 +6,7 @@ complains, what was received, what was expected, and the fix when known.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 import numpy as np
@@ -132,3 +133,15 @@ def check_pixels(
         out /= np.float32(hi - lo)
         return out
     return X.astype(np.float32, copy=False)
+
+
+_URL_PASSWORD = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*://[^:/@\s]*):([^@\s]*)@")
+
+
+def redact_urls(text: str) -> str:
+    """Replace the password of every ``scheme://user:password@host`` in ``text``.
+
+    >>> redact_urls("postgresql://alice:s3cret@db:5432/optuna")
+    'postgresql://alice:***@db:5432/optuna'
+    """
+    return _URL_PASSWORD.sub(r"\1:***@", text)

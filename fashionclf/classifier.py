@@ -33,15 +33,16 @@ import numpy as np
 import torch
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.model_selection import train_test_split
-from sklearn.utils import check_random_state
+from sklearn.utils import _safe_indexing, check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import (
+    _num_samples,
     check_consistent_length,
     check_is_fitted,
     column_or_1d,
 )
-from skorch.callbacks import EarlyStopping, ProgressBar
+from skorch.callbacks import Callback, EarlyStopping, ProgressBar
 from skorch.dataset import Dataset
 from skorch.helper import predefined_split
 
@@ -65,13 +66,34 @@ from ._training import (
 from ._validation import check_pixels, expected_got, resolve_image_shape
 from .networks import Standardized, build_network
 
-__all__ = ["FashionCNNClassifier"]
+__all__ = ["PREDICT_CHUNK", "FashionCNNClassifier"]
+
+#: Rows converted and predicted at a time by ``predict_proba``.
+PREDICT_CHUNK = 8192
 
 _OPTIMIZERS = {
     "adamw": (torch.optim.AdamW, {}),
     "adam": (torch.optim.Adam, {}),
     "sgd": (torch.optim.SGD, {"momentum": 0.9, "nesterov": True}),
 }
+
+
+# Names skorch and this estimator give their own callbacks.
+_BUILTIN_CALLBACKS = frozenset(
+    {
+        "epoch_timer",
+        "train_loss",
+        "valid_loss",
+        "valid_acc",
+        "print_log",
+        "finite_loss",
+        "snapshot",
+        "lr_schedule",
+        "early_stopping",
+        "progress_bar",
+        "checkpoint",
+    }
+)
 
 
 def _silent(*args, **kwargs) -> None:
@@ -165,6 +187,12 @@ class FashionCNNClassifier(ClassifierMixin, BaseEstimator):
         predictions on CPU.
     verbose : int, default=0
         0 silent; 1 per-epoch table; 2 also a progress bar.
+    callbacks : list of (str, skorch.callbacks.Callback) or None, default=None
+        Extra skorch callbacks run during training beside the built-in ones
+        (e.g. ``[("tb", skorch.callbacks.TensorBoard(writer))]``); a bare
+        callback is named after its class. A name used by a built-in
+        callback is refused. Not stored in model files written by
+        :meth:`save`.
 
     Attributes
     ----------
@@ -182,6 +210,13 @@ class FashionCNNClassifier(ClassifierMixin, BaseEstimator):
     history_ : skorch.History
         Per-epoch ``train_loss``, ``dur`` and, with a validation split,
         ``valid_loss`` and ``valid_acc``.
+
+    Notes
+    -----
+    Parameters that only change how predictions are computed are read at
+    predict time, so ``set_params`` on a fitted model takes effect at once:
+    ``tta``, ``precision``, ``batch_size``, ``num_threads``, and
+    ``quantize=False``. All others take effect at the next ``fit``.
 
     Examples
     --------
@@ -221,6 +256,7 @@ class FashionCNNClassifier(ClassifierMixin, BaseEstimator):
         "num_threads": [Interval(Integral, 1, None, closed="left"), None],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
+        "callbacks": [list, None],
     }
 
     def __init__(
@@ -254,6 +290,7 @@ class FashionCNNClassifier(ClassifierMixin, BaseEstimator):
         num_threads: int | None = None,
         random_state: int | np.random.RandomState | None = None,
         verbose: int = 0,
+        callbacks: list | None = None,
     ) -> None:
         self.architecture = architecture
         self.n_blocks = n_blocks
@@ -283,6 +320,7 @@ class FashionCNNClassifier(ClassifierMixin, BaseEstimator):
         self.num_threads = num_threads
         self.random_state = random_state
         self.verbose = verbose
+        self.callbacks = callbacks
 
     # ------------------------------------------------------------------ checks
     def _check_params(self) -> None:
@@ -423,7 +461,7 @@ class FashionCNNClassifier(ClassifierMixin, BaseEstimator):
 
     def _fingerprint(self, X: torch.Tensor, y: torch.Tensor) -> str:
         """Hash of the parameters that shape training, and of the data."""
-        skip = {"verbose", "checkpoint_path", "num_threads", "device"}
+        skip = {"verbose", "checkpoint_path", "num_threads", "device", "callbacks"}
         params = sorted(
             (k, repr(v)) for k, v in self.get_params().items() if k not in skip
         )
@@ -456,6 +494,7 @@ class FashionCNNClassifier(ClassifierMixin, BaseEstimator):
             )
         if self.verbose >= 2:
             callbacks.append(("progress_bar", ProgressBar()))
+        callbacks += self._user_callbacks({name for name, _ in callbacks})
         if self.checkpoint_path is not None and fingerprint is not None:
             callbacks.append(
                 (
@@ -488,6 +527,33 @@ class FashionCNNClassifier(ClassifierMixin, BaseEstimator):
             bf16=self.precision == "bfloat16",
             channels_last=True,
         )
+
+    def _user_callbacks(self, taken: set[str]) -> list[tuple[str, Callback]]:
+        """``callbacks`` as (name, callback) pairs; refuse built-in names."""
+        taken = taken | _BUILTIN_CALLBACKS
+        pairs = []
+        for item in self.callbacks or []:
+            name, cb = item if isinstance(item, tuple) else (type(item).__name__, item)
+            if not isinstance(cb, Callback) or not isinstance(name, str):
+                raise TypeError(
+                    expected_got(
+                        type(self).__name__,
+                        f"callbacks entry {item!r}",
+                        "a skorch Callback or a (name, Callback) pair",
+                    )
+                )
+            if name in taken:
+                raise ValueError(
+                    expected_got(
+                        type(self).__name__,
+                        f"a callback named {name!r}",
+                        f"a name not used by the built-in callbacks {sorted(taken)}",
+                        "Give it another name: callbacks=[('my_name', callback)].",
+                    )
+                )
+            taken.add(name)
+            pairs.append((name, cb))
+        return pairs
 
     def _split(self, X: torch.Tensor, y: torch.Tensor, seed: int):
         if self.validation_fraction <= 0:
@@ -646,8 +712,38 @@ class FashionCNNClassifier(ClassifierMixin, BaseEstimator):
         )
 
     def predict_proba(self, X) -> np.ndarray:
-        """Class probabilities ``(n_samples, n_classes)``, columns as ``classes_``."""
+        """Class probabilities ``(n_samples, n_classes)``, columns as ``classes_``.
+
+        Rows are converted and predicted ``PREDICT_CHUNK`` at a time, so the
+        memory used beyond ``X`` itself does not grow with the number of rows.
+        Safe to call from several threads at once on one fitted model.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, 784), (n, 28, 28) or (n, 1, 28, 28)
+            Pixels, scaled as in ``fit``.
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_classes)
+        """
         check_is_fitted(self)
+        try:
+            n = _num_samples(X)
+        except TypeError:  # not array-like: let the validation say so
+            n = 0
+        if n <= PREDICT_CHUNK:
+            return self._proba_chunk(X)
+        return np.concatenate(
+            [
+                self._proba_chunk(
+                    _safe_indexing(X, np.arange(i, min(i + PREDICT_CHUNK, n)))
+                )
+                for i in range(0, n, PREDICT_CHUNK)
+            ]
+        )
+
+    def _proba_chunk(self, X) -> np.ndarray:
         Xt = self._to_images(X, reset=False)
         forward = self._int8_proba if self.quantize else self._float_proba
         with self._torch_env():

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 
@@ -115,10 +116,18 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
 def _cmd_predict(args: argparse.Namespace) -> int:
     import pandas as pd
 
+    from ._atomic import atomic_write
     from ._formats import read_pixel_csv
     from .image_files import read_images
     from .serialization import load_model
 
+    out_path = Path(args.out).resolve()
+    for given in [args.model, *args.inputs]:
+        if Path(given).resolve() == out_path:
+            raise ValueError(
+                f"--out {args.out} is also an input ({given}); expected a new file "
+                "name, so no input is overwritten."
+            )
     model = load_model(args.model)
     frames = []
     images = [
@@ -149,7 +158,7 @@ def _cmd_predict(args: argparse.Namespace) -> int:
             meta[f"proba_{c}"] = proba[:, j].round(6)
         out.append(meta)
     result = pd.concat(out, ignore_index=True)
-    result.to_csv(args.out, index=False)
+    atomic_write(out_path, lambda tmp: result.to_csv(tmp, index=False))
     print(f"{len(result)} predictions written to {args.out}")
     return 0
 
@@ -377,7 +386,12 @@ def build_parser() -> argparse.ArgumentParser:
         "for in-memory (default: %(default)s); the same study name on the "
         "same storage resumes the study",
     )
-    p.add_argument("--study-name", default="fashionclf", help="(default: %(default)s)")
+    p.add_argument(
+        "--study-name",
+        default=None,
+        help="default: what the study holds, e.g. fashionclf-cnn-fast-n20000; "
+        "resuming a study with other settings is refused",
+    )
     p.add_argument(
         "--pruner", default="median", choices=["median", "hyperband", "none"]
     )
@@ -435,6 +449,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.func(args))
     except _USER_ERRORS as exc:
         msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        if isinstance(exc, DownloadError):  # one line per mirror, then the remedies
+            msg = str(exc)
+        from ._validation import redact_urls
+
+        msg = redact_urls(msg)  # never print a database password
         print(f"fashionclf {args.command}: error: {msg}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -3,11 +3,18 @@
 Images are converted to 8-bit grayscale and resized to 28x28 (Lanczos).
 Fashion-MNIST shows light articles on a black background; photos of dark
 articles on a light background should be read with ``invert=True``.
+
+Files are treated as untrusted: only PNG and JPEG are opened (whatever the
+file name says), an image larger than :data:`MAX_IMAGE_PIXELS` is refused
+from its header before any pixel is decoded, 16-bit images are scaled (not
+clipped) to 8 bits, and transparent pixels are composited onto the
+background (black; white with ``invert=True``, which then becomes black).
 """
 
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Sequence
 
 import numpy as np
@@ -15,7 +22,14 @@ from PIL import Image, UnidentifiedImageError
 
 from .exceptions import DataFormatError
 
-__all__ = ["read_images"]
+__all__ = ["FORMATS", "MAX_IMAGE_PIXELS", "read_images"]
+
+#: The formats ``read_images`` opens; anything else is refused.
+FORMATS = ("PNG", "JPEG")
+#: Largest image accepted (width x height): 4096 x 4096.
+MAX_IMAGE_PIXELS = 4096 * 4096
+
+_SIXTEEN_BIT = {"I;16", "I;16B", "I;16L", "I;16N", "I"}
 
 
 def read_images(
@@ -26,7 +40,8 @@ def read_images(
     Parameters
     ----------
     paths : sequence of path-like
-        PNG, JPEG or any format Pillow reads.
+        PNG or JPEG files (any mode: grayscale, RGB, palette, 16-bit,
+        with or without alpha).
     invert : bool, default=False
         Use ``255 - pixel`` (for dark objects on a light background).
 
@@ -39,21 +54,61 @@ def read_images(
     FileNotFoundError
         A path does not exist.
     DataFormatError
-        A file is not a readable image.
+        A file is not a readable PNG or JPEG, or it has more than
+        ``MAX_IMAGE_PIXELS`` pixels.
     """
     rows = []
     for path in paths:
         if not os.path.isfile(path):
             raise FileNotFoundError(f"{path}: no such image file.")
-        try:
-            with Image.open(path) as img:
-                gray = img.convert("L").resize((28, 28), Image.Resampling.LANCZOS)
-                arr = np.asarray(gray, dtype=np.uint8)
-        except (UnidentifiedImageError, OSError, SyntaxError) as exc:
-            raise DataFormatError(
-                f"{path}: not a readable image ({exc}); expected a PNG or JPEG file."
-            ) from exc
+        arr = _read_one(path, invert)
         rows.append(255 - arr if invert else arr)
     return (
         np.stack(rows).reshape(len(rows), 784) if rows else np.empty((0, 784), np.uint8)
     )
+
+
+def _read_one(path: str | os.PathLike[str], invert: bool) -> np.ndarray:
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path, formats=FORMATS) as img:
+                width, height = img.size
+                if width * height > MAX_IMAGE_PIXELS:
+                    raise DataFormatError(
+                        f"{path}: image is {width}x{height} pixels; expected at most "
+                        f"{MAX_IMAGE_PIXELS:,} pixels (e.g. 4096x4096). Downscale it "
+                        "first."
+                    )
+                gray = _to_gray(img, background=255 if invert else 0)
+                gray = gray.resize((28, 28), Image.Resampling.LANCZOS)
+                return np.asarray(gray, dtype=np.uint8)
+    except DataFormatError:
+        raise
+    except (
+        UnidentifiedImageError,
+        OSError,
+        SyntaxError,
+        ValueError,
+        Image.DecompressionBombError,
+        Image.DecompressionBombWarning,
+    ) as exc:
+        raise DataFormatError(
+            f"{path}: not a readable image ({exc}); expected a PNG or JPEG file."
+        ) from exc
+
+
+def _to_gray(img: Image.Image, background: int) -> Image.Image:
+    """8-bit grayscale: 16-bit scaled, transparency composited on ``background``."""
+    if img.mode in _SIXTEEN_BIT:
+        wide = np.asarray(img, dtype=np.float64)
+        scaled = np.clip(np.rint(wide * (255 / 65535)), 0, 255).astype(np.uint8)
+        return Image.fromarray(scaled)
+    has_alpha = img.mode in ("RGBA", "LA", "PA", "La", "RGBa") or (
+        img.mode == "P" and "transparency" in img.info
+    )
+    if has_alpha:
+        rgba = img.convert("RGBA")
+        base = Image.new("RGBA", rgba.size, (background, background, background, 255))
+        return Image.alpha_composite(base, rgba).convert("L")
+    return img.convert("L")

@@ -146,7 +146,14 @@ def plot_misclassified(
 
 
 def plot_learning_curves(history, *, title: str = "") -> Figure:
-    """Per-epoch train/valid loss and valid accuracy from ``history_``."""
+    """Per-epoch losses and accuracy from a fitted CNN's ``history_``.
+
+    The right panel shows the validation accuracy (``valid_acc``, with
+    ``validation_fraction > 0``) and, when the history has it, the accuracy
+    on held-out test images (``test_acc``, recorded by
+    :class:`fashionclf.benchmark.HeldOutAccuracy`; labelled as test accuracy,
+    for display only). Without either it says how to get one.
+    """
     rows = list(history)
     epochs = np.arange(1, len(rows) + 1)
     fig = Figure(figsize=(9, 3.5))
@@ -163,12 +170,25 @@ def plot_learning_curves(history, *, title: str = "") -> Figure:
     ax1.set_xlabel("epoch")
     ax1.set_ylabel("loss")
     ax1.legend()
-    acc = [r.get("valid_acc") for r in rows]
-    if any(v is not None for v in acc):
-        ax2.plot(
-            epochs, [np.nan if v is None else v for v in acc], marker="o", color="C2"
-        )
-        ax2.set_ylabel("validation accuracy")
+    curves = {
+        "valid_acc": "validation accuracy",
+        "test_acc": "test accuracy (display only)",
+    }
+    shown = False
+    for (key, label), color in zip(curves.items(), ("C2", "C3"), strict=True):
+        acc = [r.get(key) for r in rows]
+        if any(v is not None for v in acc):
+            ax2.plot(
+                epochs,
+                [np.nan if v is None else v for v in acc],
+                marker="o",
+                color=color,
+                label=label,
+            )
+            shown = True
+    if shown:
+        ax2.set_ylabel("accuracy")
+        ax2.legend()
     else:
         ax2.text(
             0.5,

@@ -19,6 +19,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import multiprocessing as mp
 import os
 import random
@@ -26,6 +28,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
+import numpy as np
 import optuna
 from optuna.distributions import (
     BaseDistribution,
@@ -36,6 +39,7 @@ from optuna.distributions import (
 from sklearn.base import BaseEstimator
 from sklearn.model_selection import train_test_split
 
+from ._validation import redact_urls
 from .baselines import BASELINES, make_baseline
 from .presets import make_cnn
 
@@ -226,7 +230,8 @@ def _storage(
         make_url(storage).get_dialect()
     except (ArgumentError, NoSuchModuleError) as exc:
         raise ValueError(
-            f"storage={storage!r} is not a storage URL this machine can use ({exc}); "
+            f"storage={redact_urls(storage)!r} is not a storage URL this machine can "
+            f"use ({redact_urls(str(exc))}); "
             "expected sqlite:///PATH, postgresql://USER@HOST:PORT/DB or journal:PATH."
         ) from exc
     kwargs: dict[str, Any] = {}
@@ -340,7 +345,7 @@ def run_study(
     y,
     *,
     n_trials: int = 20,
-    study_name: str = "fashionclf",
+    study_name: str | None = None,
     storage: str | None = None,
     n_workers: int = 1,
     timeout: float | None = None,
@@ -369,7 +374,12 @@ def run_study(
         Training data; trials score on a hold-out taken from it.
     n_trials : int, default=20
         Trials this call runs (over all its workers).
-    study_name : str, default='fashionclf'
+    study_name : str, optional
+        Default: what the study holds, e.g. ``'fashionclf-cnn-fast-n20000'``.
+        A study records what it searches (model, search space, preset,
+        epochs, validation fraction, data size and fingerprint, fashionclf
+        version) in its user attributes; resuming it with anything else is
+        refused with a message naming the difference.
     storage : str, optional
         See :func:`open_study`.
     n_workers : int, default=1
@@ -388,6 +398,13 @@ def run_study(
     -------
     optuna.Study
         The study, reloaded after all workers finished.
+
+    Notes
+    -----
+    The sampler's seed is derived from ``random_state``, the worker's number
+    and the number of trials the study already holds: a fresh study with the
+    same seed is reproducible, and a resumed one proposes new trials rather
+    than repeating the first ones.
     """
     if n_workers < 1:
         raise ValueError(f"run_study received n_workers={n_workers}; expected >= 1.")
@@ -402,6 +419,9 @@ def run_study(
             f"run_study received model={model!r}; expected one of "
             f"{sorted(SEARCH_SPACES)}."
         )
+    identity = _study_identity(model, X, y, cnn_preset, max_epochs, validation_fraction)
+    if study_name is None:
+        study_name = _default_study_name(identity)
     cores = os.cpu_count() or 1
     threads = threads_per_worker or max(1, cores // n_workers)
     objective_kw = {
@@ -432,6 +452,11 @@ def run_study(
         heartbeat_interval=heartbeat_interval,
         grace_period=grace_period,
     )
+    _claim(study, identity, storage)
+    n_done = len(study.trials)
+    study.sampler = optuna.samplers.TPESampler(
+        seed=_sampler_seed(random_state, 0, n_done)
+    )
     if n_workers == 1:
         import torch
 
@@ -449,7 +474,13 @@ def run_study(
     procs = [
         ctx.Process(
             target=_worker,
-            kwargs={"kwargs": {**common, "n_trials": k, "seed": random_state + i}},
+            kwargs={
+                "kwargs": {
+                    **common,
+                    "n_trials": k,
+                    "seed": _sampler_seed(random_state, i, n_done),
+                }
+            },
         )
         for i, k in enumerate(shares)
         if k > 0
@@ -464,6 +495,72 @@ def run_study(
             f"{len(failed)} tuning worker(s) exited with codes {failed}."
         )
     return open_study(study_name, storage, pruner=pruner, heartbeat_interval=None)
+
+
+def _study_identity(model, X, y, cnn_preset, max_epochs, validation_fraction) -> dict:
+    """Describe what a study searches: recorded in it, compared on resume."""
+    from . import __version__
+
+    digest = hashlib.blake2b(digest_size=8)
+    for arr in (X, y):
+        data = np.ascontiguousarray(np.asarray(arr))
+        digest.update(str((data.shape, data.dtype.str)).encode())
+        digest.update(data.tobytes())
+    space = {k: repr(v) for k, v in sorted(SEARCH_SPACES[model].items())}
+    return {
+        "model": model,
+        "search_space": json.dumps(space, sort_keys=True),
+        "cnn_preset": cnn_preset if model == "cnn" else None,
+        "max_epochs": max_epochs if model == "cnn" else None,
+        "validation_fraction": validation_fraction,
+        "n_samples": len(y),
+        "data_fingerprint": digest.hexdigest(),
+        "fashionclf_version": __version__,
+    }
+
+
+def _default_study_name(identity: dict) -> str:
+    model = identity["model"]
+    if model == "cnn":
+        model = f"cnn-{identity['cnn_preset']}"
+    return f"fashionclf-{model}-n{identity['n_samples']}"
+
+
+def _claim(study: optuna.Study, identity: dict, storage: str | None) -> None:
+    """Record ``identity`` in a new study; refuse a study that holds another."""
+    held = study.user_attrs.get("fashionclf")
+    if held is None:
+        if study.trials:
+            raise ValueError(
+                f"study {study.study_name!r} in {redact_urls(str(storage))} has "
+                f"{len(study.trials)} trials but no record of what it searches "
+                "(made by an older fashionclf?); expected a study made by "
+                "run_study. Use another study name."
+            )
+        study.set_user_attr("fashionclf", identity)
+        return
+    diff = [k for k in identity if held.get(k) != identity[k]]
+    if diff:
+        shown = ", ".join(
+            f"{k}={_short(held.get(k))} (this call: {_short(identity[k])})"
+            for k in diff
+        )
+        raise ValueError(
+            f"study {study.study_name!r} in {redact_urls(str(storage))} searches "
+            f"something else: {shown}. Resume it with the same settings, or use "
+            "another study name (--study-name)."
+        )
+
+
+def _short(value) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _sampler_seed(random_state: int, worker: int, n_done: int) -> int:
+    """Derive a sampler seed from (seed, worker, trials already in the study)."""
+    key = f"{random_state}|{worker}|{n_done}".encode()
+    return int.from_bytes(hashlib.blake2b(key, digest_size=4).digest(), "big")
 
 
 def best_summary(study: optuna.Study) -> str:

@@ -2,7 +2,7 @@
 
 Each row names the call, the exception type (CLI: exit code 2 and one line,
 no traceback) and part of the message; after each row nothing half-written
-(``*.part-*``) may be left in the row's folder.
+(``.*.fashionclf-tmp``) may be left in the row's folder.
 """
 
 import gzip
@@ -71,6 +71,47 @@ def _mismatched(t, m):
 def _pickle(t):
     (t / "p.pt").write_bytes(pickle.dumps({"a": np.arange(3)}))
     return t / "p.pt"
+
+
+def _payload_file(t, m, **changes):
+    """A model file of ``m`` with some params or payload entries replaced."""
+    import json
+
+    m.save(t / "base.pt")
+    payload = torch.load(t / "base.pt", weights_only=True)
+    params = json.loads(payload["params"])
+    params.update({k: v for k, v in changes.items() if k in params})
+    payload["params"] = json.dumps(params)
+    payload.update({k: v for k, v in changes.items() if k not in params})
+    torch.save(payload, t / "crafted.pt")
+    return t / "crafted.pt"
+
+
+def _deflated(t, m):
+    import zipfile
+
+    m.save(t / "m.pt")
+    with (
+        zipfile.ZipFile(t / "m.pt") as src,
+        zipfile.ZipFile(t / "z.pt", "w", zipfile.ZIP_DEFLATED) as dst,
+    ):
+        for info in src.infolist():
+            dst.writestr(info.filename, src.read(info))
+    return t / "z.pt"
+
+
+def _image(t, name, make):
+    from PIL import Image
+
+    path = t / name
+    make(Image, path)
+    return path
+
+
+def _read_images(paths):
+    from fashionclf.image_files import read_images
+
+    return read_images(paths)
 
 
 def _cli(args):
@@ -392,6 +433,69 @@ ROWS = [
         FileNotFoundError,
         "no such model file",
     ),
+    (
+        "load-compressed-records",
+        lambda t, m: load_model(_deflated(t, m)),
+        ModelFileError,
+        "is compressed",
+    ),
+    (
+        "load-huge-dense-layer",
+        lambda t, m: load_model(_payload_file(t, m, dense_units=2**31)),
+        ModelFileError,
+        "declares dense_units=2147483648",
+    ),
+    (
+        "load-thousands-of-convs",
+        lambda t, m: load_model(_payload_file(t, m, convs_per_block=[20000])),
+        ModelFileError,
+        "declares convs_per_block=20000",
+    ),
+    (
+        "load-deep-json",
+        lambda t, m: load_model(_payload_file(t, m, classes="[" * 3000 + "]" * 3000)),
+        ModelFileError,
+        "RecursionError",
+    ),
+    (
+        "load-params-not-an-object",
+        lambda t, m: load_model(_payload_file(t, m, params="[1, 2]")),
+        ModelFileError,
+        "'params' is not a JSON object",
+    ),
+    # ---------------------------------------------------------------------- images
+    (
+        "image-postscript-named-png",
+        lambda t, m: _read_images([_csv(t, "%!PS-Adobe-3.0\nshowpage\n", "p.png")]),
+        DataFormatError,
+        "expected a PNG or JPEG file",
+    ),
+    (
+        "image-gif",
+        lambda t, m: _read_images(
+            [_image(t, "a.gif", lambda Image, p: Image.new("L", (8, 8)).save(p))]
+        ),
+        DataFormatError,
+        "expected a PNG or JPEG file",
+    ),
+    (
+        "image-too-large",
+        lambda t, m: _read_images(
+            [
+                _image(
+                    t, "big.png", lambda Image, p: Image.new("1", (5000, 4000)).save(p)
+                )
+            ]
+        ),
+        DataFormatError,
+        "image is 5000x4000 pixels; expected at most 16,777,216",
+    ),
+    (
+        "image-empty-file",
+        lambda t, m: _read_images([_csv(t, "", "e.jpg")]),
+        DataFormatError,
+        "not a readable image",
+    ),
     # ---------------------------------------------------------------------- tuning
     (
         "study-unknown-model",
@@ -506,5 +610,7 @@ def test_bad_input(row_id, call, exc, match, model, tmp_path, capsys):
         err = capsys.readouterr().err.strip()
         assert "Traceback" not in err and err
         assert len(err.splitlines()) == 1 or "usage:" in err
-    leftovers = [p.name for p in tmp_path.rglob("*") if ".part-" in p.name]
+    leftovers = [
+        p.name for p in tmp_path.rglob("*") if p.name.endswith(".fashionclf-tmp")
+    ]
     assert leftovers == []

@@ -57,3 +57,17 @@ def test_resolve_models():
     ]
     with pytest.raises(ValueError, match=r"unknown model 'cnn-huge'"):
         resolve_models(["cnn-huge"])
+
+
+def test_cnn_rows_record_a_test_accuracy_curve_timed_apart(small):
+    X, y, Xt, yt = small
+    res = run_benchmark(
+        ["cnn-tiny"], X, y, Xt, yt, cnn_overrides={"max_epochs": 2}, progress=False
+    )
+    est = res.estimators["cnn-tiny"]
+    accs = [row["test_acc"] for row in est.history_]
+    assert len(accs) == 2 and all(0.0 <= a <= 1.0 for a in accs)
+    assert accs[-1] == pytest.approx(res.runs["accuracy"].iloc[0], abs=1e-9)
+    assert est.callbacks is None  # the held-out images are not kept
+    curve = dict(est.net_.callbacks_)["test_accuracy"]
+    assert curve.X is None and curve.spent_s_ > 0

@@ -13,6 +13,7 @@ from sklearn.exceptions import NotFittedError
 from sklearn.model_selection import GridSearchCV, cross_val_score
 from sklearn.pipeline import make_pipeline
 from sklearn.utils.estimator_checks import parametrize_with_checks
+from skorch.callbacks import Callback
 
 from fashionclf import CLASS_NAMES, FashionCNNClassifier, ImageReshaper, PixelScaler
 
@@ -344,3 +345,37 @@ def test_two_parallel_fits_do_not_oversubscribe(small):
         delayed(_fit_and_count_threads)(X[:100], y[:100]) for _ in range(2)
     )
     assert all(2 * t <= max(os.cpu_count() or 1, 2) for t in threads), threads
+
+
+class _CountEpochs(Callback):
+    def initialize(self):
+        self.epochs_ = 0
+        return self
+
+    def on_epoch_end(self, net, **kwargs):
+        self.epochs_ += 1
+        net.history.record("counted", self.epochs_)
+
+
+def test_extra_callbacks_run_beside_the_built_in_ones(small, tmp_path):
+    X, y, _, _ = small
+    counter = _CountEpochs()
+    clf = tiny_cnn(max_epochs=2, callbacks=[("count", counter)]).fit(X, y)
+    assert [row["counted"] for row in clf.history_] == [1, 2]
+    bare = tiny_cnn(max_epochs=1, callbacks=[_CountEpochs()]).fit(X, y)
+    assert "_CountEpochs" in dict(bare.net_.callbacks_)
+    clf.save(tmp_path / "m.pt")  # callbacks are objects, not stored
+    assert FashionCNNClassifier.load(tmp_path / "m.pt").callbacks is None
+    assert clone(clf).callbacks[0][0] == "count"
+
+
+def test_callback_names_of_built_ins_are_refused(small):
+    X, y, _, _ = small
+    with pytest.raises(
+        ValueError, match=r"a callback named 'lr_schedule'.*another name"
+    ):
+        tiny_cnn(callbacks=[("lr_schedule", _CountEpochs())]).fit(X, y)
+    with pytest.raises(ValueError, match=r"a callback named 'a'"):
+        tiny_cnn(callbacks=[("a", _CountEpochs()), ("a", _CountEpochs())]).fit(X, y)
+    with pytest.raises(TypeError, match=r"a skorch Callback or a \(name, Callback\)"):
+        tiny_cnn(callbacks=["not a callback"]).fit(X, y)

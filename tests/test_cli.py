@@ -223,3 +223,65 @@ def test_python_dash_m(tmp_path):
         text=True,
     )
     assert r.returncode == 0 and r.stdout.startswith("fashionclf ")
+
+
+def test_predict_refuses_to_overwrite_an_input(model_file, pixel_csv, capsys):
+    before = pixel_csv.read_bytes()
+    args = ["predict", str(model_file), str(pixel_csv), "--out", str(pixel_csv)]
+    assert main(args) == 2
+    assert "is also an input" in _err(capsys)
+    assert pixel_csv.read_bytes() == before
+
+
+def test_predict_writes_atomically_with_the_umask_mode(model_file, pixel_csv, tmp_path):
+    import os
+
+    out = tmp_path / "p.csv"
+    out.write_text("old")
+    old = os.umask(0o022)
+    try:
+        assert (
+            main(["predict", str(model_file), str(pixel_csv), "--out", str(out)]) == 0
+        )
+    finally:
+        os.umask(old)
+    assert out.read_text().startswith("source,row,label")
+    assert out.stat().st_mode & 0o777 == 0o644
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["p.csv", "rows.csv"]
+
+
+def test_predict_corrupt_gzip_csv(model_file, pixel_csv, tmp_path, capsys):
+    import gzip
+
+    bad = tmp_path / "rows.csv.gz"
+    bad.write_bytes(gzip.compress(pixel_csv.read_bytes())[:-40] + b"\x00" * 40)
+    assert (
+        main(["predict", str(model_file), str(bad), "--out", str(tmp_path / "o.csv")])
+        == 2
+    )
+    assert "rows.csv.gz: the gzip stream is corrupt or truncated" in _err(capsys)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgres://alice:PASSWORD@127.0.0.1:1/db",  # no such dialect
+        "nosuchdb://alice:PASSWORD@127.0.0.1/db",
+    ],
+)
+def test_tune_never_prints_a_database_password(url, capsys):
+    args = ["tune", "--sample", "--model", "dummy", "--n-trials", "1", "--storage", url]
+    assert main(args) == 2
+    err = _err(capsys)
+    assert "PASSWORD" not in err and "alice:***@127.0.0.1" in err
+
+
+def test_redact_urls():
+    from fashionclf._validation import redact_urls
+
+    assert (
+        redact_urls("x postgresql://u:p%40ss@h:5/d y") == "x postgresql://u:***@h:5/d y"
+    )
+    assert redact_urls("sqlite:///a.db and postgresql://u@h/d") == (
+        "sqlite:///a.db and postgresql://u@h/d"
+    )

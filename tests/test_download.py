@@ -35,7 +35,7 @@ def idx_files(tmp_path_factory, sample):
 
 def _leftovers(folder):
     return (
-        sorted(p.name for p in folder.iterdir() if ".part" in p.name)
+        sorted(p.name for p in folder.iterdir() if "fashionclf-tmp" in p.name)
         if folder.exists()
         else []
     )
@@ -180,3 +180,108 @@ def test_fetch_killed_mid_download_leaves_no_data(tmp_path, idx_files):
             subset="train", data_home=tmp_path, mirrors=[srv.url], checksums=md5
         )
     assert _leftovers(tmp_path) == []
+
+
+def test_each_failure_reason_is_named(tmp_path, idx_files):
+    files, md5 = idx_files
+    with (
+        FileServer(files, modes={NAMES[0]: "stall"}) as stalled,
+        FileServer({}) as empty,
+        pytest.raises(DownloadError) as info,
+    ):
+        download_fashion_mnist(
+            tmp_path,
+            mirrors=[stalled.url, empty.url, unreachable_url()],
+            checksums=md5,
+            retries=1,
+            timeout=1,
+        )
+    lines = str(info.value).splitlines()
+    assert lines[1].strip() == f"{stalled.url}{NAMES[0]}: timed out after 1 s"
+    assert lines[2].strip() == f"{empty.url}{NAMES[0]}: HTTP 404 Not Found"
+    assert lines[3].strip().endswith(f"{NAMES[0]}: connection refused")
+    assert "FASHIONCLF_DATA" in lines[4] and "load_sample()" in lines[4]
+    assert _leftovers(tmp_path) == []
+
+
+def test_mirrors_from_the_environment(tmp_path, idx_files, monkeypatch):
+    from fashionclf.datasets import OFFICIAL_MIRRORS, get_mirrors
+
+    files, md5 = idx_files
+    assert get_mirrors() == OFFICIAL_MIRRORS
+    with FileServer(files) as srv:
+        dead = unreachable_url()
+        monkeypatch.setenv("FASHIONCLF_MIRRORS", f"{dead}  {srv.url}")
+        assert get_mirrors() == (dead, srv.url)
+        download_fashion_mnist(tmp_path, checksums=md5, retries=1, timeout=2)
+        assert len(srv.requests) == 4
+    assert get_mirrors(["http://a/"]) == ("http://a/",)
+
+
+@pytest.mark.parametrize("mode", ["not-http", "chunked-cut", "bad-length"])
+def test_a_misbehaving_mirror_falls_back_to_the_next(tmp_path, idx_files, mode):
+    files, md5 = idx_files
+    with (
+        FileServer(files, modes={n: mode for n in NAMES}) as bad,
+        FileServer(files) as good,
+    ):
+        download_fashion_mnist(
+            tmp_path, mirrors=[bad.url, good.url], checksums=md5, retries=1, timeout=5
+        )
+        assert len(good.requests) == 4
+    assert sorted(
+        p.name for p in tmp_path.iterdir() if not p.name.startswith(".")
+    ) == sorted(NAMES)
+    assert _leftovers(tmp_path) == []
+
+
+def test_a_dripping_mirror_hits_the_deadline(tmp_path, idx_files):
+    from fashionclf._download import download
+
+    files, md5 = idx_files
+    with (
+        FileServer(files, modes={NAMES[0]: "drip"}) as slow,
+        pytest.raises(DownloadError, match=r"not complete after 1 s"),
+    ):
+        download(
+            NAMES[0],
+            tmp_path,
+            mirrors=[slow.url],
+            md5=md5[NAMES[0]],
+            retries=1,
+            deadline_s=1,
+        )
+    assert _leftovers(tmp_path) == []
+
+
+def test_an_endless_body_is_cut_at_the_size_cap(tmp_path, idx_files):
+    from fashionclf._download import download
+
+    files, md5 = idx_files
+    with (
+        FileServer(files, modes={NAMES[0]: "endless"}) as srv,
+        pytest.raises(DownloadError, match=r"sent more than 2,097,152 bytes"),
+    ):
+        download(
+            NAMES[0],
+            tmp_path,
+            mirrors=[srv.url],
+            md5=md5[NAMES[0]],
+            retries=1,
+            max_bytes=2 * 2**20,
+        )
+    assert _leftovers(tmp_path) == []
+    assert sum(p.stat().st_size for p in tmp_path.iterdir()) == 0
+
+
+def test_downloaded_files_follow_the_umask(tmp_path, idx_files):
+    import os
+
+    files, md5 = idx_files
+    old = os.umask(0o022)
+    try:
+        with FileServer(files) as srv:
+            download_fashion_mnist(tmp_path, mirrors=[srv.url], checksums=md5)
+    finally:
+        os.umask(old)
+    assert {(tmp_path / n).stat().st_mode & 0o777 for n in NAMES} == {0o644}

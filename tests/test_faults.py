@@ -65,7 +65,7 @@ def test_checkpoint_resume_equals_uninterrupted(small, monkeypatch, tmp_path):
     with pytest.warns(UserWarning, match="interrupted during epoch 3"):
         tiny_cnn(checkpoint_path=str(ckpt), **params).fit(X, y)
     monkeypatch.undo()
-    assert ckpt.is_file() and not list(tmp_path.glob("*.part-*"))
+    assert ckpt.is_file() and not list(tmp_path.glob(".*.fashionclf-tmp"))
 
     resumed = tiny_cnn(checkpoint_path=str(ckpt), **params).fit(X, y)
     assert len(resumed.history_) == 3  # 2 epochs from the checkpoint + 1 trained now

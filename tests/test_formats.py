@@ -147,3 +147,38 @@ def test_csv_truncated_gzip(tmp_path, sample):
 def test_csv_missing_file(tmp_path):
     with pytest.raises(FileNotFoundError, match=r"nope.csv: no such CSV file"):
         read_kaggle_csv(tmp_path / "nope.csv")
+
+
+def test_idx_gzip_bomb_reads_no_more_than_declared(tmp_path):
+    import tracemalloc
+
+    header = (0x00000803).to_bytes(4, "big") + b"".join(
+        d.to_bytes(4, "big") for d in (100, 28, 28)
+    )
+    path = tmp_path / "bomb-idx3-ubyte.gz"
+    with gzip.open(path, "wb") as fh:  # 100 images declared, 64 MB of zeros inflate
+        fh.write(header)
+        for _ in range(64):
+            fh.write(bytes(1 << 20))
+    assert path.stat().st_size < 200_000
+    tracemalloc.start()
+    try:
+        with pytest.raises(
+            DataFormatError, match=r"declares shape \(100, 28, 28\).*more"
+        ):
+            read_idx(path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 8 * 2**20  # bytes, against 64 MiB inflated
+
+
+def test_idx_header_declaring_too_many_images_is_refused_before_reading(tmp_path):
+    header = (0x00000803).to_bytes(4, "big") + b"".join(
+        d.to_bytes(4, "big") for d in (10**9, 28, 28)
+    )
+    (tmp_path / "big-idx3-ubyte").write_bytes(header + bytes(784))
+    with pytest.raises(
+        DataFormatError, match=r"declares 1,000,000,000 items; expected at most"
+    ):
+        read_idx(tmp_path / "big-idx3-ubyte")

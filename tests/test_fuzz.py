@@ -142,3 +142,109 @@ def test_reshaper_any_feature_count(shape):
         assert "expected 784 pixels" in str(exc)
         return
     assert out.shape[1:] == (1, 28, 28)
+
+
+# ------------------------------------------------------------- model files
+@pytest.fixture(scope="module")
+def model_payload(tmp_path_factory, sample):
+    import torch
+
+    from fashionclf import save_model
+
+    from .conftest import tiny_cnn
+
+    X, y, _, _ = sample
+    path = tmp_path_factory.mktemp("fuzz") / "m.pt"
+    save_model(tiny_cnn(width=4).fit(X[:200], y[:200]), path)
+    return torch.load(path, weights_only=True)
+
+
+_sizes = st.one_of(
+    st.integers(-3, 40),
+    st.lists(st.integers(-3, 40), min_size=0, max_size=4),
+    st.integers(2**20, 2**40),
+    st.just("x"),
+    st.none(),
+)
+_params = st.fixed_dictionaries(
+    {},
+    optional={
+        "n_blocks": _sizes,
+        "width": _sizes,
+        "convs_per_block": _sizes,
+        "dense_units": _sizes,
+        "image_shape": _sizes,
+        "architecture": st.sampled_from(["cnn", "compact", "seed", "other", 3]),
+        "dropout": st.floats(allow_nan=True),
+        "unknown": st.integers(),
+    },
+)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
+@given(
+    params=_params,
+    image_shape=_sizes,
+    shapes=st.dictionaries(
+        st.sampled_from(["net.head.1.weight", "net.features.0.weight", "mean", "zz"]),
+        st.lists(st.integers(0, 9), max_size=4),
+        max_size=3,
+    ),
+)
+def test_model_file_fields_never_escape_as_other_errors(
+    tmp_path_factory, model_payload, params, image_shape, shapes
+):
+    import json
+
+    import torch
+
+    from fashionclf import ModelFileError, load_model
+
+    payload = dict(model_payload)
+    payload["params"] = json.dumps({**json.loads(payload["params"]), **params})
+    payload["image_shape"] = image_shape
+    state = dict(payload["state_dict"])
+    state.update({k: torch.zeros(v) for k, v in shapes.items()})
+    payload["state_dict"] = state
+    path = tmp_path_factory.mktemp("f") / "m.pt"
+    torch.save(payload, path)
+    try:
+        model = load_model(path)
+    except ModelFileError:
+        return
+    assert model.predict(np.zeros((1, 784), np.uint8)).shape == (1,)
+
+
+@SETTINGS
+@given(data=st.binary(max_size=3000), name=st.sampled_from(["x.png", "x.jpg", "x"]))
+def test_random_bytes_as_an_image(tmp_path, data, name):
+    from fashionclf.image_files import read_images
+
+    path = tmp_path / name
+    path.write_bytes(data)
+    try:
+        out = read_images([path])
+    except DataFormatError:
+        return
+    assert out.shape == (1, 784) and out.dtype == np.uint8
+
+
+@SETTINGS
+@given(
+    width=st.integers(1, 64),
+    height=st.integers(1, 64),
+    mode=st.sampled_from(["1", "L", "LA", "P", "RGB", "RGBA", "I;16", "I", "CMYK"]),
+    fmt=st.sampled_from(["PNG", "JPEG"]),
+)
+def test_any_mode_and_size_of_png_or_jpeg(tmp_path, width, height, mode, fmt):
+    from PIL import Image
+
+    from fashionclf.image_files import read_images
+
+    path = tmp_path / f"x.{fmt.lower()}"
+    try:
+        Image.new(mode, (width, height), color=1).save(path, format=fmt)
+    except (OSError, KeyError, ValueError):
+        return  # a mode this format cannot store
+    out = read_images([path])
+    assert out.shape == (1, 784) and out.dtype == np.uint8

@@ -101,3 +101,35 @@ def test_precision_is_live_after_fit(small):
     bf16 = clf.set_params(precision="bfloat16").predict_proba(Xt)
     assert not np.array_equal(bf16, fp32)  # bf16 rounding shows
     np.testing.assert_allclose(bf16, fp32, atol=0.05)
+
+
+def test_predict_proba_memory_does_not_grow_with_rows(small):
+    import tracemalloc
+
+    from fashionclf.classifier import PREDICT_CHUNK
+
+    X, y, Xt, _ = small
+    clf = tiny_cnn().fit(X, y)
+    big = np.tile(Xt, (12 * PREDICT_CHUNK // len(Xt) + 1, 1))  # ~100,000 rows, uint8
+    tracemalloc.start()
+    try:
+        proba = clf.predict_proba(big)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert proba.shape == (len(big), 10)
+    np.testing.assert_allclose(proba[: len(Xt)], clf.predict_proba(Xt), rtol=1e-6)
+    # all rows at once as float32 would be len(big) * 784 * 4 bytes (~310 MB)
+    assert peak < len(big) * 784 * 4 / 3
+
+
+def test_threads_predicting_at_once_agree_with_serial_calls(small):
+    from concurrent.futures import ThreadPoolExecutor
+
+    X, y, Xt, _ = small
+    clf = tiny_cnn(max_epochs=2).fit(X, y)
+    serial = [clf.predict_proba(Xt[i::4]) for i in range(4)]
+    with ThreadPoolExecutor(4) as pool:
+        parallel = list(pool.map(lambda i: clf.predict_proba(Xt[i % 4 :: 4]), range(8)))
+    for i, got in enumerate(parallel):
+        np.testing.assert_array_equal(got, serial[i % 4])

@@ -52,6 +52,24 @@ def test_learning_curves(model, tmp_path):
     _check(fig, tmp_path / "lc.png")
 
 
+def test_learning_curves_show_a_test_accuracy_curve(tmp_path):
+    history = [
+        {"train_loss": 1.0 / e, "test_acc": 0.5 + e / 10, "dur": 1.0}
+        for e in range(1, 4)
+    ]
+    fig = plotting.plot_learning_curves(history, title="bench")
+    (line,) = fig.axes[1].lines
+    assert line.get_label() == "test accuracy (display only)"
+    assert list(line.get_ydata()) == pytest.approx([0.6, 0.7, 0.8])
+    assert not fig.axes[1].texts  # no "no validation split" notice
+    _check(fig, tmp_path / "lc_test.png")
+
+
+def test_learning_curves_without_any_accuracy_say_how_to_get_one():
+    fig = plotting.plot_learning_curves([{"train_loss": 1.0}], title="x")
+    assert "validation_fraction" in fig.axes[1].texts[0].get_text()
+
+
 def test_accuracy_vs_time(tmp_path):
     summary = pd.DataFrame(
         {"accuracy": [0.85, 0.91], "fit_s": [8.0, 300.0], "accuracy_std": [0.0, 0.002]},

@@ -30,6 +30,7 @@ _REFERENCE_AS_OF_ISSUE_11 = {
     "architecture": "cnn",
     "augment": True,
     "batch_size": 256,
+    "callbacks": None,  # added later; None trains as before
     "checkpoint_path": None,
     "convs_per_block": 2,
     "dense_units": 128,

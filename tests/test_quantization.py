@@ -94,3 +94,13 @@ def test_partial_fit_keeps_the_int8_model_current(small):
     first = model.predict_proba(Xt)
     model.partial_fit(X, y)
     assert not np.array_equal(model.predict_proba(Xt), first)
+
+
+def test_int8_compact_network_agrees_with_float32(sample):
+    X, y, Xt, _ = sample
+    model = FashionCNNClassifier(
+        max_epochs=3, width=16, random_state=0, quantize=True
+    ).fit(X, y)
+    int8_pred = model.predict(Xt)
+    float_pred = model.set_params(quantize=False).predict(Xt)
+    assert np.mean(int8_pred == float_pred) > 0.9

@@ -25,7 +25,7 @@ def test_round_trip_identical(fitted, small, tmp_path):
     np.testing.assert_array_equal(loaded.predict_proba(Xt), fitted.predict_proba(Xt))
     assert loaded.get_params() == {**fitted.get_params(), "device": "cpu"}
     assert loaded.classes_.tolist() == ["a", "b", "c"]
-    assert not list(tmp_path.glob("*.part-*"))
+    assert not list(tmp_path.glob(".*.fashionclf-tmp"))
 
 
 def test_file_holds_only_tensors_and_text(fitted, tmp_path):
@@ -50,10 +50,11 @@ def test_code_in_file_is_refused_not_run(tmp_path, monkeypatch, dump):
         torch.save({"format": "fashionclf.FashionCNNClassifier", "x": _Boom()}, path)
     with pytest.raises(
         ModelFileError,
-        match=r"evil.pt: not a fashionclf weights-only model file.*trusted sources",
-    ):
+        match=r"evil.pt: not a fashionclf weights-only model file.*can execute code",
+    ) as info:
         load_model(path)
     assert not (tmp_path / "PWNED").exists()
+    assert "joblib" not in str(info.value)  # never invite opening it another way
 
 
 def test_mismatched_tensors_are_refused(fitted, tmp_path):
@@ -96,3 +97,113 @@ def test_round_trip_per_block_sizes(small, tmp_path):
     loaded = FashionCNNClassifier.load(tmp_path / "m.pt")
     assert loaded.get_params() == {**model.get_params(), "device": "cpu"}
     np.testing.assert_array_equal(loaded.predict(Xt[:20]), model.predict(Xt[:20]))
+
+
+def test_compact_network_round_trip(small, tmp_path):
+    X, y, Xt, _ = small
+    model = FashionCNNClassifier(max_epochs=1, width=8, random_state=0).fit(X, y)
+    assert model.architecture == "compact"
+    model.save(tmp_path / "c.pt")
+    loaded = FashionCNNClassifier.load(tmp_path / "c.pt")
+    assert loaded.get_params() == {**model.get_params(), "device": "cpu"}
+    np.testing.assert_array_equal(loaded.predict_proba(Xt), model.predict_proba(Xt))
+
+
+# ----------------------------------------------------- hostile model files
+def _crafted(fitted, tmp_path, name="crafted.pt", **changes):
+    """A model file of ``fitted`` with payload entries or params replaced."""
+    import json
+
+    save_model(fitted, tmp_path / "base.pt")
+    payload = torch.load(tmp_path / "base.pt", weights_only=True)
+    params = json.loads(payload["params"])
+    for key, value in changes.items():
+        if key in params:
+            params[key] = value
+        if key not in params or key == "image_shape":  # the fitted image_shape_ too
+            payload[key] = value
+    payload["params"] = json.dumps(params)
+    torch.save(payload, tmp_path / name)
+    return tmp_path / name
+
+
+def test_compressed_records_are_refused_before_inflating(fitted, tmp_path):
+    import tracemalloc
+    import zipfile
+
+    save_model(fitted, tmp_path / "m.pt")
+    bomb = tmp_path / "bomb.pt"
+    with (
+        zipfile.ZipFile(tmp_path / "m.pt") as src,
+        zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as dst,
+    ):
+        for info in src.infolist():
+            dst.writestr(info.filename, src.read(info))
+        dst.writestr("archive/data/99", bytes(64 * 2**20))  # inflates to 64 MiB
+    assert bomb.stat().st_size < 2**20
+    tracemalloc.start()
+    try:
+        with pytest.raises(ModelFileError, match=r"bomb.pt: record .* is compressed"):
+            load_model(bomb)
+        assert tracemalloc.get_traced_memory()[1] < 4 * 2**20
+    finally:
+        tracemalloc.stop()
+
+
+@pytest.mark.parametrize(
+    ("changes", "match"),
+    [
+        ({"dense_units": 2**31}, r"declares dense_units=2147483648; .* at most 65536"),
+        ({"convs_per_block": [20000]}, r"declares convs_per_block=20000"),
+        ({"n_blocks": 10**6}, r"declares n_blocks=1000000"),
+        ({"width": [4, -1]}, r"declares width=-1"),
+        ({"image_shape": [1, 5000, 5000]}, r"declares side=5000"),
+        (
+            {"image_shape": [1, 900, 900]},
+            r"\(1, 900, 900\) does not fit n_features_in=784",
+        ),
+        (
+            {"image_shape": [1, 900, 900], "n_features_in": 810000},
+            r"tensors do not match .*first difference: 'net.head.1.weight'",
+        ),
+        ({"image_shape": "1x28x28"}, r"malformed model file"),
+        (
+            {"n_features_in": 10},
+            r"image_shape \(1, 28, 28\) does not fit n_features_in",
+        ),
+        (
+            {"state_dict": {"w": "not a tensor"}},
+            r"'state_dict' is not a dict of tensors",
+        ),
+        ({"quantized_state": [1, 2]}, r"'quantized_state' is not a dict of named int8"),
+        ({"classes": "[" * 100_000}, r"'classes' is not a JSON string of at most"),
+        (
+            {"classes": "[" * 5000 + "]" * 5000},
+            r"malformed model file \(RecursionError",
+        ),
+    ],
+    ids=lambda v: str(v)[:40],
+)
+def test_crafted_architecture_is_refused_without_building_it(
+    fitted, tmp_path, changes, match
+):
+    with pytest.raises(ModelFileError, match=match):
+        load_model(_crafted(fitted, tmp_path, **changes))
+
+
+def test_a_file_never_chooses_where_a_refit_writes(small, tmp_path):
+    X, y, _, _ = small
+    ckpt = tmp_path / "ckpt" / "fit.pt"
+    model = tiny_cnn(checkpoint_path=ckpt, num_threads=1).fit(X[:200], y[:200])
+    model.save(tmp_path / "m.pt")  # a pathlib.Path checkpoint_path saves
+    loaded = load_model(tmp_path / "m.pt")
+    assert loaded.checkpoint_path is None and loaded.num_threads is None
+
+
+def test_old_torch_is_refused(fitted, tmp_path, monkeypatch):
+    save_model(fitted, tmp_path / "m.pt")
+    monkeypatch.setattr(torch, "__version__", "2.5.1+cpu")
+    with pytest.raises(
+        ModelFileError, match=r"torch 2.5.1\+cpu .* needs torch >= 2.10"
+    ):
+        load_model(tmp_path / "m.pt")

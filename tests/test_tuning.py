@@ -236,3 +236,63 @@ def test_grid_search_on_dask_local_cluster(small):
         workers = {t["worker"] for t in ts.data}
         assert workers <= set(client.scheduler_info()["workers"])
     assert np.isfinite(grid.cv_results_["mean_test_score"]).all()
+
+
+# ------------------------------------------------- study identity and resume
+def test_a_study_refuses_to_mix_models(small, tmp_path):
+    X, y, _, _ = small
+    url = f"sqlite:///{tmp_path}/s.db"
+    run_study("dummy", X, y, n_trials=2, storage=url, study_name="s")
+    with pytest.raises(
+        ValueError,
+        match=r"study 's' in sqlite:.* searches something else: model='dummy' \(this call: 'knn'\)",
+    ):
+        run_study("knn", X, y, n_trials=2, storage=url, study_name="s")
+    with pytest.raises(ValueError, match=r"n_samples=600 \(this call: 500\)"):
+        run_study("dummy", X[:500], y[:500], n_trials=1, storage=url, study_name="s")
+    study = optuna.load_study(study_name="s", storage=url)
+    assert len(study.trials) == 2 and study.user_attrs["fashionclf"]["model"] == "dummy"
+
+
+def test_default_study_names_say_what_they_hold(small, tmp_path):
+    X, y, _, _ = small
+    url = f"sqlite:///{tmp_path}/s.db"
+    a = run_study("dummy", X, y, n_trials=1, storage=url)
+    b = run_study("knn", X, y, n_trials=1, storage=url)
+    assert (a.study_name, b.study_name) == (
+        "fashionclf-dummy-n600",
+        "fashionclf-knn-n600",
+    )
+    assert len(a.trials) == len(b.trials) == 1
+
+
+def test_a_resumed_study_proposes_new_trials_and_a_fresh_one_repeats(small, tmp_path):
+    X, y, _, _ = small
+    url = f"sqlite:///{tmp_path}/r.db"
+    run_study("knn", X, y, n_trials=3, storage=url, study_name="r")
+    study = run_study("knn", X, y, n_trials=3, storage=url, study_name="r")
+    params = [tuple(sorted(t.params.items())) for t in study.trials]
+    assert len(params) == 6 and params[3:] != params[:3]
+    again = run_study(
+        "knn", X, y, n_trials=3, storage=f"sqlite:///{tmp_path}/o.db", study_name="r"
+    )
+    assert [tuple(sorted(t.params.items())) for t in again.trials] == params[:3]
+
+
+def test_cli_tune_refuses_a_mixed_study(tmp_path, capsys):
+    from fashionclf.cli import main
+
+    url = f"sqlite:///{tmp_path}/c.db"
+    base = [
+        "tune",
+        "--sample",
+        "--n-trials",
+        "1",
+        "--storage",
+        url,
+        "--study-name",
+        "x",
+    ]
+    assert main([*base, "--model", "dummy"]) == 0
+    assert main([*base, "--model", "knn"]) == 2
+    assert "searches something else: model='dummy'" in capsys.readouterr().err

@@ -1,0 +1,79 @@
+"""Atomic file writes: a temporary file beside the target, then a rename.
+
+No torch here. Every file the library writes (downloads, caches, model files,
+checkpoints, prediction CSVs) goes through :func:`atomic_write`, so
+
+- a crash or Ctrl-C never leaves a half-written file under the real name;
+- the file gets the permissions the process umask gives any new file
+  (``mkstemp`` alone would leave 0600, unreadable to a shared folder's
+  other users);
+- temporary files carry this library's own suffix, ``.fashionclf-tmp``, so
+  leftovers of a killed process can be swept without touching a user's files
+  (:func:`sweep_stale`).
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+__all__ = ["TMP_SUFFIX", "atomic_write", "sweep_stale"]
+
+TMP_SUFFIX = ".fashionclf-tmp"
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def atomic_write(path: str | os.PathLike[str], write: Callable[[Path], None]) -> Path:
+    """Call ``write(tmp)`` on a new temporary file beside ``path``, then rename.
+
+    Parameters
+    ----------
+    path : path-like
+        The target; its folder must exist.
+    write : callable
+        Writes the content to the path it is given.
+
+    Returns
+    -------
+    Path
+        ``path``.
+    """
+    path = Path(path)
+    fd, name = tempfile.mkstemp(
+        prefix=f".{path.name}.", suffix=TMP_SUFFIX, dir=path.parent
+    )
+    os.close(fd)
+    tmp = Path(name)
+    try:
+        write(tmp)
+        os.chmod(tmp, 0o666 & ~_umask())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
+
+
+def sweep_stale(folder: str | os.PathLike[str], older_than_s: float = 3600.0) -> int:
+    """Delete this library's temporary files in ``folder`` older than a limit.
+
+    Only names ending in :data:`TMP_SUFFIX` are touched. Returns how many
+    were removed.
+    """
+    removed = 0
+    cutoff = time.time() - older_than_s
+    for tmp in Path(folder).glob(f".*{TMP_SUFFIX}"):
+        try:
+            if tmp.stat().st_mtime <= cutoff:
+                tmp.unlink()
+                removed += 1
+        except OSError:
+            continue  # gone already, or not ours to remove
+    return removed
