@@ -129,5 +129,6 @@ def main() -> None:
         f"int8 / float32 = {int8 / fp32:.2f}"
     )
 
+
 if __name__ == "__main__":
     main()

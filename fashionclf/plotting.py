@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 from sklearn.metrics import ConfusionMatrixDisplay
 
 from .datasets import CLASS_NAMES
@@ -199,6 +200,9 @@ def plot_learning_curves(history, *, title: str = "") -> Figure:
             transform=ax2.transAxes,
         )
     ax2.set_xlabel("epoch")
+    for ax in (ax1, ax2):  # whole epochs only, also for a 1-epoch fit
+        ax.set_xlim(0.5, len(rows) + 0.5)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))
     fig.suptitle(f"Learning curves {title}".strip())
     fig.tight_layout()
     return fig
