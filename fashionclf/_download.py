@@ -152,11 +152,9 @@ def download(
                 _fetch_once(url, dest, md5, timeout, deadline_s, max_bytes)
                 return dest
             except (
-                ChecksumError,
-                DownloadError,
-                OSError,
+                OSError,  # network errors; DownloadError (truncated, too big, slow)
+                ValueError,  # ChecksumError; anything urllib finds malformed
                 http.client.HTTPException,  # e.g. a body cut short, a non-HTTP reply
-                ValueError,  # e.g. a non-numeric Content-Length
             ) as exc:
                 reasons.append(failure_reason(exc, timeout))
             if attempt < retries:

@@ -45,10 +45,13 @@ def _read_at_most(fh: BinaryIO, n: int) -> bytes:
     return b"".join(parts)
 
 
-def _corrupt_gzip(path: Path, exc: Exception) -> DataFormatError:
+_GZIP_ERRORS = (EOFError, gzip.BadGzipFile, zlib.error)
+
+
+def _corrupt_gzip(path: Path, exc: Exception, fix: str = "") -> DataFormatError:
+    """Word the error for a gzip stream that cannot be read to its end."""
     return DataFormatError(
-        f"{path}: the gzip stream is corrupt or truncated ({exc}); delete the "
-        "file and fetch it again."
+        f"{path}: the gzip stream is corrupt or truncated ({exc}){fix}."
     )
 
 
@@ -83,8 +86,8 @@ def read_idx(path: str | os.PathLike[str]) -> np.ndarray:
             dims, header_len = _read_idx_header(fh, path)
             n_bytes = int(np.prod(dims))
             raw = _read_at_most(fh, n_bytes + 1)
-    except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
-        raise _corrupt_gzip(path, exc) from exc
+    except _GZIP_ERRORS as exc:
+        raise _corrupt_gzip(path, exc, "; delete the file and fetch it again") from exc
     if len(raw) != n_bytes:
         raise DataFormatError(
             f"{path}: IDX header declares shape {tuple(dims)} "
@@ -185,10 +188,8 @@ def read_kaggle_csv(path: str | os.PathLike[str]) -> tuple[np.ndarray, np.ndarra
         raise FileNotFoundError(f"{path}: no such CSV file.")
     try:
         frame = pd.read_csv(path, engine="c")
-    except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
-        raise DataFormatError(
-            f"{path}: the gzip stream is corrupt or truncated ({exc})."
-        ) from exc
+    except _GZIP_ERRORS as exc:
+        raise _corrupt_gzip(path, exc) from exc
     except pd.errors.ParserError as exc:
         raise DataFormatError(
             f"{path}: a row does not have {N_PIXELS + 1} columns "
@@ -250,10 +251,8 @@ def read_pixel_csv(
         raise FileNotFoundError(f"{path}: no such CSV file.")
     try:
         frame = pd.read_csv(path)
-    except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
-        raise DataFormatError(
-            f"{path}: the gzip stream is corrupt or truncated ({exc})."
-        ) from exc
+    except _GZIP_ERRORS as exc:
+        raise _corrupt_gzip(path, exc) from exc
     except (ValueError, pd.errors.ParserError, OSError) as exc:
         raise DataFormatError(f"{path}: cannot parse as CSV ({exc}).") from exc
     pixels = KAGGLE_COLUMNS[1:]

@@ -661,13 +661,13 @@ class FashionCNNClassifier(ClassifierMixin, BaseEstimator):
                 self.net_.partial_fit(Xtr, ytr)
             self.net_.train_split = None  # do not keep validation data in the model
             self.quantized_state_ = self._calibrate_int8(Xtr)
+            self._fold_network()
         self.history_ = self.net_.history
         return self
 
     def _calibrate_int8(self, Xtr: torch.Tensor) -> dict[str, torch.Tensor] | None:
         """Quantize the trained network on <= 2,048 evenly spaced training images."""
         self.__dict__.pop("_int8_graph", None)
-        self._float_network = folded_copy(self.net_.module_)
         if not self.quantize:
             return None
         step = max(1, len(Xtr) // 2048)
@@ -700,6 +700,14 @@ class FashionCNNClassifier(ClassifierMixin, BaseEstimator):
                 self.net_.module_, self.quantized_state_, example
             )
         return self._int8_graph
+
+    def _fold_network(self) -> None:
+        """Keep the inference copy of ``net_.module_`` (batch norm folded).
+
+        Rebuilt whenever the weights change or arrive: after fit and
+        partial_fit, on unpickling and on loading a model file.
+        """
+        self._float_network = folded_copy(self.net_.module_)
 
     def _float_proba(self, Xt: torch.Tensor) -> np.ndarray:
         """Softmax of the network with batch norm folded, batch by batch."""
@@ -810,4 +818,4 @@ class FashionCNNClassifier(ClassifierMixin, BaseEstimator):
         self.__dict__.update(state)
         if "net_" in state:  # skorch may have moved a CUDA model to the CPU
             self.device_ = str(self.net_.device)
-            self._float_network = folded_copy(self.net_.module_)
+            self._fold_network()

@@ -156,38 +156,18 @@ def plot_learning_curves(history, *, title: str = "") -> Figure:
     for display only). Without either it says how to get one.
     """
     rows = list(history)
-    epochs = np.arange(1, len(rows) + 1)
     fig = Figure(figsize=(9, 3.5))
     ax1, ax2 = fig.subplots(1, 2)
     for key in ("train_loss", "valid_loss"):
-        vals = [r.get(key) for r in rows]
-        if any(v is not None for v in vals):
-            ax1.plot(
-                epochs,
-                [np.nan if v is None else v for v in vals],
-                marker="o",
-                label=key,
-            )
+        _plot_history_key(ax1, rows, key, label=key)
     ax1.set_xlabel("epoch")
     ax1.set_ylabel("loss")
     ax1.legend()
-    curves = {
-        "valid_acc": "validation accuracy",
-        "test_acc": "test accuracy (display only)",
-    }
-    shown = False
-    for (key, label), color in zip(curves.items(), ("C2", "C3"), strict=True):
-        acc = [r.get(key) for r in rows]
-        if any(v is not None for v in acc):
-            ax2.plot(
-                epochs,
-                [np.nan if v is None else v for v in acc],
-                marker="o",
-                color=color,
-                label=label,
-            )
-            shown = True
-    if shown:
+    shown = [
+        _plot_history_key(ax2, rows, "valid_acc", "validation accuracy", color="C2"),
+        _plot_history_key(ax2, rows, "test_acc", "test accuracy (display only)", "C3"),
+    ]
+    if any(shown):
         ax2.set_ylabel("accuracy")
         ax2.legend()
     else:
@@ -206,6 +186,17 @@ def plot_learning_curves(history, *, title: str = "") -> Figure:
     fig.suptitle(f"Learning curves {title}".strip())
     fig.tight_layout()
     return fig
+
+
+def _plot_history_key(ax, rows: list, key: str, label: str, color=None) -> bool:
+    """Plot ``key`` per epoch (gaps where a row lacks it); False if no row has it."""
+    vals = [r.get(key) for r in rows]
+    if all(v is None for v in vals):
+        return False
+    epochs = np.arange(1, len(rows) + 1)
+    y = [np.nan if v is None else v for v in vals]
+    ax.plot(epochs, y, marker="o", color=color, label=label)
+    return True
 
 
 def plot_accuracy_vs_time(

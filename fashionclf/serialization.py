@@ -20,7 +20,6 @@ import numpy as np
 import torch
 
 from ._atomic import atomic_write
-from ._inference import folded_copy
 from ._validation import resolve_image_shape
 from .classifier import FashionCNNClassifier
 from .exceptions import ModelFileError
@@ -310,7 +309,7 @@ def _restore_network(model: FashionCNNClassifier, state: dict, path: Path) -> No
     model.net_ = model._make_net(model._build_module(), 1, None)
     model.net_.initialize()
     model.net_.module_.load_state_dict(state, strict=True)
-    model._float_network = folded_copy(model.net_.module_)
+    model._fold_network()
     if model.quantized_state_ is not None:
         try:
             model._int8_network()  # built now, so a mismatch fails here
