@@ -63,7 +63,7 @@ def test_reference_preset_is_frozen():
     assert make_cnn("reference").get_params() == _REFERENCE_AS_OF_ISSUE_11
 
 
-@pytest.mark.parametrize("name", ["tiny", "fast", "best"])
+@pytest.mark.parametrize("name", ["tiny", "best"])
 def test_older_presets_keep_the_reference_network(name):
     params = make_cnn(name).get_params()
     assert params["architecture"] == "cnn" and params["n_blocks"] == 2
@@ -72,3 +72,10 @@ def test_older_presets_keep_the_reference_network(name):
 
 def test_default_is_the_compact_network():
     assert make_cnn("default").architecture == "compact"
+
+
+def test_fast_is_the_compact_network_cut_down():
+    params = make_cnn("fast").get_params()
+    default = make_cnn("default").get_params()
+    changed = {k: v for k, v in params.items() if default[k] != v}
+    assert changed == {"convs_per_block": 1, "augment": False, "max_epochs": 5}
