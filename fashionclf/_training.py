@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import math
 import os
+import time
 import warnings
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -25,7 +27,7 @@ from skorch import NeuralNetClassifier
 from skorch.callbacks import Callback
 from skorch.utils import to_tensor
 
-from ._atomic import atomic_write
+from ._atomic import atomic_write, sweep_stale
 
 
 class TensorBatches:
@@ -269,6 +271,31 @@ class EpochCheckpoint(Callback):
         directory = os.path.dirname(os.path.abspath(self.path))
         os.makedirs(directory, exist_ok=True)
         atomic_write(self.path, lambda tmp: torch.save(payload, tmp))
+
+
+#: Per-fit checkpoints in a checkpoint folder older than this are deleted.
+CHECKPOINT_MAX_AGE_S = 7 * 24 * 3600.0
+
+
+def checkpoint_file(checkpoint_path: str | os.PathLike[str], fingerprint: str) -> str:
+    """Return the file a fit checkpoints to: ``checkpoint_path``, or one inside it.
+
+    For an existing folder, ``<folder>/fit-<fingerprint>.ckpt``, after deleting
+    the folder's checkpoints (and temporary files) older than
+    :data:`CHECKPOINT_MAX_AGE_S`: those of searches abandoned long ago.
+    """
+    path = os.fspath(checkpoint_path)
+    if not os.path.isdir(path):
+        return path
+    cutoff = time.time() - CHECKPOINT_MAX_AGE_S
+    for old in Path(path).glob("fit-*.ckpt"):
+        try:
+            if old.stat().st_mtime < cutoff:
+                old.unlink()
+        except OSError:
+            continue  # gone already (another worker), or not ours to remove
+    sweep_stale(path)
+    return os.path.join(path, f"fit-{fingerprint}.ckpt")
 
 
 def _plain(obj):

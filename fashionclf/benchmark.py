@@ -1,11 +1,15 @@
 """Benchmark harness: fit CNN presets and baselines on the same data, compare.
 
-For each model (and each seed, for stochastic models) it records test
-accuracy, macro-F1, per-class recall, fit seconds, predict images/second,
-peak resident memory during fit, pickled model size, plus the package
-versions, hardware and git commit. :func:`run_benchmark` returns a
-:class:`BenchmarkResult`, whose ``save`` writes ``results.json``,
-``results.md`` and PNG plots.
+For each model (and each seed, for stochastic models; and each training-set
+size, with ``train_sizes``) it records test accuracy, macro-F1, per-class
+recall, fit seconds, predict images/second, peak resident memory during fit,
+pickled model size, plus the package versions, hardware and git commit.
+Every model is scored on the same test images, so the summary also says
+whether a difference is real: a Wilson 95% interval of each accuracy, and
+against the best model a paired bootstrap 95% interval of the difference and
+an exact McNemar test (:mod:`fashionclf.significance`).
+:func:`run_benchmark` returns a :class:`BenchmarkResult`, whose ``save``
+writes ``results.json``, ``results.md`` and PNG plots.
 """
 
 from __future__ import annotations
@@ -32,11 +36,14 @@ import torch
 from sklearn.base import BaseEstimator
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import accuracy_score, f1_score, recall_score
+from sklearn.model_selection import train_test_split
 from skorch.callbacks import Callback
 
+from ._progress import EpochProgress, wants_live
 from .baselines import BASELINES, make_baseline
 from .datasets import CLASS_NAMES
 from .presets import PRESETS, make_cnn
+from .significance import compare_to_best
 
 __all__ = [
     "BENCHMARK_PRESETS",
@@ -213,11 +220,22 @@ class HeldOutAccuracy(Callback):
         self.X = self.y = self.images_ = None
 
 
-def _evaluate(name: str, est: BaseEstimator, seed: int, X, y, Xt, yt) -> dict[str, Any]:
+def _evaluate(
+    name: str,
+    est: BaseEstimator,
+    seed: int,
+    X,
+    y,
+    Xt,
+    yt,
+    live: EpochProgress | None = None,
+) -> tuple[dict[str, Any], np.ndarray]:
+    """Fit and score one model; return its row and per-test-image outcomes."""
     curve = None
     if name.startswith("cnn-"):  # a learning curve on the test set, timed apart
         curve = HeldOutAccuracy(Xt, yt)
-        est.set_params(callbacks=[("test_accuracy", curve)])
+        extra = [("progress", live)] if live is not None else []
+        est.set_params(callbacks=[("test_accuracy", curve), *extra])
     tracked = _reset_peak_rss()
     t0 = time.perf_counter()
     with warnings.catch_warnings():
@@ -236,9 +254,10 @@ def _evaluate(name: str, est: BaseEstimator, seed: int, X, y, Xt, yt) -> dict[st
     buf = io.BytesIO()
     joblib.dump(est, buf)
     recall = recall_score(yt, pred, average=None, labels=np.arange(10), zero_division=0)
-    return {
+    row = {
         "model": name,
         "seed": seed,
+        "n_train": len(y),
         "accuracy": float(accuracy_score(yt, pred)),
         "macro_f1": float(f1_score(yt, pred, average="macro")),
         "fit_s": fit_s,
@@ -247,6 +266,50 @@ def _evaluate(name: str, est: BaseEstimator, seed: int, X, y, Xt, yt) -> dict[st
         "model_size_mb": buf.tell() / 1e6,
         **{f"recall_{c}": float(r) for c, r in zip(CLASS_NAMES, recall, strict=True)},
     }
+    return row, np.asarray(pred) == np.asarray(yt)
+
+
+def _spread(mean: float, std: float, unit: str, digits: int = 2) -> str:
+    """``mean ± std`` for several runs; the mean alone for one (std is NaN)."""
+    if np.isnan(std):
+        return f"{mean:,.{digits}f}{unit}"
+    return f"{mean:,.{digits}f} ± {std:,.{digits}f}{unit}"
+
+
+def _p_value(p: float) -> str:
+    if np.isnan(p):
+        return ""
+    return f"{p:.1e}" if p < 1e-3 else f"{p:.3f}"
+
+
+def _significance_cells(r: pd.Series) -> list[str]:
+    ci = f"{100 * r.ci_low:.2f}-{100 * r.ci_high:.2f}%"
+    if np.isnan(r.p_mcnemar):
+        vs_best = "best"
+    else:
+        vs_best = (
+            f"{100 * r.diff_vs_best:+.2f} "
+            f"({100 * r.diff_ci_low:+.2f} to {100 * r.diff_ci_high:+.2f})"
+        )
+    noise = (
+        f"{100 * r.accuracy_std:.2f} / {100 * r.sampling_se:.2f}: {r.larger_noise}"
+        if r.larger_noise
+        else ""
+    )
+    return [ci, vs_best, _p_value(r.p_mcnemar), noise]
+
+
+def _legend(table: pd.DataFrame) -> str:
+    best = table.index[0]
+    return (
+        "95% CI: Wilson interval of the test accuracy (first seed), from the "
+        f"finite test set. vs best: accuracy minus {best}'s on the same test "
+        "images, with a paired bootstrap 95% interval (first seeds). McNemar "
+        "p: exact two-sided test of the paired predictions. Seed std / test "
+        "SE: spread over seeds (ddof=1) against the standard error of one "
+        "accuracy from the test set alone, and which is larger; shown for "
+        "models run with several seeds."
+    )
 
 
 @dataclasses.dataclass
@@ -256,23 +319,48 @@ class BenchmarkResult:
     Attributes
     ----------
     runs : DataFrame
-        One row per (model, seed).
+        One row per (model, seed, training-set size ``n_train``).
     env : dict
         :func:`environment` at the start of the run.
     estimators : dict
-        Model name -> fitted estimator (last seed).
+        Model name -> fitted estimator (last seed, largest training set).
     command : str
         The command line, if known.
+    outcomes : dict
+        ``(model, seed, n_train)`` -> boolean array, True where that run's
+        prediction of a test image is right; the paired tests use them.
     """
 
     runs: pd.DataFrame
     env: dict[str, Any]
     estimators: dict[str, BaseEstimator]
     command: str = ""
+    outcomes: dict[tuple[str, int, int], np.ndarray] = dataclasses.field(
+        default_factory=dict
+    )
+
+    def _full_size(self) -> pd.DataFrame:
+        runs = self.runs
+        if "n_train" not in runs:
+            return runs
+        return runs[runs["n_train"] == runs["n_train"].max()]
 
     def summary(self) -> pd.DataFrame:
-        """Mean and std over seeds per model, sorted by accuracy."""
-        g = self.runs.groupby("model", sort=False)
+        """One row per model on the largest training set, best accuracy first.
+
+        Columns: the means over seeds of ``accuracy``, ``macro_f1``,
+        ``fit_s``, ``predict_img_per_s``, ``peak_rss_mb``, ``model_size_mb``;
+        ``accuracy_std`` and ``fit_s_std`` over seeds (ddof=1; NaN for one
+        run); ``n`` runs; ``sampling_se``, the standard error of an accuracy
+        from the finite test set alone, and ``larger_noise`` ('seeds' or
+        'test sampling'; empty for one run). With the per-image outcomes,
+        also the columns of :func:`fashionclf.significance.compare_to_best`
+        for each model's first seed against the model with the best mean:
+        ``ci_low``, ``ci_high``, ``diff_vs_best``, ``diff_ci_low``,
+        ``diff_ci_high``, ``p_mcnemar``.
+        """
+        runs = self._full_size()
+        g = runs.groupby("model", sort=False)
         cols = [
             "accuracy",
             "macro_f1",
@@ -282,26 +370,84 @@ class BenchmarkResult:
             "model_size_mb",
         ]
         out = g[cols].mean()
-        out["accuracy_std"] = g["accuracy"].std(ddof=0)
-        out["fit_s_std"] = g["fit_s"].std(ddof=0)
+        out["accuracy_std"] = g["accuracy"].std(ddof=1)
+        out["fit_s_std"] = g["fit_s"].std(ddof=1)
         out["n"] = g.size()
-        return out.sort_values("accuracy", ascending=False)
+        out = out.sort_values("accuracy", ascending=False)
+        first = {}
+        for (name, _seed, n_train), correct in self.outcomes.items():
+            if n_train == runs["n_train"].max() and name not in first:
+                first[name] = correct
+        if first:
+            n_test = len(next(iter(first.values())))
+            p = out["accuracy"]
+            out["sampling_se"] = np.sqrt(p * (1 - p) / n_test)
+            out["larger_noise"] = np.where(
+                out["n"] < 2,
+                "",
+                np.where(
+                    out["accuracy_std"] > out["sampling_se"], "seeds", "test sampling"
+                ),
+            )
+            sig = compare_to_best(first, best=str(out.index[0]))
+            out = out.join(sig.drop(columns="accuracy"))
+        return out
+
+    def sample_efficiency(self) -> pd.DataFrame:
+        """Mean accuracy and fit time per model and training-set size.
+
+        Columns ``model``, ``n_train``, ``accuracy``, ``accuracy_std``
+        (ddof=1), ``fit_s``, ``n``; for :func:`plotting.plot_sample_efficiency`.
+        """
+        g = self.runs.groupby(["model", "n_train"], sort=False)
+        out = g[["accuracy", "fit_s"]].mean()
+        out["accuracy_std"] = g["accuracy"].std(ddof=1)
+        out["n"] = g.size()
+        return out.reset_index().sort_values(["model", "n_train"], kind="stable")
 
     def to_markdown(self) -> str:
-        """Return the summary as a Markdown table (accuracy: mean ± std, n seeds)."""
+        """Return the summary as a Markdown table, with a legend under it.
+
+        Accuracy is ``mean ± std`` over seeds for several runs and the single
+        figure for one (the ``n`` column says which). Intervals and tests
+        are explained in the legend.
+        """
+        table = self.summary()
+        sig = "p_mcnemar" in table
+        head = "| model | test accuracy |"
+        if sig:
+            head += " 95% CI | vs best, pt (95% CI) | McNemar p | seed std / test SE |"
+        head += " macro-F1 | fit s | predict img/s | peak RSS MB | size MB | n |"
+        lines = [head, "|" + "---|" * (head.count("|") - 1)]
+        for name, r in table.iterrows():
+            cells = [str(name), _spread(100 * r.accuracy, 100 * r.accuracy_std, "%")]
+            if sig:
+                cells += _significance_cells(r)
+            cells += [
+                f"{r.macro_f1:.4f}",
+                _spread(r.fit_s, r.fit_s_std, "", 1),
+                f"{r.predict_img_per_s:,.0f}",
+                f"{r.peak_rss_mb:,.0f}",
+                f"{r.model_size_mb:.2f}",
+                str(int(r.n)),
+            ]
+            lines.append("| " + " | ".join(cells) + " |")
+        if sig:
+            lines += ["", _legend(table)]
+        return "\n".join(lines)
+
+    def sample_efficiency_markdown(self) -> str:
+        """Test accuracy per model (rows) and training-set size (columns)."""
+        eff = self.sample_efficiency()
+        sizes = sorted(eff["n_train"].unique())
         lines = [
-            "| model | test accuracy | macro-F1 | fit s | predict img/s | "
-            "peak RSS MB | size MB | n |",
-            "|---|---|---|---|---|---|---|---|",
+            "| model | " + " | ".join(f"{s:,}" for s in sizes) + " |",
+            "|---|" + "---|" * len(sizes),
         ]
-        for name, r in self.summary().iterrows():
-            lines.append(
-                f"| {name} | {100 * r.accuracy:.2f} ± {100 * r.accuracy_std:.2f}% | "
-                f"{r.macro_f1:.4f} | {r.fit_s:.1f} ± {r.fit_s_std:.1f} | "
-                f"{r.predict_img_per_s:,.0f} | {r.peak_rss_mb:,.0f} | "
-                f"{r.model_size_mb:.2f} | "
-                f"{int(r.n)} |"
-            )
+        for name, rows in eff.groupby("model", sort=False):
+            acc = dict(zip(rows["n_train"], rows["accuracy"], strict=True))
+            cells = [f"{100 * acc[s]:.2f}%" if s in acc else "" for s in sizes]
+            lines.append(f"| {name} | " + " | ".join(cells) + " |")
         return "\n".join(lines)
 
     def save(
@@ -312,17 +458,25 @@ class BenchmarkResult:
         X_test=None,
         y_test=None,
     ) -> Path:
-        """Write ``results.json``, ``results.md`` and (optionally) PNG plots."""
-        from . import plotting
+        """Write ``results.json``, ``results.md`` and (optionally) PNG plots.
 
+        Plots: accuracy vs fit time; with ``X_test, y_test``, the best
+        model's confusion matrix and per-class precision/recall; each CNN's
+        learning curves; with several training-set sizes, the
+        sample-efficiency plot. Missing values are ``null`` in the JSON.
+        """
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
+        summary = self.summary()
+        several_sizes = self.runs["n_train"].nunique() > 1
         payload = {
             "command": self.command,
             "environment": self.env,
-            "runs": self.runs.to_dict(orient="records"),
-            "summary": self.summary().reset_index().to_dict(orient="records"),
+            "runs": _records(self.runs),
+            "summary": _records(summary.reset_index()),
         }
+        if several_sizes:
+            payload["sample_efficiency"] = _records(self.sample_efficiency())
         (out / "results.json").write_text(json.dumps(payload, indent=2, default=float))
         md = [
             f"Command: `{self.command}`",
@@ -336,28 +490,76 @@ class BenchmarkResult:
             self.to_markdown(),
             "",
         ]
+        if several_sizes:
+            md += [
+                "Test accuracy by training-set size:",
+                "",
+                self.sample_efficiency_markdown(),
+                "",
+            ]
         (out / "results.md").write_text("\n".join(md))
         if plots:
-            plotting.save(
-                plotting.plot_accuracy_vs_time(self.summary()),
-                out / "accuracy_vs_time.png",
-            )
-            best = self.summary().index[0]
-            est = self.estimators[best]
-            if X_test is not None and y_test is not None:
-                plotting.save(
-                    plotting.plot_confusion_matrix(
-                        y_test, est.predict(X_test), title=best
-                    ),
-                    out / "confusion_matrix.png",
-                )
-            for name, est in self.estimators.items():
-                if hasattr(est, "history_"):
-                    plotting.save(
-                        plotting.plot_learning_curves(est.history_, title=name),
-                        out / f"learning_curves_{name}.png",
-                    )
+            self._save_plots(out, summary, X_test, y_test, several_sizes)
         return out
+
+    def _save_plots(self, out: Path, summary, X_test, y_test, several_sizes) -> None:
+        from . import plotting
+
+        plotting.save(
+            plotting.plot_accuracy_vs_time(summary), out / "accuracy_vs_time.png"
+        )
+        best = summary.index[0]
+        if X_test is not None and y_test is not None:
+            pred = self.estimators[best].predict(X_test)
+            plotting.save(
+                plotting.plot_confusion_matrix(y_test, pred, title=best),
+                out / "confusion_matrix.png",
+            )
+            plotting.save(
+                plotting.plot_per_class_metrics(y_test, pred, title=best),
+                out / "per_class_metrics.png",
+            )
+        for name, est in self.estimators.items():
+            if hasattr(est, "history_"):
+                plotting.save(
+                    plotting.plot_learning_curves(est.history_, title=name),
+                    out / f"learning_curves_{name}.png",
+                )
+        if several_sizes:
+            plotting.save(
+                plotting.plot_sample_efficiency(self.sample_efficiency()),
+                out / "sample_efficiency.png",
+            )
+
+
+def _records(df: pd.DataFrame) -> list[dict[str, Any]]:
+    """Rows as dicts, NaN as None (JSON has no NaN)."""
+    return [
+        {k: None if isinstance(v, float) and np.isnan(v) else v for k, v in row.items()}
+        for row in df.to_dict(orient="records")
+    ]
+
+
+def _subsets(X, y, train_sizes: Sequence[int] | None):
+    """Yield ``(X, y)`` for each training-set size: stratified subsets, seed 0."""
+    n = len(y)
+    if not train_sizes:
+        yield X, y
+        return
+    sizes = sorted({int(s) for s in train_sizes})
+    if sizes[0] < 1 or sizes[-1] > n:
+        raise ValueError(
+            f"train_sizes={list(train_sizes)} must lie between 1 and the "
+            f"{n} training images."
+        )
+    for size in sizes:
+        if size == n:
+            yield X, y
+        else:
+            Xs, _, ys, _ = train_test_split(
+                X, y, train_size=size, stratify=y, random_state=0
+            )
+            yield Xs, ys
 
 
 def run_benchmark(
@@ -371,7 +573,8 @@ def run_benchmark(
     n_jobs: int = 2,
     cnn_overrides: dict[str, Any] | None = None,
     one_seed: Sequence[str] = (),
-    progress: bool = True,
+    train_sizes: Sequence[int] | None = None,
+    progress: bool | str = "auto",
     command: str = "",
 ) -> BenchmarkResult:
     """Fit every model on the same training data and score it on the same test data.
@@ -392,8 +595,15 @@ def run_benchmark(
     one_seed : sequence of str, default=()
         Stochastic models to run with the first seed only (the slow ones);
         the summary's ``n`` column shows it.
-    progress : bool, default=True
-        Print one line per run to stderr.
+    train_sizes : sequence of int, optional
+        Training-set sizes for a sample-efficiency run: every model is
+        trained on a stratified subset of each size (drawn with seed 0, the
+        same for every model) and scored on the full test set. Default: the
+        whole training set only.
+    progress : bool or 'auto', default='auto'
+        On stderr: one line per run, and live epoch progress of the CNNs
+        (epoch, elapsed, estimated time left). 'auto' shows the epochs only
+        when stderr is a terminal; True always; False prints nothing.
     command : str, default=''
         Recorded in the results.
 
@@ -402,29 +612,36 @@ def run_benchmark(
     BenchmarkResult
     """
     names = resolve_models(models)
+    live = wants_live(progress)
     env = environment()
-    rows, fitted = [], {}
-    plan = [
+    rows, fitted, outcomes = [], {}, {}
+    runs_per_size = [
         (n, s)
         for n in names
         for s in (seeds if _is_stochastic(n) and n not in one_seed else seeds[:1])
     ]
-    for i, (name, seed) in enumerate(plan, 1):
-        if progress:
-            print(
-                f"[{i}/{len(plan)}] {name} seed={seed} ...",
-                end=" ",
-                file=sys.stderr,
-                flush=True,
-            )
-        est = _build(name, seed, n_jobs, cnn_overrides or {})
-        row = _evaluate(name, est, seed, X_train, y_train, X_test, y_test)
-        rows.append(row)
-        fitted[name] = est
-        if progress:
-            print(
-                f"accuracy {100 * row['accuracy']:.2f}%, fit {row['fit_s']:.1f} s",
-                file=sys.stderr,
-                flush=True,
-            )
-    return BenchmarkResult(pd.DataFrame(rows), env, fitted, command)
+    subsets = list(_subsets(X_train, y_train, train_sizes))
+    total, i = len(runs_per_size) * len(subsets), 0
+    # On a terminal the run's line is rewritten in place; in a log, live
+    # progress writes whole lines, each starting with the run's name.
+    rewrite = live and sys.stderr.isatty()
+    for X, y in subsets:
+        for name, seed in runs_per_size:
+            i += 1
+            size = f" n_train={len(y)}" if len(subsets) > 1 else ""
+            prefix = f"[{i}/{total}] {name} seed={seed}{size} ... "
+            if progress and (rewrite or not live):
+                print(prefix, end="", file=sys.stderr, flush=True)
+            est = _build(name, seed, n_jobs, cnn_overrides or {})
+            epochs = EpochProgress(prefix) if live else None
+            row, correct = _evaluate(name, est, seed, X, y, X_test, y_test, epochs)
+            rows.append(row)
+            outcomes[(name, seed, len(y))] = correct
+            fitted[name] = est
+            if progress:
+                done = (
+                    f"accuracy {100 * row['accuracy']:.2f}%, fit {row['fit_s']:.1f} s"
+                )
+                lead = "\r\x1b[K" + prefix if rewrite else prefix if live else ""
+                print(lead + done, file=sys.stderr, flush=True)
+    return BenchmarkResult(pd.DataFrame(rows), env, fitted, command, outcomes)

@@ -46,6 +46,7 @@ from skorch.callbacks import Callback, EarlyStopping, ProgressBar
 from skorch.dataset import Dataset
 from skorch.helper import predefined_split
 
+from ._devices import auto_device
 from ._inference import folded_copy, predict_proba_batches
 from ._quantization import (
     calibrate_int8,
@@ -61,6 +62,7 @@ from ._training import (
     LRSchedule,
     Net,
     TensorBatches,
+    checkpoint_file,
     resume_from_checkpoint,
 )
 from ._validation import check_pixels, expected_got, resolve_image_shape
@@ -173,11 +175,18 @@ class FashionCNNClassifier(ClassifierMixin, BaseEstimator):
         test accuracy in our runs. Training is unchanged. CPU only.
     device : str, default='auto'
         ``'auto'`` (CUDA when available, else CPU), ``'cpu'``, ``'cuda'``,
-        ``'cuda:N'``.
-    checkpoint_path : str or None, default=None
+        ``'cuda:N'``. With several GPUs visible, ``'auto'`` takes the one with
+        the most free memory when the fit starts (equal ones in turn), so
+        the fits of a parallel search spread over the GPUs; ``'cuda:N'`` pins.
+    checkpoint_path : str, path or None, default=None
         Write a checkpoint after every epoch to this file. A later ``fit``
         with the same parameters and data resumes from it and, on the CPU,
-        ends with the same weights as an uninterrupted fit.
+        ends with the same weights as an uninterrupted fit. An existing
+        folder instead holds one file per fit, named after the fit's
+        parameters and data (``fit-<hash>.ckpt``): what parallel searches
+        need, where every fold and candidate is its own fit. Checkpoint files
+        there untouched for ``CHECKPOINT_MAX_AGE_S`` (7 days) are deleted
+        when a fit starts.
     num_threads : int or None, default=None
         torch CPU threads during fit/predict (restored afterwards); None
         leaves torch's setting alone.
@@ -348,7 +357,7 @@ class FashionCNNClassifier(ClassifierMixin, BaseEstimator):
     def _resolve_device(self) -> str:
         owner = type(self).__name__
         if self.device == "auto":
-            return "cuda" if torch.cuda.is_available() else "cpu"
+            return auto_device()
         try:
             dev = torch.device(self.device)
         except RuntimeError as exc:
@@ -475,7 +484,7 @@ class FashionCNNClassifier(ClassifierMixin, BaseEstimator):
         module: torch.nn.Module,
         n_train: int,
         valid,
-        fingerprint: str | None = None,
+        checkpoint: tuple[str, str] | None = None,
     ) -> Net:
         callbacks: list = [("finite_loss", FiniteLoss()), ("snapshot", EpochSnapshot())]
         if self.lr_schedule != "constant":
@@ -495,13 +504,8 @@ class FashionCNNClassifier(ClassifierMixin, BaseEstimator):
         if self.verbose >= 2:
             callbacks.append(("progress_bar", ProgressBar()))
         callbacks += self._user_callbacks({name for name, _ in callbacks})
-        if self.checkpoint_path is not None and fingerprint is not None:
-            callbacks.append(
-                (
-                    "checkpoint",
-                    EpochCheckpoint(os.fspath(self.checkpoint_path), fingerprint),
-                )
-            )
+        if checkpoint is not None:
+            callbacks.append(("checkpoint", EpochCheckpoint(*checkpoint)))
         opt_cls, opt_kw = _OPTIMIZERS[self.optimizer]
         return Net(
             module,
@@ -640,17 +644,15 @@ class FashionCNNClassifier(ClassifierMixin, BaseEstimator):
                     else (0.0, 1.0)
                 )
                 module = self._build_module(mean, std if std > 0 else 1.0)
-                fingerprint = (
-                    self._fingerprint(Xt, yt)
-                    if self.checkpoint_path is not None
-                    else None
-                )
-                self.net_ = self._make_net(module, len(ytr), valid, fingerprint)
+                checkpoint = None
+                if self.checkpoint_path is not None:
+                    fingerprint = self._fingerprint(Xt, yt)
+                    path = checkpoint_file(self.checkpoint_path, fingerprint)
+                    checkpoint = (path, fingerprint)
+                self.net_ = self._make_net(module, len(ytr), valid, checkpoint)
                 self.net_.initialize()
-                if fingerprint is not None and epochs is None:
-                    done = resume_from_checkpoint(
-                        self.net_, os.fspath(self.checkpoint_path), fingerprint
-                    )
+                if checkpoint is not None and epochs is None:
+                    done = resume_from_checkpoint(self.net_, *checkpoint)
                     epochs = self.max_epochs - done
             else:
                 self.net_.train_split = (

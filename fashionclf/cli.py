@@ -91,6 +91,10 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     from . import plotting
     from .serialization import load_model
 
+    if args.saliency and not args.out_dir:
+        raise SystemExit(
+            "fashionclf evaluate: --saliency needs --out-dir for saliency.png"
+        )
     model = load_model(args.model)
     X, y = _load(args, "test")
     proba = model.predict_proba(X)
@@ -106,9 +110,17 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
             plotting.plot_confusion_matrix(y, pred), f"{out}/confusion_matrix.png"
         )
         plotting.save(
+            plotting.plot_per_class_metrics(y, pred), f"{out}/per_class_metrics.png"
+        )
+        plotting.save(
             plotting.plot_misclassified(X, y, proba, classes=model.classes_),
             f"{out}/misclassified.png",
         )
+        if args.saliency:
+            plotting.save(
+                plotting.plot_saliency(model, X, y, n=args.saliency),
+                f"{out}/saliency.png",
+            )
         print(f"plots written to {out}/")
     return 0
 
@@ -179,10 +191,15 @@ def _cmd_benchmark(args: argparse.Namespace) -> int:
         seeds=args.seeds,
         cnn_overrides=over,
         one_seed=args.one_seed,
+        train_sizes=args.train_sizes,
+        progress={"auto": "auto", "always": True, "never": False}[args.progress],
         command=command,
     )
     result.save(args.out, X_test=Xt, y_test=yt)
     print(result.to_markdown())
+    if args.train_sizes:
+        print("\nTest accuracy by training-set size:\n")
+        print(result.sample_efficiency_markdown())
     print(f"results and plots written to {args.out}/")
     return 0
 
@@ -212,6 +229,7 @@ def _cmd_tune(args: argparse.Namespace) -> int:
         cnn_preset=args.cnn_preset,
         heartbeat_interval=args.heartbeat or None,
         grace_period=args.grace_period,
+        progress={"auto": "auto", "always": True, "never": False}[args.progress],
     )
     print(best_summary(study))
     return 0
@@ -242,6 +260,16 @@ def _add_data_args(p: argparse.ArgumentParser) -> None:
         "--no-download",
         action="store_true",
         help="fail instead of downloading when the data is missing",
+    )
+
+
+def _add_progress_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--progress",
+        choices=["auto", "always", "never"],
+        default="auto",
+        help="live CNN epoch progress on stderr: 'auto' only on a terminal "
+        "(default: %(default)s)",
     )
 
 
@@ -303,7 +331,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--out-dir",
         default=None,
-        help="write confusion_matrix.png and misclassified.png here",
+        help="write confusion_matrix.png, per_class_metrics.png and "
+        "misclassified.png here",
+    )
+    p.add_argument(
+        "--saliency",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also write saliency.png to --out-dir: integrated gradients of the "
+        "N most confidently misclassified test images",
     )
     p.set_defaults(func=_cmd_evaluate)
 
@@ -357,6 +394,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--max-epochs", type=int, default=None, help="override every CNN's epochs"
     )
+    p.add_argument(
+        "--train-sizes",
+        type=int,
+        nargs="+",
+        default=None,
+        metavar="N",
+        help="also train every model on stratified subsets of these sizes "
+        "(e.g. 1000 5000 20000 60000) for sample_efficiency.png",
+    )
+    _add_progress_arg(p)
     p.add_argument("--out", default="results/benchmark", help="output folder")
     p.set_defaults(func=_cmd_benchmark)
 
@@ -366,6 +413,7 @@ def build_parser() -> argparse.ArgumentParser:
         "tune", help="Optuna study over the CNN or a baseline (resumable)"
     )
     _add_data_args(p)
+    _add_progress_arg(p)
     p.add_argument("--model", default="cnn", choices=sorted(SEARCH_SPACES))
     p.add_argument(
         "--n-trials",

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
-from sklearn.metrics import ConfusionMatrixDisplay
+from sklearn.metrics import ConfusionMatrixDisplay, precision_recall_fscore_support
 
 from .datasets import CLASS_NAMES
 
@@ -23,6 +23,9 @@ __all__ = [
     "plot_confusion_matrix",
     "plot_learning_curves",
     "plot_misclassified",
+    "plot_per_class_metrics",
+    "plot_saliency",
+    "plot_sample_efficiency",
     "plot_samples",
     "save",
 ]
@@ -239,3 +242,179 @@ def plot_accuracy_vs_time(
     ax.grid(True, alpha=0.3)
     fig.tight_layout()
     return fig
+
+
+def plot_per_class_metrics(
+    y_true, y_pred, *, class_names: Sequence[str] = CLASS_NAMES, title: str = ""
+) -> Figure:
+    """Precision and recall per class as paired horizontal bars.
+
+    Recall: of the images of a class, the share found; precision: of the
+    images predicted as a class, the share right. The worst classes (for
+    Fashion-MNIST: shirt, pullover, coat) stand out at a glance.
+    """
+    labels = np.unique(np.concatenate([np.asarray(y_true), np.asarray(y_pred)]))
+    precision, recall, _, _ = precision_recall_fscore_support(
+        y_true, y_pred, labels=labels, zero_division=0
+    )
+    names = _names(labels, class_names)
+    fig = Figure(figsize=(7, 0.45 * len(labels) + 1.2))
+    ax = fig.add_subplot()
+    pos = np.arange(len(labels))
+    ax.barh(pos - 0.2, 100 * precision, height=0.4, label="precision", color="C0")
+    ax.barh(pos + 0.2, 100 * recall, height=0.4, label="recall", color="C1")
+    for k in range(len(labels)):
+        for offset, value in ((-0.2, precision[k]), (0.2, recall[k])):
+            ax.text(
+                100 * value + 0.5,
+                k + offset,
+                f"{100 * value:.1f}",
+                va="center",
+                fontsize=7,
+            )
+    ax.set_yticks(pos, names)
+    ax.invert_yaxis()
+    low = 100 * min(precision.min(), recall.min())
+    ax.set_xlim(max(0.0, low - 10), 104)
+    ax.set_xlabel("%")
+    ax.legend(loc="lower left", fontsize=8)
+    ax.set_title(f"Precision and recall per class {title}".strip())
+    fig.tight_layout()
+    return fig
+
+
+def plot_sample_efficiency(table: pd.DataFrame) -> Figure:
+    """Test accuracy and fit time against training-set size, one line per model.
+
+    Parameters
+    ----------
+    table : DataFrame
+        Columns ``model``, ``n_train``, ``accuracy``, ``fit_s`` (optionally
+        ``accuracy_std``), as ``BenchmarkResult.sample_efficiency()``.
+    """
+    fig = Figure(figsize=(11, 4.2))
+    ax_acc, ax_time = fig.subplots(1, 2)
+    for k, (name, rows) in enumerate(table.groupby("model", sort=False)):
+        rows = rows.sort_values("n_train")
+        err = rows["accuracy_std"] * 100 if "accuracy_std" in rows else None
+        ax_acc.errorbar(
+            rows["n_train"],
+            rows["accuracy"] * 100,
+            yerr=err,
+            marker="o",
+            color=f"C{k % 10}",
+            label=str(name),
+        )
+        ax_time.plot(
+            rows["n_train"],
+            rows["fit_s"].clip(lower=1e-2),
+            marker="o",
+            color=f"C{k % 10}",
+            label=str(name),
+        )
+    sizes = sorted(table["n_train"].unique())
+    for ax in (ax_acc, ax_time):
+        ax.set_xscale("log")
+        ax.set_xticks(sizes, [f"{s:,}" for s in sizes])
+        ax.minorticks_off()
+        ax.set_xlabel("training images (log scale)")
+        ax.grid(True, alpha=0.3)
+    ax_acc.set_ylabel("test accuracy (%)")
+    ax_acc.set_title("Accuracy vs training-set size")
+    ax_acc.legend(fontsize=8)
+    ax_time.set_yscale("log")
+    ax_time.set_ylabel("fit time (s, log scale)")
+    ax_time.set_title("Fit time vs training-set size")
+    fig.tight_layout()
+    return fig
+
+
+def plot_saliency(
+    clf,
+    X,
+    y_true=None,
+    *,
+    n: int = 8,
+    indices=None,
+    steps: int = 32,
+    class_names: Sequence[str] = CLASS_NAMES,
+) -> Figure:
+    """Where the CNN's predictions come from: integrated-gradients overlays.
+
+    One row per image: the image with its true class; the attribution of the
+    predicted class (:func:`fashionclf.saliency.integrated_gradients`, black
+    baseline) over a faint copy of the image, red where pixels raise the
+    class's score and blue where they lower it, with the predicted class and
+    its probability; and the probabilities of the top three classes.
+
+    Parameters
+    ----------
+    clf : FashionCNNClassifier
+        Fitted.
+    X : array-like of shape (n_samples, 784)
+        0-255 pixel rows (or as ``clf`` was fitted).
+    y_true : array-like of shape (n_samples,), optional
+        With it, the default images are the ``n`` most confidently
+        misclassified ones; without it, the ``n`` least confident ones.
+    n : int, default=8
+    indices : sequence of int, optional
+        Rows of ``X`` to show instead.
+    steps : int, default=32
+        Riemann-sum points of the integrated gradients.
+    """
+    from .saliency import integrated_gradients
+
+    proba = clf.predict_proba(X)
+    conf = proba.max(axis=1)
+    pred = clf.classes_[proba.argmax(axis=1)]
+    if indices is None:
+        if y_true is not None:
+            wrong = np.flatnonzero(pred != np.asarray(y_true))
+            indices = wrong[np.argsort(-conf[wrong], kind="stable")][:n]
+        else:
+            indices = np.argsort(conf, kind="stable")[:n]
+    indices = np.asarray(indices, dtype=int)
+    rows = _safe_rows(X, indices)
+    attr = integrated_gradients(clf, rows, steps=steps) if len(indices) else []
+    imgs = np.asarray(rows, dtype=np.float64).reshape(len(indices), -1)
+    fig = Figure(figsize=(7.5, 1.9 * max(len(indices), 1) + 0.6))
+    for k, i in enumerate(indices):
+        img = imgs[k].reshape(clf.image_shape_).mean(axis=0)
+        a = np.asarray(attr[k])
+        limit = float(np.abs(a).max()) or 1.0
+        ax_img = fig.add_subplot(len(indices), 3, 3 * k + 1)
+        ax_img.imshow(img, cmap="gray_r")
+        true = _names([y_true[i]], class_names)[0] if y_true is not None else "?"
+        ax_img.set_title(f"#{i} true: {true}", fontsize=8)
+        ax_sal = fig.add_subplot(len(indices), 3, 3 * k + 2)
+        ax_sal.imshow(img, cmap="gray_r", alpha=0.35)
+        shown = ax_sal.imshow(a, cmap="RdBu_r", vmin=-limit, vmax=limit, alpha=0.8)
+        fig.colorbar(shown, ax=ax_sal, fraction=0.046, pad=0.02).ax.tick_params(
+            labelsize=6
+        )
+        ax_sal.set_title(
+            f"pred: {_names([pred[i]], class_names)[0]} {conf[i]:.0%}", fontsize=8
+        )
+        for ax in (ax_img, ax_sal):
+            ax.set_xticks([])
+            ax.set_yticks([])
+        ax_p = fig.add_subplot(len(indices), 3, 3 * k + 3)
+        top = np.argsort(-proba[i])[:3][::-1]
+        ax_p.barh(range(3), proba[i][top] * 100, color="C0")
+        ax_p.set_yticks(range(3), _names(clf.classes_[top], class_names), fontsize=7)
+        ax_p.set_xlim(0, 100)
+        ax_p.tick_params(axis="x", labelsize=6)
+        ax_p.set_title("probability (%)", fontsize=7)
+    fig.suptitle(
+        "What the CNN looks at: integrated gradients of the predicted class\n"
+        "(red raises its score, blue lowers it; baseline: black image)",
+        fontsize=9,
+    )
+    fig.tight_layout()
+    return fig
+
+
+def _safe_rows(X, indices: np.ndarray):
+    from sklearn.utils import _safe_indexing
+
+    return _safe_indexing(X, indices)

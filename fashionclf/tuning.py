@@ -24,6 +24,7 @@ import json
 import multiprocessing as mp
 import os
 import random
+import sys
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -38,15 +39,19 @@ from optuna.distributions import (
 )
 from sklearn.base import BaseEstimator
 from sklearn.model_selection import train_test_split
+from sklearn.pipeline import Pipeline
 
+from ._progress import epoch_text, wants_live
 from ._validation import redact_urls
 from .baselines import BASELINES, make_baseline
 from .presets import make_cnn
 
 __all__ = [
     "SEARCH_SPACES",
+    "PartialFitPipeline",
     "best_summary",
     "make_objective",
+    "make_pruned_search",
     "open_study",
     "run_study",
     "search_space",
@@ -163,6 +168,7 @@ def make_objective(
     random_state: int = 0,
     n_jobs: int = 1,
     num_threads: int | None = None,
+    progress: bool | str = "auto",
 ) -> Callable[[optuna.Trial], float]:
     """Build an objective returning validation accuracy on a stratified hold-out.
 
@@ -186,8 +192,13 @@ def make_objective(
         Jobs for baselines that parallelise.
     num_threads : int, optional
         torch threads for CNN trials.
+    progress : bool or 'auto', default='auto'
+        After each CNN epoch, write the trial, epoch, validation accuracy,
+        elapsed and estimated time left to stderr: always (True), never
+        (False), or when stderr is a terminal ('auto').
     """
     space = search_space(model)
+    live = wants_live(progress)
     Xtr, Xva, ytr, yva = train_test_split(
         X, y, test_size=validation_fraction, random_state=random_state, stratify=y
     )
@@ -200,9 +211,19 @@ def make_objective(
         if model != "cnn":
             return float(est.fit(Xtr, ytr).score(Xva, yva))
         score = float("nan")
+        start = time.perf_counter()
         for epoch in range(est.max_epochs):
             est.partial_fit(Xtr, ytr)
             score = float(est.score(Xva, yva))
+            if live:
+                text = epoch_text(
+                    epoch + 1, est.max_epochs, time.perf_counter() - start
+                )
+                print(
+                    f"trial {trial.number}: {text}, validation accuracy {score:.4f}",
+                    file=sys.stderr,
+                    flush=True,
+                )
             trial.report(score, epoch)
             if trial.should_prune():
                 raise optuna.TrialPruned(
@@ -357,6 +378,7 @@ def run_study(
     heartbeat_interval: int | None = 20,
     grace_period: int | None = None,
     threads_per_worker: int | None = None,
+    progress: bool | str = "auto",
 ) -> optuna.Study:
     """Run ``n_trials`` more trials of a (new or resumed) study.
 
@@ -393,6 +415,9 @@ def run_study(
     threads_per_worker : int, optional
         torch threads per worker; default ``max(1, cores // n_workers)``.
         More oversubscribes the cores (see benchmarks/bench_tuning.py).
+    progress : bool or 'auto', default='auto'
+        Per-epoch lines of CNN trials on stderr (see :func:`make_objective`);
+        'auto' decides here, from this process's stderr.
 
     Returns
     -------
@@ -433,6 +458,7 @@ def run_study(
         "max_epochs": max_epochs,
         "random_state": random_state,
         "n_jobs": 1 if n_workers > 1 or model not in BASELINES else threads,
+        "progress": wants_live(progress),
     }
     common = {
         "study_name": study_name,
@@ -580,4 +606,86 @@ def best_summary(study: optuna.Study) -> str:
     return (
         f"study '{study.study_name}': {counts}; best trial #{best.number} "
         f"value {best.value:.4f} with {params}"
+    )
+
+
+class PartialFitPipeline(Pipeline):
+    """A :class:`~sklearn.pipeline.Pipeline` that can also ``partial_fit``.
+
+    ``partial_fit`` fits the transformers on the first call's data (the
+    pixel transformers of this library learn nothing from it) and then only
+    transforms; the final step's ``partial_fit`` trains one more epoch. This
+    is what per-epoch pruning in ``OptunaSearchCV`` needs; ``fit`` is the
+    ordinary pipeline's.
+    """
+
+    def partial_fit(self, X, y=None, **partial_fit_params) -> PartialFitPipeline:
+        """Run the transformers, then one ``partial_fit`` of the final step."""
+        first = not getattr(self, "_partially_fitted", False)
+        Xt = X
+        for _, _, transformer in self._iter(with_final=False, filter_passthrough=True):
+            Xt = (
+                transformer.fit_transform(Xt, y) if first else transformer.transform(Xt)
+            )
+        self._final_estimator.partial_fit(Xt, y, **partial_fit_params)
+        self._partially_fitted = True
+        return self
+
+    def fit(self, X, y=None, **params) -> PartialFitPipeline:
+        """Fit the whole pipeline afresh (``Pipeline.fit``)."""
+        self._partially_fitted = False
+        return super().fit(X, y, **params)
+
+
+def make_pruned_search(estimator, param_distributions: Mapping[str, Any], **kwargs):
+    """Build an ``OptunaSearchCV`` that prunes CNN trials epoch by epoch.
+
+    ``OptunaSearchCV(enable_pruning=True)`` trains with ``partial_fit`` for
+    ``max_iter`` rounds (default 1000). This sets ``max_iter`` to the CNN's
+    ``max_epochs``, so no trial trains more epochs than the estimator says
+    and the one-cycle schedule ends where it should, and turns a
+    :class:`~sklearn.pipeline.Pipeline` ending in the CNN into a
+    :class:`PartialFitPipeline`.
+
+    Parameters
+    ----------
+    estimator : FashionCNNClassifier or Pipeline ending in one
+    param_distributions : dict of str to optuna distribution
+        As for ``OptunaSearchCV``; may not search ``max_epochs`` (the epoch
+        budget is fixed per search: set it on the estimator).
+    **kwargs
+        Any other ``OptunaSearchCV`` argument (``n_trials``, ``cv``,
+        ``study`` with its pruner, ``random_state``, ...).
+
+    Returns
+    -------
+    optuna_integration.OptunaSearchCV
+    """
+    from optuna_integration import OptunaSearchCV
+
+    for key in ("enable_pruning", "max_iter"):
+        if key in kwargs:
+            raise TypeError(f"make_pruned_search sets {key} itself; got {key}=.")
+    if isinstance(estimator, Pipeline) and not isinstance(
+        estimator, PartialFitPipeline
+    ):
+        estimator = PartialFitPipeline(**estimator.get_params(deep=False))
+    final = estimator[-1] if isinstance(estimator, Pipeline) else estimator
+    if not hasattr(final, "partial_fit") or not hasattr(final, "max_epochs"):
+        raise TypeError(
+            f"make_pruned_search needs a FashionCNNClassifier, or a Pipeline "
+            f"ending in one; got {type(final).__name__}."
+        )
+    searched = [k for k in param_distributions if k.split("__")[-1] == "max_epochs"]
+    if searched:
+        raise ValueError(
+            f"make_pruned_search received a search over {searched[0]}; expected "
+            f"a fixed epoch budget: set max_epochs on the estimator instead."
+        )
+    return OptunaSearchCV(
+        estimator,
+        param_distributions,
+        enable_pruning=True,
+        max_iter=int(final.max_epochs),
+        **kwargs,
     )

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from fashionclf.benchmark import resolve_models, run_benchmark
+from fashionclf.significance import mcnemar_exact
 
 
 def test_run_and_save(small, tmp_path, capsys):
@@ -71,3 +72,89 @@ def test_cnn_rows_record_a_test_accuracy_curve_timed_apart(small):
     assert est.callbacks is None  # the held-out images are not kept
     curve = dict(est.net_.callbacks_)["test_accuracy"]
     assert curve.X is None and curve.spent_s_ > 0
+
+
+@pytest.fixture(scope="module")
+def two_seed_result(small):
+    X, y, Xt, yt = small
+    return run_benchmark(
+        ["dummy", "logreg", "cnn-tiny"], X, y, Xt, yt, seeds=[0, 1], progress=False
+    )
+
+
+def test_summary_spreads_use_ddof_1_and_single_runs_have_none(two_seed_result):
+    res = two_seed_result
+    summary = res.summary()
+    cnn = res.runs[res.runs["model"] == "cnn-tiny"]
+    assert summary.loc["cnn-tiny", "accuracy_std"] == pytest.approx(
+        np.std(cnn["accuracy"], ddof=1)
+    )
+    assert np.isnan(summary.loc["logreg", "accuracy_std"])
+    md = res.to_markdown()
+    logreg_row = next(line for line in md.splitlines() if line.startswith("| logreg"))
+    assert "±" not in logreg_row and logreg_row.endswith("| 1 |")
+    cnn_row = next(line for line in md.splitlines() if line.startswith("| cnn-tiny"))
+    assert " ± " in cnn_row and cnn_row.endswith("| 2 |")
+
+
+def test_summary_tests_every_model_against_the_best(two_seed_result, small):
+    res = two_seed_result
+    summary = res.summary()
+    best = summary.index[0]
+    assert np.isnan(summary.loc[best, "p_mcnemar"])
+    n_train = len(small[1])
+    for name in summary.index[1:]:
+        first = res.outcomes[(name, 0, n_train)]
+        expected = mcnemar_exact(first, res.outcomes[(best, 0, n_train)])
+        assert summary.loc[name, "p_mcnemar"] == pytest.approx(expected)
+        low, high = summary.loc[name, ["ci_low", "ci_high"]]
+        assert low <= first.mean() <= high
+        assert summary.loc[name, "diff_ci_low"] <= summary.loc[name, "diff_vs_best"]
+    assert summary.loc["dummy", "p_mcnemar"] < 1e-6  # a dummy is far off
+    assert summary.loc["cnn-tiny", "larger_noise"] in ("seeds", "test sampling")
+    assert summary.loc["logreg", "larger_noise"] == ""
+    md = res.to_markdown()
+    assert "McNemar p" in md and "paired bootstrap" in md
+
+
+def test_train_sizes_give_a_sample_efficiency_table_and_plot(small, tmp_path):
+    X, y, Xt, yt = small
+    res = run_benchmark(
+        ["dummy", "logreg"], X, y, Xt, yt, train_sizes=[600, 100], progress=False
+    )
+    assert sorted(res.runs["n_train"]) == [100, 100, 600, 600]
+    sub = res.runs[res.runs["n_train"] == 100]
+    eff = res.sample_efficiency()
+    assert list(eff.columns[:3]) == ["model", "n_train", "accuracy"]
+    assert len(eff) == 4
+    assert res.summary()["n"].tolist() == [1, 1]  # the summary is the largest size
+    assert set(sub["model"]) == {"dummy", "logreg"}
+    out = res.save(tmp_path, X_test=Xt, y_test=yt)
+    payload = json.loads((out / "results.json").read_text())
+    assert len(payload["sample_efficiency"]) == 4
+    assert "| logreg |" in (out / "results.md").read_text().split("size:")[1]
+    for png in ("sample_efficiency.png", "per_class_metrics.png"):
+        assert (out / png).read_bytes()[:4] == b"\x89PNG"
+
+
+def test_train_sizes_are_checked(small):
+    X, y, Xt, yt = small
+    with pytest.raises(ValueError, match=r"train_sizes=\[100, 601\] must lie"):
+        run_benchmark(["dummy"], X, y, Xt, yt, train_sizes=[100, 601])
+
+
+def test_progress_shows_cnn_epochs_only_when_asked(small, capsys):
+    X, y, Xt, yt = small
+    over = {"max_epochs": 2}
+    run_benchmark(["cnn-tiny"], X, y, Xt, yt, cnn_overrides=over, progress=True)
+    err = capsys.readouterr().err.splitlines()
+    assert err[0].startswith("[1/1] cnn-tiny seed=0 ... epoch 1/2, 0m")
+    assert "~0m" in err[0] and err[1].startswith("[1/1] cnn-tiny seed=0 ... epoch 2/2")
+    assert "accuracy" in err[2]
+    run_benchmark(["cnn-tiny"], X, y, Xt, yt, cnn_overrides=over)  # auto, not a tty
+    err = capsys.readouterr().err
+    assert "epoch" not in err and err.startswith("[1/1] cnn-tiny seed=0 ... accuracy")
+    run_benchmark(["dummy"], X, y, Xt, yt, progress=False)
+    assert capsys.readouterr().err == ""
+    with pytest.raises(ValueError, match="progress='yes'; expected True, False"):
+        run_benchmark(["dummy"], X, y, Xt, yt, progress="yes")

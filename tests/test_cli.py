@@ -78,13 +78,16 @@ def test_fetch_unreachable_mirror(tmp_path, capsys, monkeypatch):
 
 def test_train_and_evaluate(model_file, tmp_path, capsys):
     assert model_file.is_file()
-    assert (
-        main(["evaluate", "--sample", str(model_file), "--out-dir", str(tmp_path)]) == 0
-    )
+    args = ["evaluate", "--sample", str(model_file), "--out-dir", str(tmp_path)]
+    assert main([*args, "--saliency", "3"]) == 0
     assert "Ankle boot" in capsys.readouterr().out
-    assert (tmp_path / "confusion_matrix.png").is_file() and (
-        tmp_path / "misclassified.png"
-    ).is_file()
+    for png in ("confusion_matrix", "per_class_metrics", "misclassified", "saliency"):
+        assert (tmp_path / f"{png}.png").read_bytes()[:4] == b"\x89PNG", png
+
+
+def test_evaluate_saliency_needs_an_out_dir(model_file, capsys):
+    with pytest.raises(SystemExit, match="--saliency needs --out-dir"):
+        main(["evaluate", "--sample", str(model_file), "--saliency", "2"])
 
 
 def test_predict_csv_and_image(model_file, pixel_csv, png, tmp_path):
@@ -188,10 +191,22 @@ def test_benchmark(tmp_path, capsys):
         main(["benchmark", "--sample", "--preset", "smoke", "--out", str(tmp_path)])
         == 0
     )
-    assert "| logreg |" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "| logreg |" in out and "McNemar p" in out
     assert (tmp_path / "results.json").is_file() and (
         tmp_path / "accuracy_vs_time.png"
     ).is_file()
+
+
+def test_benchmark_train_sizes_and_progress(tmp_path, capsys):
+    args = ["benchmark", "--sample", "--models", "dummy", "cnn-tiny"]
+    args += ["--train-sizes", "200", "600", "--progress", "always"]
+    assert main([*args, "--out", str(tmp_path)]) == 0
+    captured = capsys.readouterr()
+    assert "Test accuracy by training-set size" in captured.out
+    assert "| cnn-tiny |" in captured.out.split("training-set size")[1]
+    assert "n_train=200 ... epoch 1/1" in captured.err
+    assert (tmp_path / "sample_efficiency.png").is_file()
 
 
 def test_show(tmp_path):

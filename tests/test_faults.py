@@ -100,3 +100,57 @@ def test_bit_identical_across_processes():
         for _ in range(2)
     ]
     assert len(digests[0]) == 64 and digests[0] == digests[1]
+
+
+def test_a_checkpoint_folder_gives_every_fit_of_a_search_its_own_file(small, tmp_path):
+    from sklearn.model_selection import GridSearchCV
+
+    X, y, _, _ = small
+    folder = tmp_path / "ckpts"
+    folder.mkdir()
+    search = GridSearchCV(
+        tiny_cnn(checkpoint_path=folder, max_epochs=1),
+        {"lr": [1e-3, 3e-3]},
+        cv=2,
+        n_jobs=2,
+    )
+    search.fit(X[:300], y[:300])
+    # 2 candidates x 2 folds + the refit on all 300 images: 5 distinct fits
+    assert len(list(folder.glob("fit-*.ckpt"))) == 5
+    assert not list(folder.glob(".*.fashionclf-tmp"))
+
+
+def test_a_rerun_search_resumes_each_fit_from_its_own_file(small, tmp_path):
+    X, y, Xt, _ = small
+    folder = tmp_path / "ckpts"
+    folder.mkdir()
+    first = tiny_cnn(checkpoint_path=folder, max_epochs=2).fit(X[:200], y[:200])
+    other = tiny_cnn(checkpoint_path=folder, max_epochs=2).fit(X[200:400], y[200:400])
+    assert len(list(folder.glob("fit-*.ckpt"))) == 2
+    again = tiny_cnn(checkpoint_path=folder, max_epochs=2).fit(X[:200], y[:200])
+    assert again.net_.history[-1]["epoch"] == 2  # restored, no epoch retrained
+    np.testing.assert_array_equal(again.predict_proba(Xt), first.predict_proba(Xt))
+    assert not np.array_equal(other.predict_proba(Xt), first.predict_proba(Xt))
+
+
+def test_stale_checkpoints_in_a_folder_are_deleted(small, tmp_path):
+    import os
+    import time
+
+    from fashionclf._training import CHECKPOINT_MAX_AGE_S
+
+    X, y, _, _ = small
+    folder = tmp_path / "ckpts"
+    folder.mkdir()
+    stale, fresh, foreign = (
+        folder / "fit-old.ckpt",
+        folder / "fit-new.ckpt",
+        folder / "notes.txt",
+    )
+    for path in (stale, fresh, foreign):
+        path.write_bytes(b"x")
+    old = time.time() - CHECKPOINT_MAX_AGE_S - 60
+    os.utime(stale, (old, old))
+    os.utime(foreign, (old, old))
+    tiny_cnn(checkpoint_path=folder).fit(X[:100], y[:100])
+    assert not stale.exists() and fresh.exists() and foreign.exists()

@@ -98,3 +98,56 @@ def test_headless_without_pyplot(tmp_path):
         check=True,
     )
     assert out.stdout.strip() == "False"
+
+
+def test_per_class_metrics(model, small, tmp_path):
+    _, _, Xt, yt = small
+    fig = plotting.plot_per_class_metrics(yt, model.predict(Xt), title="tiny")
+    ax = fig.axes[0]
+    assert [t.get_text() for t in ax.get_yticklabels()] == list(plotting.CLASS_NAMES)
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == [
+        "precision",
+        "recall",
+    ]
+    assert len(ax.patches) == 20
+    _check(fig, tmp_path / "per_class.png")
+
+
+def test_sample_efficiency(tmp_path):
+    table = pd.DataFrame(
+        {
+            "model": ["cnn", "cnn", "forest", "forest"],
+            "n_train": [1000, 60000, 1000, 60000],
+            "accuracy": [0.80, 0.94, 0.78, 0.88],
+            "accuracy_std": [0.01, 0.001, float("nan"), float("nan")],
+            "fit_s": [20.0, 1100.0, 1.0, 30.0],
+        }
+    )
+    fig = plotting.plot_sample_efficiency(table)
+    ax_acc, ax_time = fig.axes
+    assert ax_acc.get_xscale() == "log" and ax_time.get_yscale() == "log"
+    assert [t.get_text() for t in ax_acc.get_legend().get_texts()] == ["cnn", "forest"]
+    assert [t.get_text() for t in ax_acc.get_xticklabels()] == ["1,000", "60,000"]
+    _check(fig, tmp_path / "eff.png")
+
+
+def test_saliency_shows_the_most_confident_mistakes(model, small, tmp_path):
+    _, _, Xt, yt = small
+    proba = model.predict_proba(Xt)
+    pred = model.classes_[proba.argmax(axis=1)]
+    wrong = (pred != yt).nonzero()[0]
+    expected = wrong[(-proba.max(axis=1)[wrong]).argsort(kind="stable")][:3]
+    fig = plotting.plot_saliency(model, Xt, yt, n=3, steps=8)
+    titles = [ax.get_title() for ax in fig.axes if ax.get_title().startswith("#")]
+    assert [int(t.split()[0][1:]) for t in titles] == expected.tolist()
+    assert all(
+        plotting.CLASS_NAMES[yt[i]] in t for i, t in zip(expected, titles, strict=True)
+    )
+    _check(fig, tmp_path / "saliency.png")
+
+
+def test_saliency_without_labels_shows_the_least_confident(model, small):
+    _, _, Xt, _ = small
+    fig = plotting.plot_saliency(model, Xt[:50], n=2, steps=4)
+    titles = [ax.get_title() for ax in fig.axes if ax.get_title().startswith("#")]
+    assert titles[0].endswith("true: ?") and len(titles) == 2
