@@ -70,8 +70,20 @@ def save_model(model: FashionCNNClassifier, path: str | os.PathLike[str]) -> Non
             k: v.detach().cpu() for k, v in model.net_.module_.state_dict().items()
         },
         "quantized_state": getattr(model, "quantized_state_", None),
+        # what partial_fit needs to continue as the saved model would have
+        "training": _training_state(model),
     }
     atomic_write(path, lambda tmp: torch.save(payload, tmp))
+
+
+def _training_state(model: FashionCNNClassifier) -> dict:
+    schedule = dict(model.net_.callbacks_).get("lr_schedule")
+    return {
+        "seed": int(model._seed),
+        "lr_total_steps": int(getattr(schedule, "total_steps", 0)),
+        "lr_step": int(getattr(schedule, "step_", 0)),
+        "optimizer": model.net_.optimizer_.state_dict(),
+    }
 
 
 def load_model(path: str | os.PathLike[str]) -> FashionCNNClassifier:
@@ -90,9 +102,13 @@ def load_model(path: str | os.PathLike[str]) -> FashionCNNClassifier:
     Returns
     -------
     FashionCNNClassifier
-        Fitted, on the CPU (``device='cpu'``); ``history_`` is empty;
+        Fitted, on the CPU (``device='cpu'``); ``history_`` has one row per
+        trained epoch holding only its number (losses are not stored);
         ``checkpoint_path`` and ``num_threads`` are reset to ``None`` (a file
-        never chooses where a later fit writes).
+        never chooses where a later fit writes). The optimizer state, the
+        learning-rate schedule's position and the seed are restored, so
+        ``partial_fit`` continues exactly as on the saved model. (Files
+        written before they were stored load with a fresh optimizer.)
 
     Raises
     ------
@@ -133,7 +149,13 @@ def load_model(path: str | os.PathLike[str]) -> FashionCNNClassifier:
     try:
         model = _model_from_payload(payload, path)
         _check_tensors(model, payload["state_dict"], path)
-        _restore_network(model, payload["state_dict"], path)
+        _restore_network(
+            model,
+            payload["state_dict"],
+            path,
+            payload.get("training"),
+            payload.get("n_epochs", 0),
+        )
     except ModelFileError:
         raise
     except Exception as exc:  # any other failure on crafted data is a bad file
@@ -287,6 +309,43 @@ def _is_tensor_dict(obj) -> bool:
     )
 
 
+_MAX_STEPS = 2**40
+
+
+def _restore_training(model: FashionCNNClassifier, training, path: Path) -> None:
+    """Seed, schedule position and optimizer state, each checked first."""
+    if not isinstance(training, dict):
+        raise ModelFileError(f"{path}: 'training' is not a dict.")
+    for key in ("seed", "lr_total_steps", "lr_step"):
+        value = training.get(key)
+        if not (isinstance(value, int) and 0 <= value <= _MAX_STEPS):
+            raise ModelFileError(
+                f"{path}: training {key}={value!r}; expected an int in [0, 2**40]."
+            )
+    model._seed = training["seed"]
+    schedule = dict(model.net_.callbacks_).get("lr_schedule")
+    if schedule is not None:
+        schedule.total_steps = training["lr_total_steps"]
+        schedule.step_ = training["lr_step"]
+    optimizer = model.net_.optimizer_
+    saved = training.get("optimizer")
+    params = [p for group in optimizer.param_groups for p in group["params"]]
+    states = saved.get("state") if isinstance(saved, dict) else None
+    if not isinstance(states, dict) or not all(
+        isinstance(i, int)
+        and 0 <= i < len(params)
+        and _is_tensor_dict(st)
+        and all(
+            t.shape == params[i].shape for k, t in st.items() if k.startswith("exp_")
+        )
+        for i, st in states.items()
+    ):
+        raise ModelFileError(
+            f"{path}: its optimizer state does not match the network's parameters."
+        )
+    optimizer.load_state_dict(saved)
+
+
 def _check_tensors(model: FashionCNNClassifier, state, path: Path) -> None:
     """Compare the file's tensors with the architecture built on the meta device."""
     if not _is_tensor_dict(state):
@@ -305,10 +364,19 @@ def _check_tensors(model: FashionCNNClassifier, state, path: Path) -> None:
         )
 
 
-def _restore_network(model: FashionCNNClassifier, state: dict, path: Path) -> None:
+def _restore_network(
+    model: FashionCNNClassifier, state: dict, path: Path, training, n_epochs
+) -> None:
+    from skorch.history import History
+
     model.net_ = model._make_net(model._build_module(), 1, None)
     model.net_.initialize()
     model.net_.module_.load_state_dict(state, strict=True)
+    if not (isinstance(n_epochs, int) and 0 <= n_epochs <= _MAX_STEPS):
+        raise ModelFileError(f"{path}: n_epochs={n_epochs!r} is not a count.")
+    model.net_.history = History([{"epoch": i + 1} for i in range(n_epochs)])
+    if training is not None:
+        _restore_training(model, training, path)
     model._fold_network()
     if model.quantized_state_ is not None:
         try:

@@ -207,3 +207,52 @@ def test_old_torch_is_refused(fitted, tmp_path, monkeypatch):
         ModelFileError, match=r"torch 2.5.1\+cpu .* needs torch >= 2.10"
     ):
         load_model(tmp_path / "m.pt")
+
+
+def test_partial_fit_after_load_continues_as_the_saved_model(small, tmp_path):
+    """Issue 12, bug 1: a loaded model used to restart its learning-rate schedule."""
+    X, y, Xt, _ = small
+    saved = tiny_cnn(max_epochs=3, random_state=0)
+    for _ in range(2):
+        saved.partial_fit(X[:300], y[:300], classes=np.arange(10))
+    saved.save(tmp_path / "m.pt")
+    loaded = FashionCNNClassifier.load(tmp_path / "m.pt")
+    assert [row["epoch"] for row in loaded.history_] == [1, 2]
+    saved.partial_fit(X[:300], y[:300])
+    loaded.partial_fit(X[:300], y[:300])
+    np.testing.assert_array_equal(loaded.predict_proba(Xt), saved.predict_proba(Xt))
+    lr = [m.net_.optimizer_.param_groups[0]["lr"] for m in (saved, loaded)]
+    assert lr[0] == lr[1] < 1e-4  # the one-cycle schedule has ended on both
+
+
+def _rewrite(path, edit):
+    payload = torch.load(path, weights_only=True)
+    edit(payload)
+    torch.save(payload, path)
+
+
+def test_files_without_training_state_still_load(fitted, small, tmp_path):
+    fitted.save(tmp_path / "m.pt")
+    _rewrite(tmp_path / "m.pt", lambda p: p.pop("training"))
+    loaded = FashionCNNClassifier.load(tmp_path / "m.pt")
+    Xt = small[2][:20]
+    np.testing.assert_array_equal(loaded.predict_proba(Xt), fitted.predict_proba(Xt))
+
+
+@pytest.mark.parametrize(
+    ("edit", "match"),
+    [
+        (lambda t: t.update(seed=-1), r"training seed=-1; expected an int"),
+        (lambda t: t.update(lr_step="x"), r"training lr_step='x'"),
+        (
+            lambda t: t["optimizer"]["state"][0].update(exp_avg=torch.zeros(3)),
+            "optimizer state does not match",
+        ),
+        (lambda t: t.update(optimizer=[]), "optimizer state does not match"),
+    ],
+)
+def test_crafted_training_state_is_refused(fitted, tmp_path, edit, match):
+    fitted.save(tmp_path / "m.pt")
+    _rewrite(tmp_path / "m.pt", lambda p: edit(p["training"]))
+    with pytest.raises(ModelFileError, match=match):
+        FashionCNNClassifier.load(tmp_path / "m.pt")
