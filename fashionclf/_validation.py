@@ -103,6 +103,21 @@ def check_pixels(
     linearly to [0, 1]; with ``None`` they are only cast to float32.
     """
     owner = type(est).__name__
+    shape = tuple(np.shape(X))
+    if (
+        len(image_shape) == 3
+        and image_shape[0] == 1
+        and shape == tuple(image_shape[1:])
+    ):
+        h, w = shape
+        raise ValueError(
+            expected_got(
+                owner,
+                f"X of shape {shape}, which reads as {h} images of {w} pixels",
+                f"a batch: (n, {h * w}) rows or (n, {h}, {w}) images",
+                f"For one image pass img.reshape(1, {h}, {w}) (or img[None]).",
+            )
+        )
     X = flatten_images(X, owner, image_shape)
     X = validate_data(
         est,

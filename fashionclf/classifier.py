@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import importlib.util
 import math
 import os
 from collections.abc import Iterator, Sequence
@@ -405,6 +406,11 @@ class FashionCNNClassifier(ClassifierMixin, BaseEstimator):
 
     def _encode_y(self, y, n: int, *, classes=None) -> torch.Tensor:
         owner = type(self).__name__
+        numpy_dtype = getattr(getattr(y, "dtype", None), "numpy_dtype", None)
+        if numpy_dtype is not None and not y.isna().any():
+            # pandas nullable labels (Int64, boolean) without missing values:
+            # keep their type, or Int64 labels would come back as floats
+            y = y.to_numpy(dtype=numpy_dtype)
         y = column_or_1d(y, warn=True)
         check_consistent_length(np.empty(n), y)
         check_classification_targets(y)
@@ -502,7 +508,10 @@ class FashionCNNClassifier(ClassifierMixin, BaseEstimator):
                 )
             )
         if self.verbose >= 2:
-            callbacks.append(("progress_bar", ProgressBar()))
+            # in a notebook without ipywidgets skorch's widget bar raises
+            # ImportError: fall back to the text bar there
+            widgets = importlib.util.find_spec("ipywidgets") is not None
+            callbacks.append(("progress_bar", ProgressBar(detect_notebook=widgets)))
         callbacks += self._user_callbacks({name for name, _ in callbacks})
         if checkpoint is not None:
             callbacks.append(("checkpoint", EpochCheckpoint(*checkpoint)))

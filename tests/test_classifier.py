@@ -379,3 +379,38 @@ def test_callback_names_of_built_ins_are_refused(small):
         tiny_cnn(callbacks=[("a", _CountEpochs()), ("a", _CountEpochs())]).fit(X, y)
     with pytest.raises(TypeError, match=r"a skorch Callback or a \(name, Callback\)"):
         tiny_cnn(callbacks=["not a callback"]).fit(X, y)
+
+
+def test_nullable_int_labels_keep_their_type(small):
+    """Issue 12, bug 8: pandas Int64 labels used to come back as floats."""
+    import pandas as pd
+
+    X, y, Xt, _ = small
+    clf = tiny_cnn().fit(X[:200], pd.Series(y[:200]).astype("Int64"))
+    assert clf.classes_.dtype.kind == "i"
+    assert clf.predict(Xt[:3]).dtype.kind == "i"
+
+
+def test_one_28x28_image_gets_a_hint(small):
+    X, y, Xt, _ = small
+    clf = tiny_cnn().fit(X[:200], y[:200])
+    with pytest.raises(
+        ValueError, match=r"reads as 28 images of 28 pixels.*reshape\(1, 28, 28\)"
+    ):
+        clf.predict(Xt[0].reshape(28, 28))
+    assert clf.predict(Xt[0].reshape(1, 28, 28)).shape == (1,)
+
+
+def test_verbose_2_without_ipywidgets_uses_the_text_bar(small, monkeypatch, capsys):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util,
+        "find_spec",
+        lambda name, *a: None if name == "ipywidgets" else real(name, *a),
+    )
+    X, y, _, _ = small
+    clf = tiny_cnn(verbose=2).fit(X[:128], y[:128])
+    bar = dict(clf.net_.callbacks_)["progress_bar"]
+    assert bar.detect_notebook is False
