@@ -572,7 +572,15 @@ class FashionCNNClassifier(ClassifierMixin, BaseEstimator):
         if self.validation_fraction <= 0:
             return X, y, None
         idx = np.arange(len(y))
-        stratify = y.numpy() if np.bincount(y.numpy()).min() >= 2 else None
+        counts = np.bincount(y.numpy())
+        n_classes, n_val = (
+            np.count_nonzero(counts),
+            math.ceil(self.validation_fraction * len(y)),
+        )
+        # stratify only where each split can hold every class (else sklearn's
+        # "test_size should be greater or equal to the number of classes")
+        fits = counts[counts > 0].min() >= 2 and n_classes <= min(n_val, len(y) - n_val)
+        stratify = y.numpy() if fits else None
         tr, va = train_test_split(
             idx,
             test_size=self.validation_fraction,

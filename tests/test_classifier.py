@@ -414,3 +414,11 @@ def test_verbose_2_without_ipywidgets_uses_the_text_bar(small, monkeypatch, caps
     clf = tiny_cnn(verbose=2).fit(X[:128], y[:128])
     bar = dict(clf.net_.callbacks_)["progress_bar"]
     assert bar.detect_notebook is False
+
+
+def test_a_validation_split_too_small_to_stratify_still_fits(small):
+    """20 images of 10 classes with validation_fraction=0.1: 2 validation images."""
+    X, y, _, _ = small
+    idx = np.concatenate([np.flatnonzero(y == c)[:2] for c in range(10)])
+    clf = tiny_cnn(validation_fraction=0.1).fit(X[idx], y[idx])
+    assert "valid_acc" in clf.history_[-1]
