@@ -103,7 +103,7 @@ def check_pixels(
     linearly to [0, 1]; with ``None`` they are only cast to float32.
     """
     owner = type(est).__name__
-    shape = tuple(np.shape(X))
+    shape = tuple(getattr(X, "shape", ()))  # not np.shape: no array conversion
     if (
         len(image_shape) == 3
         and image_shape[0] == 1

@@ -277,7 +277,8 @@ def plot_per_class_metrics(
     low = 100 * min(precision.min(), recall.min())
     ax.set_xlim(max(0.0, low - 10), 104)
     ax.set_xlabel("%")
-    ax.legend(loc="lower left", fontsize=8)
+    # below the axis, where it cannot cover a bar
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.09), ncol=2, fontsize=8)
     ax.set_title(f"Precision and recall per class {title}".strip())
     fig.tight_layout()
     return fig
