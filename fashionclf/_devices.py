@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import itertools
+import os
 import threading
 
 import torch
 
-_turn = itertools.count()
+# The first turn comes from the process id: worker processes started one
+# after another (consecutive pids) begin on different GPUs.
+_turn = itertools.count(os.getpid())
 _lock = threading.Lock()
 
 
@@ -19,8 +22,10 @@ def auto_device() -> str:
     the workers of a parallel search (processes or threads) spread over the
     GPUs instead of all piling onto ``cuda:0``; GPUs with equal free memory
     (e.g. at the start of a search) are taken in turn, round-robin, by the
-    fits of one process. To pin a worker to a GPU, pass ``device='cuda:N'``
-    or set ``CUDA_VISIBLE_DEVICES`` per process.
+    fits of one process, starting from the process id (so worker processes
+    with consecutive ids start on different GPUs). A heuristic, not a
+    guarantee: to pin a worker to a GPU, pass ``device='cuda:N'`` or set
+    ``CUDA_VISIBLE_DEVICES`` per process.
     """
     if not torch.cuda.is_available():
         return "cpu"

@@ -50,3 +50,17 @@ def test_parallel_workers_spread_over_gpus(monkeypatch):
 def test_an_explicit_device_is_kept(monkeypatch, device):
     _gpus(monkeypatch, [2**33] * 2)
     assert tiny_cnn(device=device)._resolve_device() == device
+
+
+def test_worker_processes_start_on_different_gpus(monkeypatch):
+    """The first turn comes from the pid: consecutive worker pids, other GPUs."""
+    import importlib
+
+    _gpus(monkeypatch, [2**33] * 2)
+    picked = []
+    for pid in (4242, 4243):
+        monkeypatch.setattr("os.getpid", lambda pid=pid: pid)
+        fresh = importlib.reload(_devices)
+        picked.append(fresh.auto_device())
+    importlib.reload(_devices)
+    assert sorted(picked) == ["cuda:0", "cuda:1"]
