@@ -61,15 +61,20 @@ def atomic_write(path: str | os.PathLike[str], write: Callable[[Path], None]) ->
     return path
 
 
-def sweep_stale(folder: str | os.PathLike[str], older_than_s: float = 3600.0) -> int:
-    """Delete this library's temporary files in ``folder`` older than a limit.
+def sweep_stale(
+    folder: str | os.PathLike[str],
+    older_than_s: float = 3600.0,
+    pattern: str = f".*{TMP_SUFFIX}",
+) -> int:
+    """Delete this library's files in ``folder`` older than a limit.
 
-    Only names ending in :data:`TMP_SUFFIX` are touched. Returns how many
-    were removed.
+    Only names matching the glob ``pattern`` are touched: by default the
+    temporary files of :func:`atomic_write` (ending in :data:`TMP_SUFFIX`).
+    Returns how many were removed.
     """
     removed = 0
     cutoff = time.time() - older_than_s
-    for tmp in Path(folder).glob(f".*{TMP_SUFFIX}"):
+    for tmp in Path(folder).glob(pattern):
         try:
             if tmp.stat().st_mtime <= cutoff:
                 tmp.unlink()

@@ -17,9 +17,7 @@ from __future__ import annotations
 
 import math
 import os
-import time
 import warnings
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -287,13 +285,7 @@ def checkpoint_file(checkpoint_path: str | os.PathLike[str], fingerprint: str) -
     path = os.fspath(checkpoint_path)
     if not os.path.isdir(path):
         return path
-    cutoff = time.time() - CHECKPOINT_MAX_AGE_S
-    for old in Path(path).glob("fit-*.ckpt"):
-        try:
-            if old.stat().st_mtime < cutoff:
-                old.unlink()
-        except OSError:
-            continue  # gone already (another worker), or not ours to remove
+    sweep_stale(path, CHECKPOINT_MAX_AGE_S, pattern="fit-*.ckpt")
     sweep_stale(path)
     return os.path.join(path, f"fit-{fingerprint}.ckpt")
 

@@ -15,6 +15,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 from sklearn.metrics import ConfusionMatrixDisplay, precision_recall_fscore_support
+from sklearn.utils import _safe_indexing
 
 from .datasets import CLASS_NAMES
 
@@ -375,7 +376,7 @@ def plot_saliency(
         else:
             indices = np.argsort(conf, kind="stable")[:n]
     indices = np.asarray(indices, dtype=int)
-    rows = _safe_rows(X, indices)
+    rows = _safe_indexing(X, indices)
     attr = integrated_gradients(clf, rows, steps=steps) if len(indices) else []
     imgs = np.asarray(rows, dtype=np.float64).reshape(len(indices), -1)
     fig = Figure(figsize=(7.5, 1.9 * max(len(indices), 1) + 0.6))
@@ -413,9 +414,3 @@ def plot_saliency(
     )
     fig.tight_layout()
     return fig
-
-
-def _safe_rows(X, indices: np.ndarray):
-    from sklearn.utils import _safe_indexing
-
-    return _safe_indexing(X, indices)

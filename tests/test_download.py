@@ -235,40 +235,24 @@ def test_a_misbehaving_mirror_falls_back_to_the_next(tmp_path, idx_files, mode):
     assert _leftovers(tmp_path) == []
 
 
-def test_a_dripping_mirror_hits_the_deadline(tmp_path, idx_files):
+@pytest.mark.parametrize(
+    ("mode", "limit", "match"),
+    [
+        ("drip", {"deadline_s": 1}, r"not complete after 1 s"),
+        ("endless", {"max_bytes": 2 * 2**20}, r"sent more than 2,097,152 bytes"),
+    ],
+)
+def test_a_hostile_mirror_is_cut_off(tmp_path, idx_files, mode, limit, match):
+    """A dripping mirror hits the deadline; an endless body, the size cap."""
     from fashionclf._download import download
 
     files, md5 = idx_files
     with (
-        FileServer(files, modes={NAMES[0]: "drip"}) as slow,
-        pytest.raises(DownloadError, match=r"not complete after 1 s"),
+        FileServer(files, modes={NAMES[0]: mode}) as srv,
+        pytest.raises(DownloadError, match=match),
     ):
         download(
-            NAMES[0],
-            tmp_path,
-            mirrors=[slow.url],
-            md5=md5[NAMES[0]],
-            retries=1,
-            deadline_s=1,
-        )
-    assert _leftovers(tmp_path) == []
-
-
-def test_an_endless_body_is_cut_at_the_size_cap(tmp_path, idx_files):
-    from fashionclf._download import download
-
-    files, md5 = idx_files
-    with (
-        FileServer(files, modes={NAMES[0]: "endless"}) as srv,
-        pytest.raises(DownloadError, match=r"sent more than 2,097,152 bytes"),
-    ):
-        download(
-            NAMES[0],
-            tmp_path,
-            mirrors=[srv.url],
-            md5=md5[NAMES[0]],
-            retries=1,
-            max_bytes=2 * 2**20,
+            NAMES[0], tmp_path, mirrors=[srv.url], md5=md5[NAMES[0]], retries=1, **limit
         )
     assert _leftovers(tmp_path) == []
     assert sum(p.stat().st_size for p in tmp_path.iterdir()) == 0
