@@ -63,11 +63,17 @@ def test_reference_preset_is_frozen():
     assert make_cnn("reference").get_params() == _REFERENCE_AS_OF_ISSUE_11
 
 
-@pytest.mark.parametrize("name", ["tiny", "best"])
-def test_older_presets_keep_the_reference_network(name):
-    params = make_cnn(name).get_params()
+def test_tiny_keeps_the_reference_network():
+    params = make_cnn("tiny").get_params()
     assert params["architecture"] == "cnn" and params["n_blocks"] == 2
     assert params["dropout"] == 0.25
+
+
+def test_best_is_the_default_network_trained_longer_with_tta():
+    params = make_cnn("best").get_params()
+    default = make_cnn("default").get_params()
+    changed = {k: v for k, v in params.items() if default[k] != v}
+    assert changed == {"max_epochs": 22, "tta": True}
 
 
 def test_default_is_the_compact_network():
