@@ -43,6 +43,7 @@ run: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy fashionclf
 
 test: lint
 	$(BIN)/python -m pytest

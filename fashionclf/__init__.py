@@ -28,8 +28,8 @@ _LAZY = {
     "ImageFlattener": "preprocessing",
     "ImageReshaper": "preprocessing",
     "PixelScaler": "preprocessing",
-    "load_model": "serialization",
-    "save_model": "serialization",
+    "load_model": "classifier",
+    "save_model": "classifier",
 }
 
 __all__ = [
@@ -53,7 +53,7 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:  # for type checkers and IDEs: the eager imports
-    from .classifier import FashionCNNClassifier
+    from .classifier import FashionCNNClassifier, load_model, save_model
     from .datasets import (
         CLASS_NAMES,
         download_fashion_mnist,
@@ -69,7 +69,6 @@ if TYPE_CHECKING:  # for type checkers and IDEs: the eager imports
         ModelFileError,
     )
     from .preprocessing import ImageFlattener, ImageReshaper, PixelScaler
-    from .serialization import load_model, save_model
 
 
 def __getattr__(name: str) -> Any:

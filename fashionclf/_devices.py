@@ -8,6 +8,8 @@ import threading
 
 import torch
 
+from ._validation import expected_got
+
 # The first turn comes from the process id: worker processes started one
 # after another (consecutive pids) begin on different GPUs.
 _turn = itertools.count(os.getpid())
@@ -38,3 +40,26 @@ def auto_device() -> str:
     # most free memory first; among equals, start from this fit's turn
     best = max(range(count), key=lambda i: (free[i], -((i - turn) % count)))
     return f"cuda:{best}"
+
+
+def resolve_device(device: str, owner: str) -> str:
+    """Return the device a fit runs on: ``'auto'`` resolved, others checked."""
+    if device == "auto":
+        return auto_device()
+    expected = "'auto', 'cpu', 'cuda' or 'cuda:N'"
+    try:
+        dev = torch.device(device)
+    except RuntimeError as exc:
+        raise ValueError(expected_got(owner, f"device={device!r}", expected)) from exc
+    if dev.type not in ("cpu", "cuda"):
+        raise ValueError(expected_got(owner, f"device={device!r}", expected))
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(
+            expected_got(
+                owner,
+                f"device={device!r}",
+                "a device that exists here",
+                "CUDA is not available; use 'auto' or 'cpu'.",
+            )
+        )
+    return str(dev)

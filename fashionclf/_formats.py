@@ -10,7 +10,7 @@ import gzip
 import os
 import zlib
 from pathlib import Path
-from typing import BinaryIO
+from typing import IO
 
 import numpy as np
 import pandas as pd
@@ -33,7 +33,7 @@ MAX_IDX_IMAGES = 1_000_000
 _CHUNK = 1 << 20
 
 
-def _read_at_most(fh: BinaryIO, n: int) -> bytes:
+def _read_at_most(fh: IO[bytes], n: int) -> bytes:
     """Read up to ``n`` bytes in 1 MiB chunks (no ``n``-sized buffer up front)."""
     parts, left = [], n
     while left > 0:
@@ -82,10 +82,10 @@ def read_idx(path: str | os.PathLike[str]) -> np.ndarray:
     path = Path(path)
     opener = gzip.open if path.suffix == ".gz" else open
     try:
-        with opener(path, "rb") as fh:
-            dims, header_len = _read_idx_header(fh, path)
+        with opener(path, "rb") as fh:  # type: ignore[operator]
+            dims, header_len = _read_idx_header(fh, path)  # type: ignore[arg-type]
             n_bytes = int(np.prod(dims))
-            raw = _read_at_most(fh, n_bytes + 1)
+            raw = _read_at_most(fh, n_bytes + 1)  # type: ignore[arg-type]
     except _GZIP_ERRORS as exc:
         raise _corrupt_gzip(path, exc, "; delete the file and fetch it again") from exc
     if len(raw) != n_bytes:
@@ -102,7 +102,7 @@ def read_idx(path: str | os.PathLike[str]) -> np.ndarray:
     return data.reshape(dims[0], N_PIXELS).copy()
 
 
-def _read_idx_header(fh: BinaryIO, path: Path) -> tuple[list[int], int]:
+def _read_idx_header(fh: IO[bytes], path: Path) -> tuple[list[int], int]:
     """Read and validate an IDX header; return its dimensions and length."""
     head = fh.read(4)
     if len(head) < 4:

@@ -52,7 +52,7 @@ def folded_copy(module: nn.Module) -> nn.Module:
             folded = fuse(frozen, inplace=True)
     except Exception:  # any module torch.fx cannot trace: keep it unfolded
         folded = frozen
-    return folded.to(memory_format=torch.channels_last)
+    return folded.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
 
 
 def _fold_pooled(seq: nn.Sequential) -> None:

@@ -3,9 +3,9 @@
 Built on PyTorch's FX graph-mode quantization (``torch.ao.quantization``):
 Conv-BN-ReLU triples are fused, activations are calibrated on training
 images, and the graph runs int8 kernels (x86: oneDNN/FBGEMM with VNNI; ARM:
-QNNPACK). A quantized graph does not pickle, so the classifier keeps the
-quantized ``state_dict`` (plain tensors) and rebuilds the graph on demand
-with :func:`quantized_graph`.
+QNNPACK). :class:`Int8Network` is what a fitted classifier keeps: the
+quantized ``state_dict`` (plain tensors), from which it rebuilds the graph,
+which does not pickle, on first use.
 """
 
 from __future__ import annotations
@@ -16,10 +16,12 @@ import io
 import warnings
 from collections.abc import Iterator
 
+import numpy as np
 import torch
 from torch import nn
 
 __all__ = [
+    "Int8Network",
     "calibrate_int8",
     "quantized_engine",
     "quantized_graph",
@@ -69,7 +71,7 @@ def _prepare(module: nn.Module, example: torch.Tensor, engine: str) -> nn.Module
 def _convert(prepared: nn.Module) -> nn.Module:
     from torch.ao.quantization.quantize_fx import convert_fx
 
-    return convert_fx(prepared)
+    return convert_fx(prepared)  # type: ignore[arg-type]
 
 
 def calibrate_int8(
@@ -125,3 +127,67 @@ def state_from_bytes(data: bytes) -> dict[str, torch.Tensor]:
     with warnings.catch_warnings():  # torch's own TypedStorage notice for qtensors
         warnings.simplefilter("ignore", UserWarning)
         return torch.load(io.BytesIO(data), weights_only=True)
+
+
+class Int8Network:
+    """An int8 copy of a trained float network, for CPU inference.
+
+    Parameters
+    ----------
+    template : nn.Module
+        The float network the int8 one was calibrated from; only its
+        structure is used (to rebuild the graph).
+    state : dict of str to Tensor
+        :func:`calibrate_int8` output.
+    image_shape : tuple of int
+        ``(C, H, W)`` of one input image.
+    """
+
+    def __init__(
+        self,
+        template: nn.Module,
+        state: dict[str, torch.Tensor],
+        image_shape: tuple[int, ...],
+    ) -> None:
+        self.template = template
+        self.state = state
+        self.image_shape = tuple(image_shape)
+        self._graph: nn.Module | None = None
+
+    @classmethod
+    def calibrate(
+        cls, module: nn.Module, images: torch.Tensor, batch_size: int = 256
+    ) -> Int8Network:
+        """Quantize ``module`` on up to 2,048 evenly spaced ``images``."""
+        step = max(1, len(images) // 2048)
+        state = calibrate_int8(module, images[::step][:2048], batch_size)
+        return cls(module, state, tuple(images.shape[1:]))
+
+    def graph(self) -> nn.Module:
+        """Return the int8 graph, built on first use and kept.
+
+        Raises ``RuntimeError`` when ``state`` does not fit ``template``.
+        """
+        if self._graph is None:
+            example = torch.zeros(1, *self.image_shape)
+            self._graph = quantized_graph(self.template, self.state, example)
+        return self._graph
+
+    def predict_proba(self, X: torch.Tensor, batch_size: int) -> np.ndarray:
+        """Softmax of the int8 network over ``X``, ``batch_size`` rows at a time."""
+        graph = self.graph()
+        with quantized_engine(), torch.inference_mode():
+            return torch.cat(
+                [
+                    torch.softmax(graph(X[i : i + batch_size].cpu()), 1)
+                    for i in range(0, len(X), batch_size)
+                ]
+            ).numpy()
+
+    def __getstate__(self) -> dict:
+        state = {**self.__dict__, "state": state_to_bytes(self.state)}
+        state["_graph"] = None  # an FX graph does not pickle; rebuilt on use
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state, state=state_from_bytes(state["state"]))

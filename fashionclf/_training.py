@@ -9,8 +9,8 @@
   ``LRScheduler`` rebuilds its scheduler on every ``partial_fit``).
 - :class:`FiniteLoss`: stops training with a clear error when the loss turns
   NaN or infinite.
-- :class:`Net`: ``NeuralNetClassifier`` with optional bf16 autocast and
-  channels-last memory layout.
+- :class:`Net`: ``NeuralNetClassifier`` with per-fit random streams,
+  per-sample loss weights, optional bf16 autocast and channels-last layout.
 """
 
 from __future__ import annotations
@@ -18,14 +18,17 @@ from __future__ import annotations
 import math
 import os
 import warnings
+from collections.abc import Callable
 
 import numpy as np
 import torch
 from skorch import NeuralNetClassifier
 from skorch.callbacks import Callback
+from skorch.dataset import Dataset
 from skorch.utils import to_tensor
 
 from ._atomic import atomic_write, sweep_stale
+from .networks import Dropout
 
 
 class TensorBatches:
@@ -34,7 +37,9 @@ class TensorBatches:
     Parameters
     ----------
     dataset : skorch.dataset.Dataset
-        Holds ``X`` (N, C, H, W) and ``y`` (N,) tensors.
+        Holds ``X`` (N, C, H, W) and ``y`` (N,) tensors; a
+        :class:`WeightedTensors` also holds per-sample weights, and batches
+        then come as ``(X, (y, weight))``.
     batch_size : int
     shuffle : bool, default=False
     flip : bool, default=False
@@ -43,6 +48,9 @@ class TensorBatches:
         Shift each image by up to this many pixels in x and y, filling with 0.
     drop_single : bool, default=False
         Drop a final batch of one sample (batch norm cannot train on it).
+    generator : callable returning torch.Generator, or None, default=None
+        Called at the start of every pass for the generator that shuffles and
+        augments; None seeds one from torch's global RNG.
     """
 
     def __init__(
@@ -53,13 +61,16 @@ class TensorBatches:
         flip: bool = False,
         max_shift: int = 0,
         drop_single: bool = False,
+        generator: Callable[[], torch.Generator] | None = None,
     ) -> None:
         self.X, self.y = dataset.X, dataset.y
+        self.weight = getattr(dataset, "weight", None)
         self.batch_size = batch_size
         self.shuffle = shuffle
         self.flip = flip
         self.max_shift = max_shift
         self.drop_single = drop_single
+        self.generator = generator
 
     def __len__(self) -> int:
         n = len(self.X)
@@ -70,12 +81,12 @@ class TensorBatches:
 
     def __iter__(self):
         n = len(self.X)
-        random = self.shuffle or self.flip or self.max_shift
-        # Seeds come from torch's global RNG, which the estimator forks and seeds;
-        # evaluation (no shuffling, no augmentation) draws nothing.
-        gen = torch.Generator()
-        if random:
-            gen.manual_seed(int(torch.randint(2**62, (1,)).item()))
+        if self.generator is not None:
+            gen = self.generator()
+        else:  # evaluation (no shuffling, no augmentation) draws nothing
+            gen = torch.Generator()
+            if self.shuffle or self.flip or self.max_shift:
+                gen.manual_seed(int(torch.randint(2**62, (1,)).item()))
         order = torch.randperm(n, generator=gen) if self.shuffle else None
         for b in range(len(self)):
             sl = slice(b * self.batch_size, (b + 1) * self.batch_size)
@@ -84,7 +95,21 @@ class TensorBatches:
             yb = self.y[idx] if self.y is not None else None
             if self.flip or self.max_shift:
                 Xb = augment(Xb, self.flip, self.max_shift, gen)
-            yield Xb, yb
+            yield Xb, (yb if self.weight is None else (yb, self.weight[idx]))
+
+
+class WeightedTensors(Dataset):
+    """A skorch ``Dataset`` of tensors ``X``, ``y`` and per-sample ``weight``."""
+
+    def __init__(self, X: torch.Tensor, y: torch.Tensor, weight: torch.Tensor) -> None:
+        super().__init__(X, y)
+        self.weight = weight
+
+
+def seeded_generator(seed: int, *key: int) -> torch.Generator:
+    """Return a CPU generator seeded from ``seed`` and ``key`` (epoch, stream)."""
+    state = np.random.SeedSequence([seed, *key]).generate_state(1, np.uint64)[0]
+    return torch.Generator().manual_seed(int(state >> np.uint64(1)))
 
 
 def augment(
@@ -171,14 +196,29 @@ class FiniteLoss(Callback):
 
 
 class Net(NeuralNetClassifier):
-    """``NeuralNetClassifier`` with bf16 autocast and channels-last layout options."""
+    """``NeuralNetClassifier`` with its own random streams and a few options.
+
+    - ``seed``: every epoch shuffles, augments and drops out with generators
+      seeded from ``(seed, epoch)``, never torch's global RNG, so fits in
+      parallel threads cannot disturb each other, and a fit resumed at any
+      epoch draws what an uninterrupted one would.
+    - per-sample weights: batches ``(X, (y, weight))`` (see
+      :class:`WeightedTensors`) give the weighted mean of the loss.
+    - ``bf16`` autocast and ``channels_last`` memory layout.
+    """
 
     def __init__(
-        self, *args, bf16: bool = False, channels_last: bool = False, **kwargs
+        self,
+        *args,
+        bf16: bool = False,
+        channels_last: bool = False,
+        seed: int | None = None,
+        **kwargs,
     ) -> None:
         super().__init__(*args, **kwargs)
         self.bf16 = bf16
         self.channels_last = channels_last
+        self.seed = seed
 
     def initialize_module(self):
         """Build the module, then switch it to channels-last if asked."""
@@ -186,6 +226,29 @@ class Net(NeuralNetClassifier):
         if self.channels_last:
             self.module_ = self.module_.to(memory_format=torch.channels_last)
         return self
+
+    def get_iterator(self, dataset, training=False):
+        """Skorch's iterator; training passes draw from this fit's generators."""
+        iterator = super().get_iterator(dataset, training=training)
+        if training and self.seed is not None and isinstance(iterator, TensorBatches):
+            iterator.generator = self._batch_generator
+        return iterator
+
+    def _batch_generator(self) -> torch.Generator:
+        assert self.seed is not None  # only set as the generator with a seed
+        epoch = len(self.history)
+        dropout = seeded_generator(self.seed, epoch, 1)
+        for module in self.module_.modules():
+            if isinstance(module, Dropout):
+                module.generator = dropout
+        return seeded_generator(self.seed, epoch, 0)
+
+    def on_train_end(self, net, **kwargs):
+        """Detach the generators from the module (they are per epoch)."""
+        super().on_train_end(net, **kwargs)
+        for module in self.module_.modules():
+            if isinstance(module, Dropout):
+                module.generator = None
 
     def infer(self, x, **fit_params):
         """Forward a batch, under bf16 autocast if asked; logits come back fp32."""
@@ -196,6 +259,19 @@ class Net(NeuralNetClassifier):
         with torch.autocast(device_type, dtype=torch.bfloat16, enabled=self.bf16):
             out = self.module_(x, **fit_params)
         return out.float()
+
+    def get_loss(self, y_pred, y_true, X=None, training=False):
+        """Return the criterion's loss; with sample weights, their weighted mean."""
+        if not isinstance(y_true, tuple | list):
+            return super().get_loss(y_pred, y_true, X=X, training=training)
+        y_true, weight = (to_tensor(t, device=self.device) for t in y_true)
+        losses = torch.nn.functional.cross_entropy(
+            y_pred,
+            y_true,
+            reduction="none",
+            label_smoothing=self.criterion_.label_smoothing,
+        )
+        return (losses * weight).mean()
 
 
 class EpochSnapshot(Callback):
@@ -209,7 +285,7 @@ class EpochSnapshot(Callback):
 
     def on_train_begin(self, net, **kwargs) -> None:
         """Snapshot the weights training starts from."""
-        self.state_ = _copy_state(net.module_)
+        self.state_: dict | None = _copy_state(net.module_)
         self.interrupted_ = False
 
     def on_epoch_end(self, net, **kwargs) -> None:
@@ -217,7 +293,7 @@ class EpochSnapshot(Callback):
         self.state_ = _copy_state(net.module_)
 
     def on_train_end(self, net, **kwargs) -> None:
-        """Roll back an epoch that was interrupted."""
+        """Roll back an epoch that was interrupted; then drop the snapshot."""
         if net.history and "train_loss" not in net.history[-1]:
             epoch = len(net.history)
             net.module_.load_state_dict(self.state_)
@@ -229,6 +305,7 @@ class EpochSnapshot(Callback):
                 UserWarning,
                 stacklevel=2,
             )
+        self.state_ = None  # a copy of the weights: never kept in a fitted model
 
 
 def _copy_state(module: torch.nn.Module) -> dict:
@@ -238,9 +315,10 @@ def _copy_state(module: torch.nn.Module) -> dict:
 class EpochCheckpoint(Callback):
     """Write a resumable checkpoint after every epoch (atomically).
 
-    It holds the module and optimizer states, the history, the learning-rate
-    schedule position and torch's RNG state, so a resumed fit on the CPU ends
-    with the same weights as an uninterrupted one.
+    It holds the module and optimizer states, the history and the
+    learning-rate schedule position; the random streams are seeded per epoch
+    (see :class:`Net`), so a resumed fit on the CPU ends with the same
+    weights as an uninterrupted one.
 
     Parameters
     ----------
@@ -264,7 +342,6 @@ class EpochCheckpoint(Callback):
             "optimizer": net.optimizer_.state_dict(),
             "history": _plain(list(net.history)),
             "lr_step": getattr(schedule, "step_", 0),
-            "rng": torch.get_rng_state(),
         }
         directory = os.path.dirname(os.path.abspath(self.path))
         os.makedirs(directory, exist_ok=True)
@@ -316,5 +393,4 @@ def resume_from_checkpoint(net, path: str, fingerprint: str) -> int:
     schedule = dict(net.callbacks_).get("lr_schedule")
     if schedule is not None:
         schedule.step_ = payload["lr_step"]
-    torch.set_rng_state(payload["rng"])
     return len(net.history)

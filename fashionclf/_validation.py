@@ -10,7 +10,14 @@ import re
 from collections.abc import Sequence
 
 import numpy as np
-from sklearn.utils.validation import validate_data
+from sklearn.utils.class_weight import compute_sample_weight
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import (
+    _check_sample_weight,
+    check_consistent_length,
+    column_or_1d,
+    validate_data,
+)
 
 IMAGE_SHAPE: tuple[int, int, int] = (1, 28, 28)
 
@@ -148,6 +155,68 @@ def check_pixels(
         out /= np.float32(hi - lo)
         return out
     return X.astype(np.float32, copy=False)
+
+
+def encode_labels(y, n: int, classes, owner: str) -> tuple[np.ndarray, np.ndarray]:
+    """Check ``y`` for ``n`` samples; return ``(classes, codes)``.
+
+    ``classes`` None takes the sorted unique labels of ``y``; otherwise every
+    label must be one of ``classes``. pandas nullable labels without missing
+    values keep their type (``Int64`` labels stay ints).
+    """
+    numpy_dtype = getattr(getattr(y, "dtype", None), "numpy_dtype", None)
+    if numpy_dtype is not None and not y.isna().any():
+        y = y.to_numpy(dtype=numpy_dtype)
+    y = column_or_1d(y, warn=True)
+    check_consistent_length(np.empty(n), y)
+    check_classification_targets(y)
+    classes = np.unique(y) if classes is None else np.unique(np.asarray(classes))
+    if len(classes) < 2:
+        raise ValueError(
+            expected_got(
+                owner,
+                f"y with a single class {classes[:1].tolist()[0]!r}",
+                "at least 2 classes to train a classifier",
+            )
+        )
+    codes = np.searchsorted(classes, y)
+    unknown = (codes >= len(classes)) | (
+        classes[np.minimum(codes, len(classes) - 1)] != y
+    )
+    if unknown.any():
+        raise ValueError(
+            expected_got(
+                owner,
+                f"label {y[unknown][:1].tolist()[0]!r}",
+                f"one of the classes {classes.tolist()}",
+            )
+        )
+    return classes, codes.astype(np.int64)
+
+
+def training_weights(
+    sample_weight, class_weight, codes: np.ndarray, classes: np.ndarray
+) -> np.ndarray | None:
+    """Per-sample loss weights scaled to mean 1, or None when all are equal.
+
+    ``class_weight`` (None, 'balanced' or a dict keyed by label) multiplies
+    ``sample_weight``; equal weights train exactly as no weights.
+    """
+    if sample_weight is None and class_weight is None:
+        return None
+    weight = _check_sample_weight(
+        sample_weight, np.empty((len(codes), 0)), ensure_non_negative=True
+    )
+    if class_weight is not None:
+        weight = weight * compute_sample_weight(class_weight, classes[codes])
+    if not np.isfinite(weight).all() or weight.sum() <= 0:
+        raise ValueError(
+            "sample_weight (times class_weight) must be finite with a positive sum; "
+            f"got a sum of {weight.sum()!r}."
+        )
+    if np.all(weight == weight[0]):
+        return None
+    return (weight / weight.mean()).astype(np.float32)
 
 
 _URL_PASSWORD = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*://[^:/@\s]*):([^@\s]*)@")

@@ -42,7 +42,7 @@ from skorch.callbacks import Callback
 from ._progress import EpochProgress, wants_live
 from .baselines import BASELINES, make_baseline
 from .datasets import CLASS_NAMES
-from .presets import PRESETS, make_cnn
+from .presets import BENCHMARK_PRESETS, PRESETS, make_cnn
 from .significance import compare_to_best
 
 __all__ = [
@@ -53,23 +53,6 @@ __all__ = [
     "resolve_models",
     "run_benchmark",
 ]
-
-#: Named model lists: 'quick' is the README's main job (a few minutes here).
-BENCHMARK_PRESETS: dict[str, list[str]] = {
-    "smoke": ["dummy", "logreg", "cnn-tiny"],
-    "quick": ["dummy", "logreg", "random_forest", "knn", "cnn-fast"],
-    "full": [
-        "dummy",
-        "logreg",
-        "random_forest",
-        "hist_gb",
-        "knn",
-        "svm_rbf",
-        "cnn-seed",
-        "cnn-fast",
-        "cnn-default",
-    ],
-}
 
 
 def resolve_models(names: Sequence[str]) -> list[str]:
@@ -128,7 +111,7 @@ def _peak_rss_mb() -> float:
 
 def environment() -> dict[str, Any]:
     """Package versions, hardware and git commit, for results files."""
-    versions = {}
+    versions: dict[str, str | None] = {}
     for pkg in ("fashionclf", "torch", "skorch", "scikit-learn", "numpy", "optuna"):
         try:
             versions[pkg] = metadata.version(pkg)
@@ -203,7 +186,7 @@ class HeldOutAccuracy(Callback):
             return
         t0 = time.perf_counter()
         scaled = torch.from_numpy(np.asarray(self.X, dtype=np.float32) / 255.0)
-        self.images_ = scaled.reshape(len(scaled), 1, 28, 28)
+        self.images_: torch.Tensor | None = scaled.reshape(len(scaled), 1, 28, 28)
         self.spent_s_ += time.perf_counter() - t0
 
     def on_epoch_end(self, net, **kwargs) -> None:

@@ -6,7 +6,9 @@ Design: composition, not subclassing. The estimator is a plain scikit-learn
 clone-safe, and hides skorch's ``**kwargs`` routing, while skorch still runs
 the training loop, callbacks (early stopping, progress bar, epoch table) and
 device handling. Everything torch-related is created in ``fit``, never in
-``__init__`` or at import time.
+``__init__`` or at import time. The net is built in one place
+(``fashionclf._construction``), whether a model is fitted, loaded from a
+file or unpickled.
 
 Input contract
 --------------
@@ -22,97 +24,62 @@ by the training standard deviation (stored in the model).
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import importlib.util
-import math
 import os
+import warnings
 from collections.abc import Iterator, Sequence
 from numbers import Integral, Real
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.model_selection import train_test_split
 from sklearn.utils import _safe_indexing, check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import (
-    _num_samples,
-    check_consistent_length,
-    check_is_fitted,
-    column_or_1d,
-)
-from skorch.callbacks import Callback, EarlyStopping, ProgressBar
-from skorch.dataset import Dataset
+from sklearn.utils.validation import _num_samples, check_is_fitted, column_or_1d
 from skorch.helper import predefined_split
 
-from ._devices import auto_device
+from . import serialization
+from ._construction import (
+    NETWORK_PARAMS,
+    OPTIMIZERS,
+    FittedState,
+    build_module,
+    build_net,
+    fingerprint,
+    net_state,
+    restore_net_state,
+    split_validation,
+)
+from ._devices import resolve_device
 from ._inference import folded_copy, predict_proba_batches
-from ._quantization import (
-    calibrate_int8,
-    quantized_engine,
-    quantized_graph,
-    state_from_bytes,
-    state_to_bytes,
+from ._quantization import Int8Network, state_from_bytes, state_to_bytes
+from ._training import WeightedTensors, checkpoint_file, resume_from_checkpoint
+from ._validation import (
+    check_pixels,
+    encode_labels,
+    expected_got,
+    resolve_image_shape,
+    training_weights,
 )
-from ._training import (
-    EpochCheckpoint,
-    EpochSnapshot,
-    FiniteLoss,
-    LRSchedule,
-    Net,
-    TensorBatches,
-    checkpoint_file,
-    resume_from_checkpoint,
-)
-from ._validation import check_pixels, expected_got, resolve_image_shape
-from .networks import Standardized, build_network
+from .exceptions import ModelFileError
 
-__all__ = ["PREDICT_CHUNK", "FashionCNNClassifier"]
+__all__ = ["PREDICT_CHUNK", "FashionCNNClassifier", "load_model", "save_model"]
 
 #: Rows converted and predicted at a time by ``predict_proba``.
 PREDICT_CHUNK = 8192
-
-_OPTIMIZERS = {
-    "adamw": (torch.optim.AdamW, {}),
-    "adam": (torch.optim.Adam, {}),
-    "sgd": (torch.optim.SGD, {"momentum": 0.9, "nesterov": True}),
-}
-
-
-# Names skorch and this estimator give their own callbacks.
-_BUILTIN_CALLBACKS = frozenset(
-    {
-        "epoch_timer",
-        "train_loss",
-        "valid_loss",
-        "valid_acc",
-        "print_log",
-        "finite_loss",
-        "snapshot",
-        "lr_schedule",
-        "early_stopping",
-        "progress_bar",
-        "checkpoint",
-    }
-)
-
-
-def _silent(*args, **kwargs) -> None:
-    """Print nothing (a picklable sink for skorch callbacks)."""
 
 
 class FashionCNNClassifier(ClassifierMixin, BaseEstimator):
     """Convolutional neural network classifier for 28x28 grayscale images.
 
-    Built on skorch and PyTorch; defaults are tuned for Fashion-MNIST on a
-    small CPU (see ``benchmarks/RESULTS.md``).
+    Built on skorch and PyTorch; the defaults are tuned for Fashion-MNIST on
+    a small CPU. Any PyTorch network can be trained instead (``module``).
 
     Parameters
     ----------
     architecture : {'compact', 'cnn', 'seed'}, default='compact'
-        ``'compact'``: a full-resolution stem, then ``n_blocks`` blocks of
+        The built-in network (when ``module`` is None). ``'compact'``: a
+        full-resolution stem, then ``n_blocks`` blocks of
         Conv -> MaxPool -> BatchNorm -> ReLU (-> Conv -> BatchNorm -> ReLU),
         global max pooling and one linear layer; batch norm and the later
         convolutions run at a quarter of the pixels, so it learns more per
@@ -121,6 +88,19 @@ class FashionCNNClassifier(ClassifierMixin, BaseEstimator):
         dense layer of ``dense_units`` (the network of the ``'reference'``
         preset). ``'seed'``: Conv 32@3x3 -> ReLU -> MaxPool -> Dense 32 ->
         Dense.
+    module : type or callable or None, default=None
+        A user's network: a ``torch.nn.Module`` subclass, or a callable
+        returning a module, called with ``module_params`` plus
+        ``input_shape`` (C, H, W) and ``n_classes`` when its signature takes
+        them. It must return logits of shape ``(n, n_classes)``. Data
+        handling, standardization, augmentation, schedules, early stopping,
+        persistence and tuning apply as to the built-in networks, whose size
+        parameters (``architecture`` to ``dropout``) it ignores. Model files
+        store its import path; :meth:`load` imports it only when listed in
+        ``trusted_modules``.
+    module_params : dict or None, default=None
+        Keyword arguments for ``module`` (searchable in ``GridSearchCV`` as
+        ``module_params``).
     n_blocks : int, default=3
         Conv blocks, each halving the resolution (``'compact'``, ``'cnn'``).
     width : int or tuple of int, default=32
@@ -170,10 +150,12 @@ class FashionCNNClassifier(ClassifierMixin, BaseEstimator):
         CPUs with native bf16, e.g. AVX512-BF16/AMX, and on GPUs).
     quantize : bool, default=False
         After training, quantize the network to int8 for CPU inference
-        (post-training static quantization, calibrated on up to 2,048
-        training images). ``predict`` and ``predict_proba`` then run int8
-        kernels: 2-3x faster here (AVX512-VNNI), for 0.00-0.11 points of
-        test accuracy in our runs. Training is unchanged. CPU only.
+        (post-training static quantization, calibrated once on up to 2,048
+        training images; after ``partial_fit``, at the first prediction).
+        ``predict`` and ``predict_proba`` then run int8 kernels: faster on
+        CPUs with int8 dot-product instructions (AVX512-VNNI, AMX), slower
+        than float32 on AVX2-only CPUs; see ``benchmarks/RESULTS.md``.
+        Training is unchanged. CPU only.
     device : str, default='auto'
         ``'auto'`` (CUDA when available, else CPU), ``'cpu'``, ``'cuda'``,
         ``'cuda:N'``. With several GPUs visible, ``'auto'`` takes the one with
@@ -194,9 +176,16 @@ class FashionCNNClassifier(ClassifierMixin, BaseEstimator):
     random_state : int, RandomState or None, default=None
         Seeds initialisation, shuffling, augmentation and dropout without
         touching the caller's global RNG state. Same seed -> identical
-        predictions on CPU.
+        predictions on the CPU with the same number of torch threads, also
+        for fits running at once in parallel threads (each fit draws from
+        its own generators; a user ``module`` with ``torch.nn.Dropout`` draws
+        from torch's global RNG instead: use ``fashionclf.networks.Dropout``).
     verbose : int, default=0
         0 silent; 1 per-epoch table; 2 also a progress bar.
+    class_weight : dict, 'balanced' or None, default=None
+        Weights of the classes in the loss, as in scikit-learn classifiers:
+        a dict ``{label: weight}``, or ``'balanced'`` for weights inversely
+        proportional to class frequencies. Multiplies ``sample_weight``.
     callbacks : list of (str, skorch.callbacks.Callback) or None, default=None
         Extra skorch callbacks run during training beside the built-in ones
         (e.g. ``[("tb", skorch.callbacks.TensorBoard(writer))]``); a bare
@@ -207,16 +196,20 @@ class FashionCNNClassifier(ClassifierMixin, BaseEstimator):
     Attributes
     ----------
     classes_ : ndarray of shape (n_classes,)
+        The labels seen in ``fit``, sorted; columns of ``predict_proba``.
     n_features_in_ : int
+        Pixels per image (784 for Fashion-MNIST).
     feature_names_in_ : ndarray of str
         Defined when ``X`` is a DataFrame with string column names.
     image_shape_ : tuple of int
+        ``(C, H, W)`` of one image, with any -1 of ``image_shape`` resolved.
     device_ : str
         The device actually used.
     net_ : skorch.NeuralNetClassifier
         The trained skorch net (its ``module_`` is the PyTorch network).
-    quantized_state_ : dict of str to Tensor or None
-        The int8 network's weights, scales and zero points (``quantize=True``).
+    int8_network_ : Int8Network or None
+        The int8 copy of the network (``quantize=True``), with its weights,
+        scales and zero points in ``state``.
     history_ : skorch.History
         Per-epoch ``train_loss``, ``dur`` and, with a validation split,
         ``valid_loss`` and ``valid_acc``.
@@ -226,7 +219,12 @@ class FashionCNNClassifier(ClassifierMixin, BaseEstimator):
     Parameters that only change how predictions are computed are read at
     predict time, so ``set_params`` on a fitted model takes effect at once:
     ``tta``, ``precision``, ``batch_size``, ``num_threads``, and
-    ``quantize=False``. All others take effect at the next ``fit``.
+    ``quantize=False`` (``quantize=True`` needs a model fitted with it). All
+    others take effect at the next ``fit``, as in scikit-learn.
+
+    With metadata routing enabled (``sklearn.set_config(
+    enable_metadata_routing=True)``), ``clf.set_fit_request(sample_weight=
+    True)`` lets ``Pipeline`` and ``GridSearchCV`` pass ``sample_weight`` on.
 
     Examples
     --------
@@ -237,14 +235,23 @@ class FashionCNNClassifier(ClassifierMixin, BaseEstimator):
     (3,)
     """
 
+    # fitted state, set by fit (declared for type checkers only)
+    classes_: np.ndarray
+    net_: Any
+    int8_network_: Int8Network | None
+    _state: FittedState
+    _calibration: torch.Tensor | None
+
     _parameter_constraints: dict = {
         "architecture": [StrOptions({"compact", "cnn", "seed"})],
+        "module": [callable, None],
+        "module_params": [dict, None],
         "n_blocks": [Interval(Integral, 1, None, closed="left")],
         "width": [Interval(Integral, 1, None, closed="left"), "array-like"],
         "convs_per_block": [Interval(Integral, 1, None, closed="left"), "array-like"],
         "dense_units": [Interval(Integral, 1, None, closed="left")],
         "dropout": [Interval(Real, 0, 1, closed="left")],
-        "optimizer": [StrOptions(set(_OPTIMIZERS))],
+        "optimizer": [StrOptions(set(OPTIMIZERS))],
         "lr": [Interval(Real, 0, None, closed="neither")],
         "weight_decay": [Interval(Real, 0, None, closed="left")],
         "lr_schedule": [StrOptions({"onecycle", "cosine", "constant"})],
@@ -266,6 +273,7 @@ class FashionCNNClassifier(ClassifierMixin, BaseEstimator):
         "num_threads": [Interval(Integral, 1, None, closed="left"), None],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
+        "class_weight": [dict, StrOptions({"balanced"}), None],
         "callbacks": [list, None],
     }
 
@@ -273,6 +281,8 @@ class FashionCNNClassifier(ClassifierMixin, BaseEstimator):
         self,
         *,
         architecture: Literal["compact", "cnn", "seed"] = "compact",
+        module: type[torch.nn.Module] | Any | None = None,
+        module_params: dict[str, Any] | None = None,
         n_blocks: int = 3,
         width: int | tuple[int, ...] = 32,
         convs_per_block: int | tuple[int, ...] = 2,
@@ -300,9 +310,12 @@ class FashionCNNClassifier(ClassifierMixin, BaseEstimator):
         num_threads: int | None = None,
         random_state: int | np.random.RandomState | None = None,
         verbose: int = 0,
+        class_weight: dict | Literal["balanced"] | None = None,
         callbacks: list | None = None,
     ) -> None:
         self.architecture = architecture
+        self.module = module
+        self.module_params = module_params
         self.n_blocks = n_blocks
         self.width = width
         self.convs_per_block = convs_per_block
@@ -330,6 +343,7 @@ class FashionCNNClassifier(ClassifierMixin, BaseEstimator):
         self.num_threads = num_threads
         self.random_state = random_state
         self.verbose = verbose
+        self.class_weight = class_weight
         self.callbacks = callbacks
 
     # ------------------------------------------------------------------ checks
@@ -355,39 +369,6 @@ class FashionCNNClassifier(ClassifierMixin, BaseEstimator):
                 )
             )
 
-    def _resolve_device(self) -> str:
-        owner = type(self).__name__
-        if self.device == "auto":
-            return auto_device()
-        try:
-            dev = torch.device(self.device)
-        except RuntimeError as exc:
-            raise ValueError(
-                expected_got(
-                    owner,
-                    f"device={self.device!r}",
-                    "'auto', 'cpu', 'cuda' or 'cuda:N'",
-                )
-            ) from exc
-        if dev.type == "cuda" and not torch.cuda.is_available():
-            raise ValueError(
-                expected_got(
-                    owner,
-                    f"device={self.device!r}",
-                    "a device that exists here",
-                    "CUDA is not available; use 'auto' or 'cpu'.",
-                )
-            )
-        if dev.type not in ("cpu", "cuda"):
-            raise ValueError(
-                expected_got(
-                    owner,
-                    f"device={self.device!r}",
-                    "'auto', 'cpu', 'cuda' or 'cuda:N'",
-                )
-            )
-        return str(dev)
-
     def _to_images(self, X, *, reset: bool) -> torch.Tensor:
         Xf = check_pixels(
             self,
@@ -404,54 +385,19 @@ class FashionCNNClassifier(ClassifierMixin, BaseEstimator):
             -1, *self.image_shape_
         )
 
-    def _encode_y(self, y, n: int, *, classes=None) -> torch.Tensor:
-        owner = type(self).__name__
-        numpy_dtype = getattr(getattr(y, "dtype", None), "numpy_dtype", None)
-        if numpy_dtype is not None and not y.isna().any():
-            # pandas nullable labels (Int64, boolean) without missing values:
-            # keep their type, or Int64 labels would come back as floats
-            y = y.to_numpy(dtype=numpy_dtype)
-        y = column_or_1d(y, warn=True)
-        check_consistent_length(np.empty(n), y)
-        check_classification_targets(y)
-        if classes is not None:
-            self.classes_ = np.unique(np.asarray(classes))
-        elif not hasattr(self, "classes_") or not hasattr(self, "net_"):
-            self.classes_ = np.unique(y)
-        if len(self.classes_) < 2:
-            raise ValueError(
-                expected_got(
-                    owner,
-                    f"y with a single class {self.classes_[:1].tolist()[0]!r}",
-                    "at least 2 classes to train a classifier",
-                )
-            )
-        codes = np.searchsorted(self.classes_, y)
-        unknown = (codes >= len(self.classes_)) | (
-            self.classes_[np.minimum(codes, len(self.classes_) - 1)] != y
-        )
-        if unknown.any():
-            raise ValueError(
-                expected_got(
-                    owner,
-                    f"label {y[unknown][:1].tolist()[0]!r}",
-                    f"one of the classes {self.classes_.tolist()}",
-                )
-            )
-        return torch.from_numpy(codes.astype(np.int64))
-
-    # ---------------------------------------------------------------- torch env
     @contextlib.contextmanager
     def _torch_env(self, seed: int | None = None) -> Iterator[None]:
-        """Set threads and seed torch inside a forked RNG state; restore after."""
+        """Set torch's threads, and (training) fork and seed its global RNG.
+
+        The estimator's own random draws use per-fit generators; the seeded
+        fork serves only code that draws from the global RNG (a user module's
+        ``torch.nn.Dropout``) and keeps the caller's RNG state untouched.
+        """
         prev_threads = torch.get_num_threads()
         if self.num_threads is not None:
             torch.set_num_threads(self.num_threads)
-        devices = (
-            [torch.device(self.device_).index or 0]
-            if self.device_.startswith("cuda")
-            else []
-        )
+        cuda = self.device_.startswith("cuda")
+        devices = [torch.device(self.device_).index or 0] if cuda else []
         try:
             with torch.random.fork_rng(devices=devices, enabled=seed is not None):
                 if seed is not None:
@@ -460,137 +406,8 @@ class FashionCNNClassifier(ClassifierMixin, BaseEstimator):
         finally:
             torch.set_num_threads(prev_threads)
 
-    def _build_module(self, mean: float = 0.0, std: float = 1.0) -> torch.nn.Module:
-        """Build the network for ``image_shape_`` and ``classes_``, standardized."""
-        net = build_network(
-            self.architecture,
-            self.image_shape_,
-            len(self.classes_),
-            n_blocks=self.n_blocks,
-            width=self.width,
-            convs_per_block=self.convs_per_block,
-            dense_units=self.dense_units,
-            dropout=self.dropout,
-        )
-        return Standardized(net, mean, std)
-
-    def _fingerprint(self, X: torch.Tensor, y: torch.Tensor) -> str:
-        """Hash of the parameters that shape training, and of the data."""
-        skip = {"verbose", "checkpoint_path", "num_threads", "device", "callbacks"}
-        params = sorted(
-            (k, repr(v)) for k, v in self.get_params().items() if k not in skip
-        )
-        h = hashlib.blake2b(repr(params).encode(), digest_size=16)
-        h.update(X.numpy().tobytes())
-        h.update(y.numpy().tobytes())
-        return h.hexdigest()
-
-    def _make_net(
-        self,
-        module: torch.nn.Module,
-        n_train: int,
-        valid,
-        checkpoint: tuple[str, str] | None = None,
-    ) -> Net:
-        callbacks: list = [("finite_loss", FiniteLoss()), ("snapshot", EpochSnapshot())]
-        if self.lr_schedule != "constant":
-            steps = self.max_epochs * math.ceil(n_train / self.batch_size)
-            callbacks.append(("lr_schedule", LRSchedule(self.lr_schedule, steps)))
-        if self.early_stopping:
-            callbacks.append(
-                (
-                    "early_stopping",
-                    EarlyStopping(
-                        patience=self.n_iter_no_change,
-                        load_best=True,
-                        sink=print if self.verbose else _silent,
-                    ),
-                )
-            )
-        if self.verbose >= 2:
-            # in a notebook without ipywidgets skorch's widget bar raises
-            # ImportError: fall back to the text bar there
-            widgets = importlib.util.find_spec("ipywidgets") is not None
-            callbacks.append(("progress_bar", ProgressBar(detect_notebook=widgets)))
-        callbacks += self._user_callbacks({name for name, _ in callbacks})
-        if checkpoint is not None:
-            callbacks.append(("checkpoint", EpochCheckpoint(*checkpoint)))
-        opt_cls, opt_kw = _OPTIMIZERS[self.optimizer]
-        return Net(
-            module,
-            criterion=torch.nn.CrossEntropyLoss,
-            criterion__label_smoothing=self.label_smoothing,
-            optimizer=opt_cls,
-            lr=self.lr,
-            optimizer__weight_decay=self.weight_decay,
-            **{f"optimizer__{k}": v for k, v in opt_kw.items()},
-            max_epochs=self.max_epochs,
-            batch_size=self.batch_size,
-            iterator_train=TensorBatches,
-            iterator_train__shuffle=True,
-            iterator_train__flip=self.augment,
-            iterator_train__max_shift=2 if self.augment else 0,
-            iterator_train__drop_single=True,
-            iterator_valid=TensorBatches,
-            train_split=None if valid is None else predefined_split(valid),
-            callbacks=callbacks,
-            classes=list(range(len(self.classes_))),
-            device=self.device_,
-            verbose=self.verbose,
-            bf16=self.precision == "bfloat16",
-            channels_last=True,
-        )
-
-    def _user_callbacks(self, taken: set[str]) -> list[tuple[str, Callback]]:
-        """``callbacks`` as (name, callback) pairs; refuse built-in names."""
-        taken = taken | _BUILTIN_CALLBACKS
-        pairs = []
-        for item in self.callbacks or []:
-            name, cb = item if isinstance(item, tuple) else (type(item).__name__, item)
-            if not isinstance(cb, Callback) or not isinstance(name, str):
-                raise TypeError(
-                    expected_got(
-                        type(self).__name__,
-                        f"callbacks entry {item!r}",
-                        "a skorch Callback or a (name, Callback) pair",
-                    )
-                )
-            if name in taken:
-                raise ValueError(
-                    expected_got(
-                        type(self).__name__,
-                        f"a callback named {name!r}",
-                        f"a name not used by the built-in callbacks {sorted(taken)}",
-                        "Give it another name: callbacks=[('my_name', callback)].",
-                    )
-                )
-            taken.add(name)
-            pairs.append((name, cb))
-        return pairs
-
-    def _split(self, X: torch.Tensor, y: torch.Tensor, seed: int):
-        if self.validation_fraction <= 0:
-            return X, y, None
-        idx = np.arange(len(y))
-        counts = np.bincount(y.numpy())
-        n_classes, n_val = (
-            np.count_nonzero(counts),
-            math.ceil(self.validation_fraction * len(y)),
-        )
-        # stratify only where each split can hold every class (else sklearn's
-        # "test_size should be greater or equal to the number of classes")
-        fits = counts[counts > 0].min() >= 2 and n_classes <= min(n_val, len(y) - n_val)
-        stratify = y.numpy() if fits else None
-        tr, va = train_test_split(
-            idx,
-            test_size=self.validation_fraction,
-            random_state=seed,
-            stratify=stratify,
-        )
-        return X[tr], y[tr], Dataset(X[va], y[va])
-
-    # --------------------------------------------------------------------- API
-    def fit(self, X, y) -> FashionCNNClassifier:
+    # --------------------------------------------------------------- training
+    def fit(self, X, y, sample_weight=None) -> FashionCNNClassifier:
         """Train the network from scratch on ``(X, y)``.
 
         Parameters
@@ -599,16 +416,22 @@ class FashionCNNClassifier(ClassifierMixin, BaseEstimator):
             Pixels, see the module docstring for the scaling rule.
         y : array-like of shape (n_samples,)
             Class labels (ints or strings).
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weights of the samples in the loss (times
+            ``class_weight``); equal weights train exactly as none.
 
         Returns
         -------
-        self
+        self : FashionCNNClassifier
+            The fitted estimator.
         """
         for attr in ("net_", "classes_"):
             self.__dict__.pop(attr, None)
-        return self._fit(X, y, classes=None, epochs=None)
+        return self._fit(X, y, None, None, sample_weight)
 
-    def partial_fit(self, X, y, classes=None) -> FashionCNNClassifier:
+    def partial_fit(
+        self, X, y, classes=None, sample_weight=None
+    ) -> FashionCNNClassifier:
         """Train for exactly one more epoch (initialising on the first call).
 
         The learning-rate schedule spans ``max_epochs`` calls; Optuna can
@@ -616,22 +439,27 @@ class FashionCNNClassifier(ClassifierMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : array-like
+        X : array-like of shape (n_samples, 784), (n, 28, 28) or (n, 1, 28, 28)
+            Pixels, as in ``fit``.
         y : array-like of shape (n_samples,)
-        classes : array-like, optional
+            Class labels.
+        classes : array-like, default=None
             All labels, needed on the first call if ``y`` lacks some.
+        sample_weight : array-like of shape (n_samples,), default=None
+            As in ``fit``.
 
         Returns
         -------
-        self
+        self : FashionCNNClassifier
+            The estimator, trained one epoch further.
         """
-        return self._fit(X, y, classes=classes, epochs=1)
+        return self._fit(X, y, classes, 1, sample_weight)
 
-    def _fit(self, X, y, *, classes, epochs: int | None) -> FashionCNNClassifier:
-        first = not hasattr(self, "net_")
+    def _fit(self, X, y, classes, epochs, sample_weight) -> FashionCNNClassifier:
+        first, whole = not hasattr(self, "net_"), epochs is None
         if first:
             self._check_params()
-            self.device_ = self._resolve_device()
+            self.device_ = resolve_device(self.device, type(self).__name__)
             if self.quantize and self.device_ != "cpu":
                 raise ValueError(
                     expected_got(
@@ -640,106 +468,92 @@ class FashionCNNClassifier(ClassifierMixin, BaseEstimator):
                         "device='cpu': int8 kernels run on the CPU only",
                     )
                 )
-            self._seed = int(check_random_state(self.random_state).randint(2**31 - 1))
         Xt = self._to_images(X, reset=first)
         if len(Xt) < 2:
             raise ValueError(
                 expected_got(
-                    type(self).__name__,
-                    f"{len(Xt)} sample",
-                    "at least 2 samples to train",
+                    type(self).__name__, f"{len(Xt)} sample", "at least 2 samples"
                 )
             )
-        yt = self._encode_y(y, len(Xt), classes=classes if first else None)
-        epoch_seed = self._seed + (0 if first else len(self.net_.history))
-        with self._torch_env(epoch_seed):
-            Xtr, ytr, valid = self._split(Xt, yt, self._seed)
+        known = classes if first else self.classes_
+        self.classes_, codes = encode_labels(y, len(Xt), known, type(self).__name__)
+        weight = training_weights(
+            sample_weight, self.class_weight, codes, self.classes_
+        )
+        yt = torch.from_numpy(codes)
+        wt = None if weight is None else torch.from_numpy(weight)
+        seed = (
+            int(check_random_state(self.random_state).randint(2**31 - 1))
+            if first
+            else self._state.seed
+        )
+        with self._torch_env(seed + (0 if first else len(self.net_.history))):
+            Xtr, ytr, wtr, valid = split_validation(
+                Xt, yt, wt, self.validation_fraction, seed
+            )
             if first:
-                mean, std = (
-                    (Xtr.mean().item(), Xtr.std().item())
-                    if self.standardize
-                    else (0.0, 1.0)
-                )
-                module = self._build_module(mean, std if std > 0 else 1.0)
-                checkpoint = None
-                if self.checkpoint_path is not None:
-                    fingerprint = self._fingerprint(Xt, yt)
-                    path = checkpoint_file(self.checkpoint_path, fingerprint)
-                    checkpoint = (path, fingerprint)
-                self.net_ = self._make_net(module, len(ytr), valid, checkpoint)
-                self.net_.initialize()
-                if checkpoint is not None and epochs is None:
-                    done = resume_from_checkpoint(self.net_, *checkpoint)
-                    epochs = self.max_epochs - done
+                epochs = self._start(Xt, yt, wt, Xtr, valid, seed, epochs)
             else:
                 self.net_.train_split = (
                     None if valid is None else predefined_split(valid)
                 )
             self.net_.max_epochs = self.max_epochs if epochs is None else epochs
             if self.net_.max_epochs > 0:
-                self.net_.partial_fit(Xtr, ytr)
+                data = (Xtr, ytr) if wtr is None else (WeightedTensors(Xtr, ytr, wtr),)
+                self.net_.partial_fit(*data)
             self.net_.train_split = None  # do not keep validation data in the model
-            self.quantized_state_ = self._calibrate_int8(Xtr)
-            self._fold_network()
-        self.history_ = self.net_.history
+        self._trained(Xtr if self.quantize else None, calibrate_now=whole)
         return self
 
-    def _calibrate_int8(self, Xtr: torch.Tensor) -> dict[str, torch.Tensor] | None:
-        """Quantize the trained network on <= 2,048 evenly spaced training images."""
-        self.__dict__.pop("_int8_graph", None)
-        if not self.quantize:
-            return None
-        step = max(1, len(Xtr) // 2048)
-        return calibrate_int8(self.net_.module_, Xtr[::step][:2048], self.batch_size)
-
-    def _int8_proba(self, Xt: torch.Tensor) -> np.ndarray:
-        """Softmax of the int8 network, batch by batch (graph built once)."""
-        if getattr(self, "quantized_state_", None) is None:
-            raise ValueError(
-                expected_got(
-                    type(self).__name__,
-                    "quantize=True on a model fitted with quantize=False",
-                    "a refit after set_params(quantize=True)",
-                )
-            )
-        graph = self._int8_network()
-        with quantized_engine(), torch.inference_mode():
-            return torch.cat(
-                [
-                    torch.softmax(graph(Xt[i : i + self.batch_size]), 1)
-                    for i in range(0, len(Xt), self.batch_size)
-                ]
-            ).numpy()
-
-    def _int8_network(self) -> torch.nn.Module:
-        """Return the int8 graph of ``quantized_state_``, built once and kept."""
-        if getattr(self, "_int8_graph", None) is None:
-            example = torch.zeros(1, *self.image_shape_)
-            self._int8_graph = quantized_graph(
-                self.net_.module_, self.quantized_state_, example
-            )
-        return self._int8_graph
-
-    def _fold_network(self) -> None:
-        """Keep the inference copy of ``net_.module_`` (batch norm folded).
-
-        Rebuilt whenever the weights change or arrive: after fit and
-        partial_fit, on unpickling and on loading a model file.
-        """
-        self._float_network = folded_copy(self.net_.module_)
-
-    def _float_proba(self, Xt: torch.Tensor) -> np.ndarray:
-        """Softmax of the network with batch norm folded, batch by batch."""
-        return predict_proba_batches(
-            self._float_network,
-            Xt,
-            batch_size=self.batch_size,
-            device=self.device_,
-            bf16=self.precision == "bfloat16",
+    def _start(self, Xt, yt, wt, Xtr, valid, seed: int, epochs: int | None):
+        """Build ``net_`` for a first epoch; return the epochs left to train."""
+        mean, std = (
+            (Xtr.mean().item(), Xtr.std().item()) if self.standardize else (0, 1)
         )
+        self._state = FittedState(
+            len(self.classes_), self.image_shape_, len(Xtr), seed, mean, std or 1.0
+        )
+        params, checkpoint = self.get_params(), None
+        if self.checkpoint_path is not None:
+            key = fingerprint(params, Xt, yt, wt)
+            checkpoint = (checkpoint_file(self.checkpoint_path, key), key)
+        self.net_ = build_net(
+            params, self._state, device=self.device_, valid=valid, checkpoint=checkpoint
+        )
+        if checkpoint is not None and epochs is None:
+            epochs = self.max_epochs - resume_from_checkpoint(self.net_, *checkpoint)
+        return epochs
 
+    def _trained(self, calibration: torch.Tensor | None, *, calibrate_now: bool):
+        """After the weights changed: inference copies, int8 (now or when used)."""
+        self.history_ = self.net_.history
+        self._float_network = folded_copy(self.net_.module_)
+        self.int8_network_ = None
+        self._calibration = calibration
+        if calibration is not None and calibrate_now:
+            self._int8()
+
+    def _int8(self) -> Int8Network:
+        """Return the int8 network, calibrated on first use after training."""
+        int8 = getattr(self, "int8_network_", None)
+        if int8 is None:
+            images = getattr(self, "_calibration", None)
+            if images is None:
+                raise ValueError(
+                    expected_got(
+                        type(self).__name__,
+                        "quantize=True on a model fitted with quantize=False",
+                        "a refit after set_params(quantize=True)",
+                    )
+                )
+            with self._torch_env():
+                int8 = Int8Network.calibrate(self.net_.module_, images, self.batch_size)
+            self.int8_network_, self._calibration = int8, None
+        return int8
+
+    # ------------------------------------------------------------- prediction
     def predict_proba(self, X) -> np.ndarray:
-        """Class probabilities ``(n_samples, n_classes)``, columns as ``classes_``.
+        """Class probabilities, columns in the order of ``classes_``.
 
         Rows are converted and predicted ``PREDICT_CHUNK`` at a time, so the
         memory used beyond ``X`` itself does not grow with the number of rows.
@@ -752,7 +566,8 @@ class FashionCNNClassifier(ClassifierMixin, BaseEstimator):
 
         Returns
         -------
-        ndarray of shape (n_samples, n_classes)
+        proba : ndarray of shape (n_samples, n_classes)
+            Rows sum to 1.
         """
         check_is_fitted(self)
         try:
@@ -772,24 +587,58 @@ class FashionCNNClassifier(ClassifierMixin, BaseEstimator):
 
     def _proba_chunk(self, X) -> np.ndarray:
         Xt = self._to_images(X, reset=False)
-        forward = self._int8_proba if self.quantize else self._float_proba
         with self._torch_env():
-            proba = forward(Xt)
+            proba = self._forward(Xt)
             if self.tta:
-                proba = proba + forward(Xt.flip(-1))
+                proba = proba + self._forward(Xt.flip(-1))
         proba = proba.astype(np.float64)
         return proba / proba.sum(axis=1, keepdims=True)
 
+    def _forward(self, Xt: torch.Tensor) -> np.ndarray:
+        """Softmax of the int8 or the folded float network, batch by batch."""
+        if self.quantize:
+            return self._int8().predict_proba(Xt, self.batch_size)
+        return predict_proba_batches(
+            self._float_network,
+            Xt,
+            batch_size=self.batch_size,
+            device=self.device_,
+            bf16=self.precision == "bfloat16",
+        )
+
     def predict(self, X) -> np.ndarray:
-        """Predicted class labels, as given in ``y`` at fit."""
+        """Predicted class labels.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, 784), (n, 28, 28) or (n, 1, 28, 28)
+            Pixels, scaled as in ``fit``.
+
+        Returns
+        -------
+        labels : ndarray of shape (n_samples,)
+            Labels from ``classes_``, of the type given as ``y`` in ``fit``.
+        """
         proba = self.predict_proba(X)
         return self.classes_[np.argmax(proba, axis=1)]
 
     def score(self, X, y, sample_weight=None) -> float:
         """Mean accuracy on ``(X, y)``.
 
-        Raises ValueError for a label never seen in ``fit``: it cannot be
-        predicted, and usually means mismatched label encodings.
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, 784), (n, 28, 28) or (n, 1, 28, 28)
+            Pixels, scaled as in ``fit``.
+        y : array-like of shape (n_samples,)
+            True labels; a label never seen in ``fit`` raises ValueError (it
+            cannot be predicted, and usually means mismatched encodings).
+        sample_weight : array-like of shape (n_samples,), default=None
+            Weights of the samples in the mean.
+
+        Returns
+        -------
+        score : float
+            (Weighted) fraction of correct predictions.
         """
         check_is_fitted(self)
         y_arr = column_or_1d(y)
@@ -804,37 +653,141 @@ class FashionCNNClassifier(ClassifierMixin, BaseEstimator):
             )
         return super().score(X, y, sample_weight=sample_weight)
 
-    def save(self, path) -> None:
+    # ----------------------------------------------------------- persistence
+    def _export(self) -> dict[str, Any]:
+        """Return the fitted state as plain containers and CPU tensors."""
+        pending = self.quantize and getattr(self, "_calibration", None) is not None
+        int8 = self._int8() if pending else getattr(self, "int8_network_", None)
+        return {
+            "classes": self.classes_,
+            "n_features_in": self.n_features_in_,
+            "feature_names_in": getattr(self, "feature_names_in_", None),
+            "image_shape": self.image_shape_,
+            "fitted": self._state,
+            "net": net_state(self.net_),
+            "history": list(self.net_.history),
+            "int8": None if int8 is None else int8.state,
+        }
+
+    def _import(self, exported: dict[str, Any], device: str) -> None:
+        """Rebuild ``net_`` and the inference copies from :meth:`_export` output."""
+        self.classes_ = np.asarray(exported["classes"])
+        self.n_features_in_ = exported["n_features_in"]
+        if exported["feature_names_in"] is not None:
+            self.feature_names_in_ = np.asarray(exported["feature_names_in"], object)
+        self.image_shape_ = tuple(exported["image_shape"])
+        self._state, self.device_ = exported["fitted"], device
+        self.net_ = build_net(self.get_params(), self._state, device=device)
+        restore_net_state(self.net_, exported["net"], exported["history"])
+        self._trained(None, calibrate_now=False)
+        if exported["int8"] is not None:
+            self.int8_network_ = Int8Network(
+                self.net_.module_, exported["int8"], self.image_shape_
+            )
+
+    def save(self, path: str | os.PathLike[str]) -> None:
         """Save weights and parameters in the weights-only format (no pickle).
 
-        See :func:`fashionclf.serialization.save_model`.
+        Parameters
+        ----------
+        path : str or path-like
+            The file to write (atomically: a crash never leaves half a file).
         """
-        from .serialization import save_model
-
-        save_model(self, path)
+        check_is_fitted(self)
+        serialization.write_model_file(path, self.get_params(), self._export())
 
     @classmethod
-    def load(cls, path) -> FashionCNNClassifier:
+    def load(
+        cls, path: str | os.PathLike[str], *, trusted_modules: Sequence[str] = ()
+    ) -> FashionCNNClassifier:
         """Load a model saved by :meth:`save`; never unpickles code.
 
-        See :func:`fashionclf.serialization.load_model`.
-        """
-        from .serialization import load_model
+        Parameters
+        ----------
+        path : str or path-like
+            A file written by :meth:`save`.
+        trusted_modules : sequence of str, default=()
+            Import paths (``'package.module:Class'``, or a whole
+            ``'package.module'``) of user networks (``module``) the file may
+            name; a file naming any other is refused, nothing is imported.
 
-        return load_model(path)
+        Returns
+        -------
+        model : FashionCNNClassifier
+            Fitted, on the CPU (``device='cpu'``); see
+            :func:`fashionclf.serialization.read_model_file` for what is
+            restored and checked.
+
+        Raises
+        ------
+        FileNotFoundError
+            ``path`` does not exist.
+        ModelFileError
+            The file is not a valid model file, or names an untrusted module.
+        """
+        params, exported = serialization.read_model_file(path, trusted_modules)
+        try:
+            model = cls(**params)
+            model._check_params()
+            skeleton = build_module(
+                {k: params[k] for k in NETWORK_PARAMS}, exported["fitted"], meta=True
+            )
+            serialization.check_tensors(skeleton, exported["net"], path)
+            model._import(exported, "cpu")
+            if model.int8_network_ is not None:
+                try:  # built now, so a mismatch fails here
+                    model.int8_network_.graph()
+                except Exception as exc:
+                    raise ModelFileError(
+                        f"{path}: its int8 tensors do not match the architecture "
+                        f"its parameters declare: {str(exc).splitlines()[0]}"
+                    ) from exc
+        except ModelFileError:
+            raise
+        except Exception as exc:  # any other failure on crafted data is a bad file
+            raise ModelFileError(
+                f"{path}: malformed model file ({type(exc).__name__}: "
+                f"{str(exc).splitlines()[0] if str(exc) else ''})."
+            ) from exc
+        return model
 
     def __getstate__(self) -> dict:
         state = dict(super().__getstate__())  # a copy: never change self
-        state.pop("_int8_graph", None)  # an FX graph does not pickle; rebuilt on use
-        state.pop("_float_network", None)  # a folded copy of net_.module_; rebuilt
-        if state.get("quantized_state_") is not None:  # quantized tensors, as bytes
-            state["quantized_state_"] = state_to_bytes(state["quantized_state_"])
+        for key in ("_float_network", "_calibration", "net_", "history_"):
+            state.pop(key, None)
+        state.pop("int8_network_", None)
+        if hasattr(self, "net_"):
+            exported = self._export()
+            if exported["int8"] is not None:  # quantized tensors pickle as bytes
+                exported["int8"] = state_to_bytes(exported["int8"])
+            state["_exported"] = exported
         return state
 
     def __setstate__(self, state: dict) -> None:
-        if isinstance(state.get("quantized_state_"), bytes):
-            state["quantized_state_"] = state_from_bytes(state["quantized_state_"])
+        exported = state.pop("_exported", None)
         self.__dict__.update(state)
-        if "net_" in state:  # skorch may have moved a CUDA model to the CPU
-            self.device_ = str(self.net_.device)
-            self._fold_network()
+        if exported is not None:
+            device = self.device_
+            if device.startswith("cuda") and not torch.cuda.is_available():
+                warnings.warn(
+                    f"This model was fitted on {device!r}, which is not available "
+                    "here; it is loaded on the CPU.",
+                    UserWarning,
+                    stacklevel=2,
+                )
+                device = "cpu"
+            if isinstance(exported["int8"], bytes):
+                exported["int8"] = state_from_bytes(exported["int8"])
+            self._import(exported, device)
+
+
+def save_model(model: FashionCNNClassifier, path: str | os.PathLike[str]) -> None:
+    """Write a fitted classifier to ``path``: :meth:`FashionCNNClassifier.save`."""
+    model.save(path)
+
+
+def load_model(
+    path: str | os.PathLike[str], *, trusted_modules: Sequence[str] = ()
+) -> FashionCNNClassifier:
+    """Read a model file: :meth:`FashionCNNClassifier.load`."""
+    return FashionCNNClassifier.load(path, trusted_modules=trusted_modules)

@@ -10,6 +10,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 
@@ -36,7 +37,10 @@ _USER_ERRORS = (
 )
 
 
-def _load(args: argparse.Namespace, subset: str):
+_PROGRESS: dict[str, bool | str] = {"auto": "auto", "always": True, "never": False}
+
+
+def _load(args: argparse.Namespace, subset: Literal["train", "test", "all"]):
     if getattr(args, "sample", False):
         return load_sample(subset=subset, return_X_y=True)
     return fetch_fashion_mnist(
@@ -89,7 +93,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     from sklearn.metrics import classification_report
 
     from . import plotting
-    from .serialization import load_model
+    from .classifier import load_model
 
     if args.saliency and not args.out_dir:
         raise SystemExit(
@@ -130,8 +134,8 @@ def _cmd_predict(args: argparse.Namespace) -> int:
 
     from ._atomic import atomic_write
     from ._formats import read_pixel_csv
+    from .classifier import load_model
     from .image_files import read_images
-    from .serialization import load_model
 
     out_path = Path(args.out).resolve()
     for given in [args.model, *args.inputs]:
@@ -192,7 +196,7 @@ def _cmd_benchmark(args: argparse.Namespace) -> int:
         cnn_overrides=over,
         one_seed=args.one_seed,
         train_sizes=args.train_sizes,
-        progress={"auto": "auto", "always": True, "never": False}[args.progress],
+        progress=_PROGRESS[args.progress],
         command=command,
     )
     result.save(args.out, X_test=Xt, y_test=yt)
@@ -229,7 +233,7 @@ def _cmd_tune(args: argparse.Namespace) -> int:
         cnn_preset=args.cnn_preset,
         heartbeat_interval=args.heartbeat or None,
         grace_period=args.grace_period,
-        progress={"auto": "auto", "always": True, "never": False}[args.progress],
+        progress=_PROGRESS[args.progress],
     )
     print(best_summary(study))
     return 0
@@ -292,8 +296,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_data_args(p)
     p.set_defaults(func=_cmd_info)
 
-    from .benchmark import BENCHMARK_PRESETS
-    from .presets import PRESETS
+    from .baselines import BASELINES
+    from .presets import BENCHMARK_PRESETS, PRESETS
 
     p = sub.add_parser("train", help="train a CNN preset and save it (weights-only)")
     _add_data_args(p)
@@ -407,14 +411,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="results/benchmark", help="output folder")
     p.set_defaults(func=_cmd_benchmark)
 
-    from .tuning import SEARCH_SPACES
-
     p = sub.add_parser(
         "tune", help="Optuna study over the CNN or a baseline (resumable)"
     )
     _add_data_args(p)
     _add_progress_arg(p)
-    p.add_argument("--model", default="cnn", choices=sorted(SEARCH_SPACES))
+    p.add_argument("--model", default="cnn", choices=sorted(["cnn", *BASELINES]))
     p.add_argument(
         "--n-trials",
         type=int,

@@ -222,7 +222,7 @@ def _atomic_savez(path: Path, **arrays: np.ndarray) -> None:
 
     def write(tmp: Path) -> None:
         with open(tmp, "wb") as fh:
-            np.savez(fh, **arrays)
+            np.savez(fh, **arrays)  # type: ignore[arg-type]
 
     atomic_write(path, write)
 

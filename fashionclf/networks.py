@@ -28,12 +28,31 @@ from torch import nn
 __all__ = [
     "ARCHITECTURES",
     "CompactCNN",
+    "Dropout",
     "FashionCNN",
     "SeedCNN",
     "Standardized",
     "build_network",
     "per_block",
 ]
+
+
+class Dropout(nn.Dropout):
+    """``nn.Dropout`` that draws its masks from ``generator`` when one is set.
+
+    The trainer gives each fit its own generator, so fits running in parallel
+    threads do not share torch's global RNG (and stay reproducible). With
+    ``generator=None`` it is ``nn.Dropout``; it has no weights either way.
+    """
+
+    generator: torch.Generator | None = None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Zero each element with probability ``p`` and rescale (training only)."""
+        if not self.training or self.generator is None or self.p == 0:
+            return super().forward(x)
+        keep = torch.empty_like(x).bernoulli_(1 - self.p, generator=self.generator)
+        return x * keep / (1 - self.p)
 
 
 class SeedCNN(nn.Module):
@@ -112,7 +131,7 @@ class FashionCNN(nn.Module):
                     nn.ReLU(inplace=True),
                 ]
                 c_in = c_out
-            layers += [nn.MaxPool2d(2, ceil_mode=True), nn.Dropout(dropout)]
+            layers += [nn.MaxPool2d(2, ceil_mode=True), Dropout(dropout)]
         self.features = nn.Sequential(
             *layers
         )  # (N, width*2**(n_blocks-1), H/2^b, W/2^b)
@@ -122,7 +141,7 @@ class FashionCNN(nn.Module):
             nn.Flatten(),
             nn.Linear(n_flat, dense_units),
             nn.ReLU(inplace=True),
-            nn.Dropout(dropout),
+            Dropout(dropout),
             nn.Linear(dense_units, n_classes),
         )
 
@@ -187,7 +206,7 @@ class CompactCNN(nn.Module):
         self.head = nn.Sequential(
             nn.AdaptiveMaxPool2d(1),
             nn.Flatten(),
-            nn.Dropout(dropout),
+            Dropout(dropout),
             nn.Linear(c_in, n_classes),
         )
 
@@ -215,7 +234,7 @@ def per_block(value: int | Sequence[int], n_blocks: int, name: str) -> list[int]
     counts = (
         [int(value)] * n_blocks
         if isinstance(value, Integral)
-        else [int(v) for v in value]
+        else [int(v) for v in value]  # type: ignore[union-attr]
     )
     if len(counts) != n_blocks or min(counts, default=0) < 1:
         raise ValueError(
@@ -278,6 +297,8 @@ class Standardized(nn.Module):
     def __init__(self, net: nn.Module, mean: float = 0.0, std: float = 1.0) -> None:
         super().__init__()
         self.net = net
+        self.mean: torch.Tensor
+        self.std: torch.Tensor
         self.register_buffer("mean", torch.tensor(float(mean)))
         self.register_buffer("std", torch.tensor(float(std)))
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -377,7 +378,7 @@ def plot_saliency(
             indices = np.argsort(conf, kind="stable")[:n]
     indices = np.asarray(indices, dtype=int)
     rows = _safe_indexing(X, indices)
-    attr = integrated_gradients(clf, rows, steps=steps) if len(indices) else []
+    attr: Any = integrated_gradients(clf, rows, steps=steps) if len(indices) else []
     imgs = np.asarray(rows, dtype=np.float64).reshape(len(indices), -1)
     fig = Figure(figsize=(7.5, 1.9 * max(len(indices), 1) + 0.6))
     for k, i in enumerate(indices):

@@ -68,7 +68,7 @@ class PixelScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
     """
 
     _parameter_constraints: dict = {
-        "pixel_range": [_pixel_range_ok, None],
+        "pixel_range": [tuple, list, None],
         "standardize": ["boolean"],
     }
 
@@ -82,6 +82,7 @@ class PixelScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         self.standardize = standardize
 
     def _check_params(self) -> None:
+        self._validate_params()
         if not _pixel_range_ok(self.pixel_range):
             raise ValueError(
                 expected_got(

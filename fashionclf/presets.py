@@ -13,11 +13,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .classifier import FashionCNNClassifier
+if TYPE_CHECKING:  # imported in make_cnn: the names load without torch
+    from .classifier import FashionCNNClassifier
 
-__all__ = ["PRESETS", "REFERENCE", "make_cnn"]
+__all__ = ["BENCHMARK_PRESETS", "PRESETS", "REFERENCE", "make_cnn"]
 
 # The parameters of ``FashionCNNClassifier()`` before the time-to-accuracy work
 # (10 epochs of the 2x2-conv network): the yardstick that speed figures are
@@ -47,6 +48,9 @@ REFERENCE: dict[str, Any] = {
     "tta": False,
     "precision": "float32",
     "quantize": False,
+    "module": None,
+    "module_params": None,
+    "class_weight": None,
 }
 
 PRESETS: dict[str, dict[str, Any]] = {
@@ -76,6 +80,24 @@ PRESETS: dict[str, dict[str, Any]] = {
 }
 
 
+#: Named model lists of ``fashionclf benchmark``: 'quick' is the README's main job.
+BENCHMARK_PRESETS: dict[str, list[str]] = {
+    "smoke": ["dummy", "logreg", "cnn-tiny"],
+    "quick": ["dummy", "logreg", "random_forest", "knn", "cnn-fast"],
+    "full": [
+        "dummy",
+        "logreg",
+        "random_forest",
+        "hist_gb",
+        "knn",
+        "svm_rbf",
+        "cnn-seed",
+        "cnn-fast",
+        "cnn-default",
+    ],
+}
+
+
 def make_cnn(preset: str = "default", **overrides: Any) -> FashionCNNClassifier:
     """Build a :class:`FashionCNNClassifier` from a named preset.
 
@@ -96,6 +118,8 @@ def make_cnn(preset: str = "default", **overrides: Any) -> FashionCNNClassifier:
     >>> make_cnn("fast", random_state=0).width
     32
     """
+    from .classifier import FashionCNNClassifier
+
     if preset not in PRESETS:
         raise ValueError(
             f"make_cnn received preset={preset!r}; expected one of {sorted(PRESETS)}."

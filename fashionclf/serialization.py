@@ -1,7 +1,7 @@
 """Weights-only model files: tensors plus JSON parameters, loaded without unpickling.
 
-``save_model`` writes a ``torch.save`` archive holding only plain containers,
-strings, numbers and tensors; ``load_model`` reads it with
+:func:`write_model_file` writes a ``torch.save`` archive holding only plain
+containers, strings, numbers and tensors; :func:`read_model_file` reads it with
 ``torch.load(weights_only=True)``, whose restricted unpickler refuses any
 other object, so opening a model file never executes code. (Pickle/joblib
 files of a fitted estimator also work, but may run code when loaded: open
@@ -10,105 +10,137 @@ them only from trusted sources.)
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import warnings
 import zipfile
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 
 from ._atomic import atomic_write
+from ._construction import FittedState
 from ._validation import resolve_image_shape
-from .classifier import FashionCNNClassifier
 from .exceptions import ModelFileError
 
-__all__ = ["FILE_BOUNDS", "MIN_TORCH", "load_model", "save_model"]
+__all__ = [
+    "FILE_BOUNDS",
+    "MIN_TORCH",
+    "check_tensors",
+    "read_model_file",
+    "write_model_file",
+]
 
 _FORMAT = "fashionclf.FashionCNNClassifier"
 _FORMAT_VERSION = 1
 _TUPLE_PARAMS = ("image_shape", "pixel_range", "width", "convs_per_block")
 
 
-def save_model(model: FashionCNNClassifier, path: str | os.PathLike[str]) -> None:
-    """Write a fitted classifier to ``path`` in the weights-only format.
+def write_model_file(
+    path: str | os.PathLike[str], params: dict[str, Any], exported: dict[str, Any]
+) -> None:
+    """Write a fitted classifier's parameters and state in the weights-only format.
 
     The file is written to a temporary name and renamed, so a crash never
     leaves a half-written model.
 
     Parameters
     ----------
-    model : FashionCNNClassifier
-        A fitted classifier.
     path : path-like
+    params : dict
+        The estimator's ``get_params()``. Callbacks are objects, not data,
+        and are not stored; neither are ``checkpoint_path`` and
+        ``num_threads`` (a file never chooses where a later fit writes). A
+        user ``module`` is stored as its import path.
+    exported : dict
+        The fitted state: classes, input description, weights, optimizer
+        state, schedule position, seed, epochs, int8 state.
     """
-    from sklearn.utils.validation import check_is_fitted
-
-    check_is_fitted(model)
-    params = model.get_params()
-    params["callbacks"] = None  # objects, not data: never stored
-    # where a later fit writes, and how many threads it takes, are the loader's
-    # choice, never the file's (a Path would not be JSON either)
-    params["checkpoint_path"] = params["num_threads"] = None
+    params = {**params, "callbacks": None, "checkpoint_path": None, "num_threads": None}
     if not isinstance(params["random_state"], int | type(None)):
         params["random_state"] = None  # a RandomState object is not data
+    if params.get("module") is not None:
+        params["module"] = _import_path(params["module"])
+    try:
+        params_json = json.dumps(params)
+    except TypeError as exc:
+        raise TypeError(
+            f"save received parameters that are not JSON data ({exc}); model files "
+            "store parameters as JSON: module_params and class_weight must hold "
+            "plain numbers, strings, lists and dicts."
+        ) from exc
+    names = exported["feature_names_in"]
+    fitted, net = exported["fitted"], exported["net"]
     payload = {
         "format": _FORMAT,
         "format_version": _FORMAT_VERSION,
-        "params": json.dumps(params),
-        "classes": json.dumps(model.classes_.tolist()),
-        "n_features_in": int(model.n_features_in_),
-        "feature_names_in": json.dumps(
-            model.feature_names_in_.tolist()
-            if hasattr(model, "feature_names_in_")
-            else None
-        ),
-        "image_shape": list(model.image_shape_),
-        "n_epochs": len(model.history_),
-        "state_dict": {
-            k: v.detach().cpu() for k, v in model.net_.module_.state_dict().items()
-        },
-        "quantized_state": getattr(model, "quantized_state_", None),
+        "params": params_json,
+        "classes": json.dumps(np.asarray(exported["classes"]).tolist()),
+        "n_features_in": int(exported["n_features_in"]),
+        "feature_names_in": json.dumps(None if names is None else list(names)),
+        "image_shape": list(exported["image_shape"]),
+        "n_epochs": len(exported["history"]),
+        "state_dict": net["module"],
+        "quantized_state": exported["int8"],
         # what partial_fit needs to continue as the saved model would have
-        "training": _training_state(model),
+        "training": {
+            "seed": int(fitted.seed),
+            "lr_total_steps": net["lr_total_steps"],
+            "lr_step": net["lr_step"],
+            "optimizer": net["optimizer"],
+        },
     }
     atomic_write(path, lambda tmp: torch.save(payload, tmp))
 
 
-def _training_state(model: FashionCNNClassifier) -> dict:
-    schedule = dict(model.net_.callbacks_).get("lr_schedule")
-    return {
-        "seed": int(model._seed),
-        "lr_total_steps": int(getattr(schedule, "total_steps", 0)),
-        "lr_step": int(getattr(schedule, "step_", 0)),
-        "optimizer": model.net_.optimizer_.state_dict(),
-    }
+def _import_path(obj) -> str:
+    module, name = getattr(obj, "__module__", None), getattr(obj, "__qualname__", "")
+    if not module or "<" in name or module == "__main__":
+        raise TypeError(
+            f"save received module={obj!r}; a model file stores a user network by its "
+            "import path, so it must be a class or function defined at the top level "
+            "of an importable module (not in __main__, not a lambda or a local "
+            "class)."
+        )
+    return f"{module}:{name}"
 
 
-def load_model(path: str | os.PathLike[str]) -> FashionCNNClassifier:
-    """Load a classifier saved by :func:`save_model`, without unpickling code.
+def read_model_file(
+    path: str | os.PathLike[str], trusted_modules: Sequence[str] = ()
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Read and check a model file without unpickling code.
 
     The file is treated as untrusted: before anything is unpickled, it must be
     a zip archive of uncompressed records within size limits; the parameters
-    it declares must lie within :data:`FILE_BOUNDS`; and its tensors must
-    match the declared architecture, which is first built on torch's
-    ``meta`` device (no memory). Every failure raises :class:`ModelFileError`.
+    it declares must lie within :data:`FILE_BOUNDS`; a user network it names
+    is imported only if listed in ``trusted_modules``. (The caller then
+    compares its tensors with the architecture built on torch's ``meta``
+    device, :func:`check_tensors`.) Every failure raises
+    :class:`ModelFileError`.
+
+    What is restored: the weights, the optimizer state, the learning-rate
+    schedule's position and the seed, so ``partial_fit`` continues exactly
+    as on the saved model (files written before these were stored load with
+    a fresh optimizer); ``history_`` has one row per trained epoch holding
+    only its number (losses are not stored); ``checkpoint_path`` and
+    ``num_threads`` are ``None`` and the device is the CPU.
 
     Parameters
     ----------
     path : path-like
+    trusted_modules : sequence of str, default=()
+        ``'package.module:Name'`` or ``'package.module'`` entries.
 
     Returns
     -------
-    FashionCNNClassifier
-        Fitted, on the CPU (``device='cpu'``); ``history_`` has one row per
-        trained epoch holding only its number (losses are not stored);
-        ``checkpoint_path`` and ``num_threads`` are reset to ``None`` (a file
-        never chooses where a later fit writes). The optimizer state, the
-        learning-rate schedule's position and the seed are restored, so
-        ``partial_fit`` continues exactly as on the saved model. (Files
-        written before they were stored load with a fresh optimizer.)
+    params : dict
+        Estimator parameters.
+    exported : dict
+        The fitted state, in the form ``write_model_file`` takes.
 
     Raises
     ------
@@ -116,9 +148,8 @@ def load_model(path: str | os.PathLike[str]) -> FashionCNNClassifier:
         ``path`` does not exist.
     ModelFileError
         The file is not a fashionclf weights-only model (e.g. a pickle, which
-        is refused rather than executed), exceeds the limits, or its tensors
-        do not match the architecture its parameters declare; or the
-        installed torch is older than ``MIN_TORCH``.
+        is refused rather than executed), exceeds the limits, names an
+        untrusted module, or the installed torch is older than ``MIN_TORCH``.
     """
     path = Path(path)
     if not path.is_file():
@@ -147,22 +178,14 @@ def load_model(path: str | os.PathLike[str]) -> FashionCNNClassifier:
             f"fashionclf reads version {_FORMAT_VERSION}."
         )
     try:
-        model = _model_from_payload(payload, path)
-        _check_tensors(model, payload["state_dict"], path)
-        _restore_network(
-            model,
-            payload["state_dict"],
-            path,
-            payload.get("training"),
-            payload.get("n_epochs", 0),
-        )
+        params = _params(payload, path, trusted_modules)
+        return params, _exported(payload, params, path)
     except ModelFileError:
         raise
     except Exception as exc:  # any other failure on crafted data is a bad file
         raise ModelFileError(
             f"{path}: malformed model file ({type(exc).__name__}: {_first_line(exc)})."
         ) from exc
-    return model
 
 
 #: torch versions before this have known flaws in ``torch.load(weights_only=True)``
@@ -262,7 +285,7 @@ def _check_bounds(params: dict, image_shape: tuple[int, ...], path: Path) -> Non
             )
 
 
-def _model_from_payload(payload: dict, path: Path) -> FashionCNNClassifier:
+def _params(payload: dict, path: Path, trusted: Sequence[str]) -> dict[str, Any]:
     params = _json(payload, "params")
     if not isinstance(params, dict):
         raise ModelFileError(f"{path}: 'params' is not a JSON object.")
@@ -270,26 +293,44 @@ def _model_from_payload(payload: dict, path: Path) -> FashionCNNClassifier:
         if isinstance(params.get(key), list):  # JSON has no tuples
             params[key] = tuple(params[key])
     params.update(device="cpu", checkpoint_path=None, num_threads=None)
+    if params.get("module") is not None:
+        params["module"] = _trusted_import(params["module"], trusted, path)
+    return params
+
+
+def _trusted_import(name, trusted: Sequence[str], path: Path):
+    """Import ``'package.module:Name'`` if ``trusted`` lists it (or its module)."""
+    if not isinstance(name, str) or name.count(":") != 1:
+        raise ModelFileError(f"{path}: module {name!r} is not 'package.module:Name'.")
+    module_name, qualname = name.split(":")
+    if name not in trusted and module_name not in trusted:
+        raise ModelFileError(
+            f"{path}: names the network {name!r}, which is not trusted; loading it "
+            "would import (and so run) that code. If you trust it, pass "
+            f"trusted_modules=[{name!r}]."
+        )
+    obj = importlib.import_module(module_name)
+    for part in qualname.split("."):
+        obj = getattr(obj, part)
+    if not callable(obj):
+        raise ModelFileError(f"{path}: {name!r} is not a class or function.")
+    return obj
+
+
+def _exported(payload: dict, params: dict, path: Path) -> dict[str, Any]:
     image_shape = tuple(int(s) for s in payload["image_shape"][:4])
     _check_bounds(params, image_shape, path)
-    model = FashionCNNClassifier(**params)
-    model._check_params()
-    model.classes_ = np.asarray(_json(payload, "classes"))
-    model.n_features_in_ = int(payload["n_features_in"])
-    names = _json(payload, "feature_names_in")
-    if names is not None:
-        model.feature_names_in_ = np.asarray(names, dtype=object)
-    model.image_shape_ = image_shape
-    if int(np.prod(image_shape)) != model.n_features_in_ or image_shape != (
-        resolve_image_shape(model.image_shape, model.n_features_in_, "load_model")
+    n_features_in = int(payload["n_features_in"])
+    if int(np.prod(image_shape)) != n_features_in or image_shape != (
+        resolve_image_shape(params["image_shape"], n_features_in, "load_model")
     ):
         raise ModelFileError(
             f"{path}: image_shape {image_shape} does not fit n_features_in="
-            f"{model.n_features_in_} and the image_shape parameter "
-            f"{model.image_shape}."
+            f"{n_features_in} and the image_shape parameter {params['image_shape']}."
         )
-    model.device_ = "cpu"
-    model._seed = 0
+    state = payload["state_dict"]
+    if not _is_tensor_dict(state):
+        raise ModelFileError(f"{path}: 'state_dict' is not a dict of tensors.")
     quantized = payload.get("quantized_state")
     if quantized is not None and not (
         isinstance(quantized, dict)
@@ -299,8 +340,29 @@ def _model_from_payload(payload: dict, path: Path) -> FashionCNNClassifier:
         raise ModelFileError(
             f"{path}: 'quantized_state' is not a dict of named int8 tensors."
         )
-    model.quantized_state_ = quantized
-    return model
+    n_epochs = payload.get("n_epochs", 0)
+    if not (isinstance(n_epochs, int) and 0 <= n_epochs <= _MAX_STEPS):
+        raise ModelFileError(f"{path}: n_epochs={n_epochs!r} is not a count.")
+    classes = _json(payload, "classes")
+    training = _training(payload.get("training"), path)
+    fitted = FittedState(
+        n_classes=len(classes),
+        image_shape=image_shape,
+        n_train=1,  # the schedule's length is restored from lr_total_steps
+        seed=training.get("seed", 0),
+        mean=float(state.get("mean", torch.tensor(0.0))),
+        std=float(state.get("std", torch.tensor(1.0))),
+    )
+    return {
+        "classes": np.asarray(classes),
+        "n_features_in": n_features_in,
+        "feature_names_in": _json(payload, "feature_names_in"),
+        "image_shape": image_shape,
+        "fitted": fitted,
+        "net": {"module": state, **{k: v for k, v in training.items() if k != "seed"}},
+        "history": [{"epoch": i + 1} for i in range(n_epochs)],
+        "int8": quantized,
+    }
 
 
 def _is_tensor_dict(obj) -> bool:
@@ -312,8 +374,10 @@ def _is_tensor_dict(obj) -> bool:
 _MAX_STEPS = 2**40
 
 
-def _restore_training(model: FashionCNNClassifier, training, path: Path) -> None:
-    """Seed, schedule position and optimizer state, each checked first."""
+def _training(training, path: Path) -> dict[str, Any]:
+    """Seed, schedule position and optimizer state (checked against the net later)."""
+    if training is None:  # files written before the training state was stored
+        return {}
     if not isinstance(training, dict):
         raise ModelFileError(f"{path}: 'training' is not a dict.")
     for key in ("seed", "lr_total_steps", "lr_step"):
@@ -322,38 +386,27 @@ def _restore_training(model: FashionCNNClassifier, training, path: Path) -> None
             raise ModelFileError(
                 f"{path}: training {key}={value!r}; expected an int in [0, 2**40]."
             )
-    model._seed = training["seed"]
-    schedule = dict(model.net_.callbacks_).get("lr_schedule")
-    if schedule is not None:
-        schedule.total_steps = training["lr_total_steps"]
-        schedule.step_ = training["lr_step"]
-    optimizer = model.net_.optimizer_
     saved = training.get("optimizer")
-    params = [p for group in optimizer.param_groups for p in group["params"]]
     states = saved.get("state") if isinstance(saved, dict) else None
     if not isinstance(states, dict) or not all(
-        isinstance(i, int)
-        and 0 <= i < len(params)
-        and _is_tensor_dict(st)
-        and all(
-            t.shape == params[i].shape for k, t in st.items() if k.startswith("exp_")
-        )
-        for i, st in states.items()
+        isinstance(i, int) and _is_tensor_dict(st) for i, st in states.items()
     ):
         raise ModelFileError(
             f"{path}: its optimizer state does not match the network's parameters."
         )
-    optimizer.load_state_dict(saved)
+    return dict(training)
 
 
-def _check_tensors(model: FashionCNNClassifier, state, path: Path) -> None:
-    """Compare the file's tensors with the architecture built on the meta device."""
-    if not _is_tensor_dict(state):
-        raise ModelFileError(f"{path}: 'state_dict' is not a dict of tensors.")
-    with torch.device("meta"):
-        skeleton = model._build_module()
+def check_tensors(skeleton: torch.nn.Module, exported: dict[str, Any], path) -> None:
+    """Compare a file's tensors with the network built from its parameters.
+
+    ``skeleton`` is the declared architecture, built on the ``meta`` device
+    (no memory). Checks the weights (names, shapes, dtypes) and that each
+    optimizer state belongs to a parameter of the same shape. Raises
+    :class:`ModelFileError` on the first difference.
+    """
     expected = {k: (tuple(v.shape), v.dtype) for k, v in skeleton.state_dict().items()}
-    got = {k: (tuple(v.shape), v.dtype) for k, v in state.items()}
+    got = {k: (tuple(v.shape), v.dtype) for k, v in exported["module"].items()}
     if got != expected:
         diff = sorted(set(expected.items()) ^ set(got.items()), key=str)[0]
         raise ModelFileError(
@@ -362,28 +415,17 @@ def _check_tensors(model: FashionCNNClassifier, state, path: Path) -> None:
             f"{expected.get(diff[0], 'no such tensor')}, file has "
             f"{got.get(diff[0], 'no such tensor')})."
         )
-
-
-def _restore_network(
-    model: FashionCNNClassifier, state: dict, path: Path, training, n_epochs
-) -> None:
-    from skorch.history import History
-
-    model.net_ = model._make_net(model._build_module(), 1, None)
-    model.net_.initialize()
-    model.net_.module_.load_state_dict(state, strict=True)
-    if not (isinstance(n_epochs, int) and 0 <= n_epochs <= _MAX_STEPS):
-        raise ModelFileError(f"{path}: n_epochs={n_epochs!r} is not a count.")
-    model.net_.history = History([{"epoch": i + 1} for i in range(n_epochs)])
-    if training is not None:
-        _restore_training(model, training, path)
-    model._fold_network()
-    if model.quantized_state_ is not None:
-        try:
-            model._int8_network()  # built now, so a mismatch fails here
-        except Exception as exc:
-            raise ModelFileError(
-                f"{path}: its int8 tensors do not match the architecture its "
-                f"parameters declare: {_first_line(exc)}"
-            ) from exc
-    model.history_ = model.net_.history
+    saved = exported.get("optimizer")
+    if saved is None:
+        return
+    params = list(skeleton.parameters())
+    if not all(
+        0 <= i < len(params)
+        and all(
+            t.shape == params[i].shape for k, t in st.items() if k.startswith("exp_")
+        )
+        for i, st in saved["state"].items()
+    ):
+        raise ModelFileError(
+            f"{path}: its optimizer state does not match the network's parameters."
+        )

@@ -5,8 +5,6 @@ import torch
 
 from fashionclf import _devices
 
-from .conftest import tiny_cnn
-
 
 def _gpus(monkeypatch, free_bytes):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: bool(free_bytes))
@@ -16,23 +14,23 @@ def _gpus(monkeypatch, free_bytes):
 
 def test_no_gpu_means_cpu(monkeypatch):
     _gpus(monkeypatch, [])
-    assert tiny_cnn()._resolve_device() == "cpu"
+    assert _devices.resolve_device("auto", "test") == "cpu"
 
 
 def test_one_gpu_is_cuda(monkeypatch):
     _gpus(monkeypatch, [2**33])
-    assert tiny_cnn()._resolve_device() == "cuda"
+    assert _devices.resolve_device("auto", "test") == "cuda"
 
 
 def test_fits_take_the_gpu_with_the_most_free_memory(monkeypatch):
     _gpus(monkeypatch, [1 * 2**30, 9 * 2**30, 5 * 2**30])
-    assert {tiny_cnn()._resolve_device() for _ in range(4)} == {"cuda:1"}
+    assert {_devices.resolve_device("auto", "test") for _ in range(4)} == {"cuda:1"}
 
 
 def test_equal_gpus_are_taken_round_robin(monkeypatch):
     _gpus(monkeypatch, [2**33] * 3)
     monkeypatch.setattr(_devices, "_turn", iter(range(100)))
-    picked = [tiny_cnn()._resolve_device() for _ in range(6)]
+    picked = [_devices.resolve_device("auto", "test") for _ in range(6)]
     assert picked == ["cuda:0", "cuda:1", "cuda:2"] * 2
 
 
@@ -42,14 +40,16 @@ def test_parallel_workers_spread_over_gpus(monkeypatch):
 
     _gpus(monkeypatch, [2**33] * 2)
     with ThreadPoolExecutor(2) as pool:
-        picked = list(pool.map(lambda _: tiny_cnn()._resolve_device(), range(2)))
+        picked = list(
+            pool.map(lambda _: _devices.resolve_device("auto", "test"), range(2))
+        )
     assert sorted(picked) == ["cuda:0", "cuda:1"]
 
 
 @pytest.mark.parametrize("device", ["cuda:1", "cpu"])
 def test_an_explicit_device_is_kept(monkeypatch, device):
     _gpus(monkeypatch, [2**33] * 2)
-    assert tiny_cnn(device=device)._resolve_device() == device
+    assert _devices.resolve_device(device, "test") == device
 
 
 def test_worker_processes_start_on_different_gpus(monkeypatch):

@@ -73,13 +73,16 @@ def test_checkpoint_resume_equals_uninterrupted(small, monkeypatch, tmp_path):
 
 
 def test_checkpoint_for_other_data_is_ignored(small, tmp_path):
-    X, y, _, _ = small
+    X, y, Xt, _ = small
     ckpt = tmp_path / "run.ckpt"
-    tiny_cnn(checkpoint_path=str(ckpt), max_epochs=2).fit(X[:200], y[:200])
-    clf = tiny_cnn(checkpoint_path=str(ckpt), max_epochs=2).fit(X[200:400], y[200:400])
-    assert (
-        len(clf.history_) == 2
-    )  # trained afresh: the checkpoint's fingerprint differs
+    first = tiny_cnn(checkpoint_path=str(ckpt), max_epochs=2).fit(X[:200], y[:200])
+    other = tiny_cnn(checkpoint_path=str(ckpt), max_epochs=2).fit(
+        X[200:400], y[200:400]
+    )
+    fresh = tiny_cnn(max_epochs=2).fit(X[200:400], y[200:400])
+    # trained afresh on the other data, not resumed from the first fit's weights
+    np.testing.assert_array_equal(other.predict_proba(Xt), fresh.predict_proba(Xt))
+    assert not np.array_equal(other.predict_proba(Xt), first.predict_proba(Xt))
 
 
 _PREDICT = """

@@ -21,6 +21,11 @@ def test_the_data_layer_does_not_import_torch():
     assert "torch" not in loaded and "fashionclf.classifier" not in loaded
 
 
+def test_the_command_line_imports_a_subcommand_s_modules_only_when_it_runs():
+    loaded = _modules_after("from fashionclf.cli import build_parser; build_parser()")
+    assert not {"torch", "skorch", "optuna", "fashionclf.classifier"} & loaded
+
+
 def test_every_public_name_resolves_lazily():
     assert set(fashionclf.__all__) - {"__version__"} == set(fashionclf._LAZY)
     for name in fashionclf.__all__:

@@ -69,6 +69,24 @@ def test_scaler_bad_pixel_range():
         PixelScaler(pixel_range=(5, 1)).fit(np.ones((2, 2)))
 
 
+@pytest.mark.parametrize(
+    "transformer, match",
+    [
+        (PixelScaler(pixel_range="0-255"), r"'pixel_range' parameter of PixelScaler"),
+        (PixelScaler(pixel_range=(0, 1, 2)), r"pixel_range=\(0, 1, 2\); expected"),
+        (PixelScaler(pixel_range=("a", 1)), r"pixel_range=\('a', 1\); expected"),
+        (PixelScaler(standardize="yes"), r"'standardize' parameter of PixelScaler"),
+        (ImageReshaper(image_shape=784), r"'image_shape' parameter of ImageReshaper"),
+        (ImageReshaper(image_shape=(1, 0, 28)), r"expected a tuple of positive ints"),
+    ],
+)
+def test_bad_parameters_are_refused_in_fit(transformer, match):
+    """Every transformer parameter is validated in fit (ImageFlattener has none)."""
+    assert ImageFlattener().get_params() == {}
+    with pytest.raises((ValueError, TypeError), match=match):
+        transformer.fit(np.zeros((2, 784)))
+
+
 def test_scaler_set_output_pandas(sample):
     X = pd.DataFrame(sample[0][:5], columns=[f"pixel{i}" for i in range(1, 785)])
     out = PixelScaler().set_output(transform="pandas").fit_transform(X)

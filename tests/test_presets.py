@@ -32,6 +32,7 @@ _REFERENCE_AS_OF_ISSUE_11 = {
     "batch_size": 256,
     "callbacks": None,  # added later; None trains as before
     "checkpoint_path": None,
+    "class_weight": None,  # added later; None trains as before
     "convs_per_block": 2,
     "dense_units": 128,
     "device": "auto",
@@ -42,6 +43,8 @@ _REFERENCE_AS_OF_ISSUE_11 = {
     "lr": 0.003,
     "lr_schedule": "onecycle",
     "max_epochs": 10,
+    "module": None,  # added later: the built-in network named by architecture
+    "module_params": None,  # added later
     "n_blocks": 2,
     "n_iter_no_change": 5,
     "num_threads": None,

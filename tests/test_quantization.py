@@ -27,7 +27,7 @@ def test_int8_agrees_with_float32(int8_model, sample):
     int8_acc = int8_model.score(Xt, yt)
     float_model = pickle.loads(pickle.dumps(int8_model)).set_params(quantize=False)
     float_pred = float_model.predict(Xt)
-    assert int8_model.quantized_state_ is not None
+    assert int8_model.int8_network_ is not None
     assert np.mean(int8_pred == float_pred) > 0.95
     assert abs(int8_acc - float_model.score(Xt, yt)) < 0.03
     assert int8_acc > 0.3  # well above chance (0.1), in int8 too
@@ -40,7 +40,7 @@ def test_pickle_round_trip_is_identical_and_quiet(int8_model, sample):
         warnings.simplefilter("error")
         restored = pickle.loads(pickle.dumps(int8_model))
         np.testing.assert_array_equal(restored.predict_proba(Xt), expected)
-    assert "_int8_graph" in int8_model.__dict__  # pickling left the original alone
+    assert int8_model.int8_network_._graph is not None  # the original is untouched
 
 
 def test_model_file_round_trip(int8_model, sample, tmp_path):
@@ -71,8 +71,10 @@ def test_quantize_switched_on_after_fit_asks_for_a_refit(small):
 
 def test_quantize_needs_the_cpu_and_says_so_before_training(small, monkeypatch):
     X, y, _, _ = small
+    import fashionclf.classifier as classifier_module
+
     model = tiny_cnn(quantize=True)
-    monkeypatch.setattr(type(model), "_resolve_device", lambda self: "cuda:0")
+    monkeypatch.setattr(classifier_module, "resolve_device", lambda *a: "cuda:0")
     with pytest.raises(ValueError, match=r"device='cuda:0'.*expected device='cpu'"):
         model.fit(X, y)
     assert not hasattr(model, "net_")  # refused before any training
@@ -104,3 +106,28 @@ def test_int8_compact_network_agrees_with_float32(sample):
     int8_pred = model.predict(Xt)
     float_pred = model.set_params(quantize=False).predict(Xt)
     assert np.mean(int8_pred == float_pred) > 0.9
+
+
+def test_int8_is_calibrated_once_per_change_of_weights(small, monkeypatch):
+    from fashionclf._quantization import Int8Network
+
+    calls = []
+    real = Int8Network.calibrate.__func__
+
+    def counting(cls, *args, **kwargs):
+        calls.append(1)
+        return real(cls, *args, **kwargs)
+
+    monkeypatch.setattr(Int8Network, "calibrate", classmethod(counting))
+    X, y, Xt, _ = small
+    model = tiny_cnn(quantize=True, max_epochs=3)
+    for _ in range(3):
+        model.partial_fit(X, y)
+    assert calls == []  # partial_fit epochs do not calibrate
+    model.predict(Xt)
+    model.predict(Xt)
+    assert calls == [1]  # the first int8 prediction does, once
+    model.fit(X, y)
+    assert calls == [1, 1]  # a whole fit calibrates at its end
+    model.predict(Xt)
+    assert calls == [1, 1]
