@@ -14,12 +14,12 @@ name                 model
 ``knn``              5 nearest neighbours on a 50-component PCA projection
 ``svm_rbf``          RBF-kernel SVM approximated by a 2,000-component Nystroem
                      feature map and a linear SVM (exact ``SVC`` on 60,000
-                     images takes hours here)
+                     images takes hours on a small CPU)
 ===================  ==========================================================
 
 ``logreg`` stops at ``max_iter=100`` on purpose: the converged model is no
-more accurate on this data and takes about 6x longer (see PERF-NOTES); its
-``ConvergenceWarning`` is expected.
+more accurate on this data and takes about 6x longer (measured in
+``benchmarks/RESULTS.md``); its ``ConvergenceWarning`` is expected.
 """
 
 from __future__ import annotations

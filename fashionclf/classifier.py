@@ -119,13 +119,18 @@ class FashionCNNClassifier(ClassifierMixin, BaseEstimator):
     lr : float, default=3e-3
         Peak learning rate.
     weight_decay : float, default=1e-2
+        Decoupled weight decay (AdamW) or L2 penalty (Adam, SGD).
     lr_schedule : {'onecycle', 'cosine', 'constant'}, default='onecycle'
         Per-batch schedule over ``max_epochs``.
     batch_size : int, default=256
+        Images per training step, and per forward pass when predicting.
     max_epochs : int, default=10
+        Passes over the training data in ``fit``; the learning-rate schedule
+        spans them (and ``max_epochs`` calls of ``partial_fit``).
     augment : bool, default=True
         Random horizontal flips and shifts of up to 2 pixels while training.
     label_smoothing : float, default=0.0
+        Share of each target's probability spread over all classes.
     validation_fraction : float, default=0.0
         Stratified fraction of the training data held out to report
         ``valid_loss``/``valid_acc`` per epoch in ``history_``.
@@ -133,6 +138,7 @@ class FashionCNNClassifier(ClassifierMixin, BaseEstimator):
         Stop when ``valid_loss`` has not improved for ``n_iter_no_change``
         epochs and restore the best weights; needs ``validation_fraction > 0``.
     n_iter_no_change : int, default=5
+        Epochs without a lower ``valid_loss`` before early stopping.
     standardize : bool, default=True
         Standardize scaled pixels with the training mean and std.
     pixel_range : tuple of (float, float) or None, default=(0, 255)

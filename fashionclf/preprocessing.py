@@ -56,6 +56,7 @@ class PixelScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         Standard deviation of the scaled training pixels (1.0 unless
         ``standardize``).
     n_features_in_ : int
+        Number of columns (pixels) seen in ``fit``.
     feature_names_in_ : ndarray of str
         Defined when ``X`` has string column names.
 
@@ -160,6 +161,7 @@ class ImageReshaper(TransformerMixin, BaseEstimator):
     image_shape_ : tuple of int
         The resolved per-sample shape.
     n_features_in_ : int
+        Number of columns (pixels) seen in ``fit``.
     feature_names_in_ : ndarray of str
         Defined when ``X`` has string column names.
 
