@@ -277,27 +277,9 @@ def _add_progress_arg(p: argparse.ArgumentParser) -> None:
     )
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """Return the argument parser of the ``fashionclf`` command."""
-    parser = argparse.ArgumentParser(
-        prog="fashionclf",
-        description="Fashion-MNIST with a scikit-learn compatible CNN.",
-    )
-    parser.add_argument(
-        "--version", action="version", version=f"fashionclf {__version__}"
-    )
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-
-    p = sub.add_parser("fetch", help="download and verify the official IDX files")
-    p.add_argument("--data-home", default=None, help="target folder")
-    p.set_defaults(func=_cmd_fetch)
-
-    p = sub.add_parser("info", help="load the data and print a summary")
-    _add_data_args(p)
-    p.set_defaults(func=_cmd_info)
-
-    from .baselines import BASELINES
-    from .presets import BENCHMARK_PRESETS, PRESETS
+def _add_train_parser(sub) -> None:
+    """Add the ``train`` subcommand."""
+    from .presets import PRESETS
 
     p = sub.add_parser("train", help="train a CNN preset and save it (weights-only)")
     _add_data_args(p)
@@ -327,6 +309,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(func=_cmd_train)
 
+
+def _add_evaluate_parser(sub) -> None:
+    """Add the ``evaluate`` subcommand."""
     p = sub.add_parser(
         "evaluate", help="score a saved model on the test set, with plots"
     )
@@ -348,6 +333,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(func=_cmd_evaluate)
 
+
+def _add_predict_parser(sub) -> None:
+    """Add the ``predict`` subcommand."""
     p = sub.add_parser("predict", help="predict labels and probabilities to CSV")
     p.add_argument("model", help="model file written by 'fashionclf train'")
     p.add_argument(
@@ -365,6 +353,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="invert images (dark article on light background)",
     )
     p.set_defaults(func=_cmd_predict)
+
+
+def _add_benchmark_parser(sub) -> None:
+    """Add the ``benchmark`` subcommand."""
+    from .presets import BENCHMARK_PRESETS
 
     p = sub.add_parser(
         "benchmark", help="CNN vs classic baselines: table, JSON and plots"
@@ -410,6 +403,12 @@ def build_parser() -> argparse.ArgumentParser:
     _add_progress_arg(p)
     p.add_argument("--out", default="results/benchmark", help="output folder")
     p.set_defaults(func=_cmd_benchmark)
+
+
+def _add_tune_parser(sub) -> None:
+    """Add the ``tune`` subcommand."""
+    from .baselines import BASELINES
+    from .presets import PRESETS
 
     p = sub.add_parser(
         "tune", help="Optuna study over the CNN or a baseline (resumable)"
@@ -474,6 +473,32 @@ def build_parser() -> argparse.ArgumentParser:
         help="seconds without heartbeat before a trial counts as dead",
     )
     p.set_defaults(func=_cmd_tune)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Return the argument parser of the ``fashionclf`` command."""
+    parser = argparse.ArgumentParser(
+        prog="fashionclf",
+        description="Fashion-MNIST with a scikit-learn compatible CNN.",
+    )
+    parser.add_argument(
+        "--version", action="version", version=f"fashionclf {__version__}"
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("fetch", help="download and verify the official IDX files")
+    p.add_argument("--data-home", default=None, help="target folder")
+    p.set_defaults(func=_cmd_fetch)
+
+    p = sub.add_parser("info", help="load the data and print a summary")
+    _add_data_args(p)
+    p.set_defaults(func=_cmd_info)
+
+    _add_train_parser(sub)
+    _add_evaluate_parser(sub)
+    _add_predict_parser(sub)
+    _add_benchmark_parser(sub)
+    _add_tune_parser(sub)
 
     p = sub.add_parser("show", help="save a grid of sample images with class names")
     _add_data_args(p)
