@@ -17,7 +17,6 @@ import hashlib
 import importlib.util
 import inspect
 import math
-import threading
 from typing import Any
 
 import numpy as np
@@ -28,6 +27,7 @@ from skorch.dataset import Dataset
 from skorch.helper import predefined_split
 from skorch.history import History
 
+from ._locks import exclusive, seeded_torch_rng, shared
 from ._training import (
     EpochCheckpoint,
     EpochSnapshot,
@@ -86,9 +86,6 @@ NETWORK_PARAMS = (
     "module_params",
 )
 
-# Initialisation draws from torch's global RNG: one fit at a time seeds it.
-_INIT_LOCK = threading.Lock()
-
 
 @dataclasses.dataclass
 class FittedState:
@@ -125,7 +122,8 @@ def build_module(
     called with ``module_params``, plus ``input_shape`` and ``n_classes`` when
     its signature takes them. With ``meta=True`` nothing is allocated.
     """
-    with torch.device("meta") if meta else contextlib.nullcontext():
+    # shared: a network's constructor may run a forward pass (to size a layer)
+    with shared(), torch.device("meta") if meta else contextlib.nullcontext():
         if spec["module"] is None:
             net = build_network(
                 spec["architecture"],
@@ -170,9 +168,10 @@ def build_net(
 ) -> Net:
     """Return the initialised skorch net for ``params`` and ``state``.
 
-    Initialisation runs under a process-wide lock with torch's RNG seeded
-    from ``state.seed`` (and restored after), so fits in parallel threads
-    start from the same weights as serial ones.
+    Initialisation runs with torch's global RNG seeded from ``state.seed``
+    (and restored after) while no other thread runs a forward pass or seeds
+    it (:mod:`fashionclf._locks`), so fits in parallel threads start from
+    the same weights as serial ones.
     """
     spec = {k: params[k] for k in NETWORK_PARAMS}
     opt_cls, opt_kw = OPTIMIZERS[params["optimizer"]]
@@ -201,9 +200,7 @@ def build_net(
         channels_last=True,
         seed=state.seed,
     )
-    devices = [torch.device(device).index or 0] if device.startswith("cuda") else []
-    with _INIT_LOCK, torch.random.fork_rng(devices=devices):
-        torch.manual_seed(state.seed)
+    with exclusive(), seeded_torch_rng(state.seed, device):
         net.initialize()
     return net
 

@@ -3,12 +3,12 @@
 skorch's ``predict_proba`` runs the training module in eval mode through its
 iterator. For a fitted model we can do less work per image:
 
-- every ``Conv2d`` followed by a ``BatchNorm2d`` is folded into one
-  convolution (``torch.fx.experimental.optimization.fuse``), on a copy, so the
-  trained module is untouched; a module that torch.fx cannot trace is used
-  as it is. So is Conv -> MaxPool -> BatchNorm in a ``Sequential`` when every
-  channel's batch-norm scale is positive (then the max-pool commutes with
-  the per-channel affine map);
+- every ``Conv2d`` followed by a ``BatchNorm2d`` in an ``nn.Sequential`` is
+  folded into one convolution, on a copy, so the trained module is
+  untouched. So is Conv -> MaxPool -> BatchNorm when every channel's
+  batch-norm scale is positive (then the max-pool commutes with the
+  per-channel affine map). Layers called from a custom ``forward`` are left
+  as they are: their order is not known without tracing;
 - ``torch.inference_mode`` (no autograd bookkeeping), channels-last input;
 - a fixed batch size, so memory does not grow with the number of rows.
 """
@@ -16,17 +16,23 @@ iterator. For a fitted model we can do less work per image:
 from __future__ import annotations
 
 import copy
-import warnings
 
 import numpy as np
 import torch
 from torch import nn
+
+from ._locks import shared
 
 __all__ = ["folded_copy", "predict_proba_batches"]
 
 
 def folded_copy(module: nn.Module) -> nn.Module:
     """Return an eval-mode copy of ``module`` with Conv-BN pairs folded.
+
+    Only layers that follow each other in an ``nn.Sequential`` are folded:
+    that order is known without running the module. Tracing it instead
+    (``torch.fx``) would patch ``nn.Module.__call__`` for the whole process
+    and corrupt any network another thread runs meanwhile.
 
     Parameters
     ----------
@@ -43,38 +49,37 @@ def folded_copy(module: nn.Module) -> nn.Module:
     for p in frozen.parameters():
         p.requires_grad_(False)
     for seq in [m for m in frozen.modules() if isinstance(m, nn.Sequential)]:
-        _fold_pooled(seq)
-    try:
-        with warnings.catch_warnings():  # torch.jit deprecation notices on import
-            warnings.simplefilter("ignore", DeprecationWarning)
-            from torch.fx.experimental.optimization import fuse
-
-            folded = fuse(frozen, inplace=True)
-    except Exception:  # any module torch.fx cannot trace: keep it unfolded
-        folded = frozen
-    return folded.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
+        _fold_sequential(seq)
+    return frozen.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
 
 
-def _fold_pooled(seq: nn.Sequential) -> None:
-    """Fold Conv2d -> MaxPool2d -> BatchNorm2d runs of ``seq`` in place."""
+def _foldable(bn: nn.Module) -> bool:
+    return (
+        type(bn) is nn.BatchNorm2d
+        and bn.track_running_stats
+        and bn.running_var is not None
+        and bn.running_mean is not None
+    )
+
+
+def _fold_sequential(seq: nn.Sequential) -> None:
+    """Fold Conv2d -> BatchNorm2d and Conv2d -> MaxPool2d -> BatchNorm2d in place."""
     from torch.nn.utils.fusion import fuse_conv_bn_eval
 
-    layers = list(seq)
-    for i in range(len(layers) - 2):
-        conv, pool, bn = layers[i : i + 3]
-        if not (
-            type(conv) is nn.Conv2d
-            and type(pool) is nn.MaxPool2d
-            and type(bn) is nn.BatchNorm2d
-            and bn.track_running_stats
-            and bn.running_var is not None
-        ):
+    for i in range(len(seq) - 1):
+        conv = seq[i]
+        if type(conv) is not nn.Conv2d:
             continue
+        pooled = type(seq[i + 1]) is nn.MaxPool2d and i + 2 < len(seq)
+        j = i + 2 if pooled else i + 1
+        bn = seq[j]
+        if not _foldable(bn):
+            continue
+        assert isinstance(bn, nn.BatchNorm2d) and bn.running_var is not None
         weight = bn.weight if bn.affine else torch.ones_like(bn.running_var)
-        if not bool((weight > 0).all()):  # max-pool commutes with x -> a*x + b, a > 0
-            continue
-        seq[i] = fuse_conv_bn_eval(conv, bn)
-        seq[i + 2] = nn.Identity()
+        if pooled and not bool((weight > 0).all()):
+            continue  # max-pool commutes with x -> a*x + b only where a > 0
+        seq[i], seq[j] = fuse_conv_bn_eval(conv, bn), nn.Identity()
 
 
 def predict_proba_batches(
@@ -110,5 +115,7 @@ def predict_proba_batches(
         for start in range(0, len(X), batch_size):
             xb = X[start : start + batch_size].to(device)
             xb = xb.contiguous(memory_format=torch.channels_last)
-            out.append(torch.softmax(module(xb).float(), dim=1).cpu())
+            with shared():
+                logits = module(xb)
+            out.append(torch.softmax(logits.float(), dim=1).cpu())
     return torch.cat(out).numpy()

@@ -20,6 +20,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from ._locks import exclusive, shared
+
 __all__ = [
     "Int8Network",
     "calibrate_int8",
@@ -65,7 +67,8 @@ def _prepare(module: nn.Module, example: torch.Tensor, engine: str) -> nn.Module
             f"{torch.__version__} does not have ({exc})."
         ) from exc
     model = copy.deepcopy(module).cpu().float().eval()
-    return prepare_fx(model, get_default_qconfig_mapping(engine), (example[:1],))
+    with exclusive():  # tracing patches nn.Module.__call__ in every thread
+        return prepare_fx(model, get_default_qconfig_mapping(engine), (example[:1],))
 
 
 def _convert(prepared: nn.Module) -> nn.Module:
@@ -95,7 +98,8 @@ def calibrate_int8(
     with quantized_engine() as engine, torch.no_grad():
         prepared = _prepare(module, images, engine)
         for start in range(0, len(images), batch_size):
-            prepared(images[start : start + batch_size].cpu().float())
+            with shared():
+                prepared(images[start : start + batch_size].cpu().float())
         return _convert(prepared).state_dict()
 
 
@@ -109,7 +113,8 @@ def quantized_graph(
     """
     with quantized_engine() as engine, torch.no_grad():
         prepared = _prepare(module, example, engine)
-        prepared(example[:1].cpu().float())  # observers need one pass to convert
+        with shared():  # observers need one pass to convert
+            prepared(example[:1].cpu().float())
         graph = _convert(prepared)
     graph.load_state_dict(state, strict=True)
     return graph
@@ -176,13 +181,13 @@ class Int8Network:
     def predict_proba(self, X: torch.Tensor, batch_size: int) -> np.ndarray:
         """Softmax of the int8 network over ``X``, ``batch_size`` rows at a time."""
         graph = self.graph()
+        out = []
         with quantized_engine(), torch.inference_mode():
-            return torch.cat(
-                [
-                    torch.softmax(graph(X[i : i + batch_size].cpu()), 1)
-                    for i in range(0, len(X), batch_size)
-                ]
-            ).numpy()
+            for i in range(0, len(X), batch_size):
+                with shared():
+                    logits = graph(X[i : i + batch_size].cpu())
+                out.append(torch.softmax(logits, 1))
+        return torch.cat(out).numpy()
 
     def __getstate__(self) -> dict:
         state = {**self.__dict__, "state": state_to_bytes(self.state)}

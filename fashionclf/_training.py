@@ -28,6 +28,7 @@ from skorch.dataset import Dataset
 from skorch.utils import to_tensor
 
 from ._atomic import atomic_write, sweep_stale
+from ._locks import shared
 from .networks import Dropout
 
 
@@ -257,7 +258,8 @@ class Net(NeuralNetClassifier):
             x = x.contiguous(memory_format=torch.channels_last)
         device_type = torch.device(self.device).type
         with torch.autocast(device_type, dtype=torch.bfloat16, enabled=self.bf16):
-            out = self.module_(x, **fit_params)
+            with shared():
+                out = self.module_(x, **fit_params)
         return out.float()
 
     def get_loss(self, y_pred, y_true, X=None, training=False):

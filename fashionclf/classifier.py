@@ -52,6 +52,7 @@ from ._construction import (
 )
 from ._devices import resolve_device
 from ._inference import folded_copy, predict_proba_batches
+from ._locks import seeded_torch_rng
 from ._quantization import Int8Network, state_from_bytes, state_to_bytes
 from ._training import WeightedTensors, checkpoint_file, resume_from_checkpoint
 from ._validation import (
@@ -402,12 +403,13 @@ class FashionCNNClassifier(ClassifierMixin, BaseEstimator):
         prev_threads = torch.get_num_threads()
         if self.num_threads is not None:
             torch.set_num_threads(self.num_threads)
-        cuda = self.device_.startswith("cuda")
-        devices = [torch.device(self.device_).index or 0] if cuda else []
+        seeded = (
+            seeded_torch_rng(seed, self.device_)
+            if seed is not None
+            else contextlib.nullcontext()
+        )
         try:
-            with torch.random.fork_rng(devices=devices, enabled=seed is not None):
-                if seed is not None:
-                    torch.manual_seed(seed)
+            with seeded:
                 yield
         finally:
             torch.set_num_threads(prev_threads)

@@ -616,6 +616,30 @@ def test_parallel_threads_with_one_seed_give_one_model(small):
     np.testing.assert_array_equal(first, serial)
 
 
+def test_int8_tracing_in_one_thread_leaves_training_in_another_alone(small):
+    # torch.fx tracing (int8 calibration) patches nn.Module.__call__ for the
+    # whole process; a network trained meanwhile must not be routed through it
+    from concurrent.futures import ThreadPoolExecutor
+
+    X, y, Xt, _ = small
+    int8 = tiny_cnn(quantize=True, max_epochs=1).fit(X[:200], y[:200])
+
+    def fit():
+        model = tiny_cnn(random_state=5, max_epochs=2)
+        return model.fit(X[:300], y[:300]).predict_proba(Xt[:50])
+
+    def trace_while(future):
+        while not future.done():
+            int8.int8_network_._graph = None  # rebuilding the int8 graph traces
+            int8.int8_network_.graph()
+
+    serial = fit()
+    with ThreadPoolExecutor(2) as pool:
+        training = pool.submit(fit)
+        pool.submit(trace_while, training).result()
+    np.testing.assert_array_equal(training.result(), serial)
+
+
 def test_pickle_holds_each_tensor_once_and_no_module(small, tmp_path):
     import io
 
