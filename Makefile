@@ -38,7 +38,7 @@ run: $(STAMP)
 	else \
 		echo "data: ~/fashionclf_data (the official files, about 30 MB, downloaded once)"; \
 	fi; \
-	$(BIN)/fashionclf benchmark --preset quick --out results/quick
+	$(BIN)/fashionclf benchmark --preset quick --out-dir results/quick
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

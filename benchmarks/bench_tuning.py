@@ -42,12 +42,11 @@ def main() -> None:
     common = dict(
         n_trials=args.n_trials,
         max_epochs=args.max_epochs,
-        cnn_preset="fast",
         random_state=0,
     )
     for pruner in ("median", "none"):
         study = run_study(
-            "cnn", X, y, pruner=pruner, study_name=f"p-{pruner}", **common
+            "cnn-fast", X, y, pruner=pruner, study_name=f"p-{pruner}", **common
         )
         to_best, total, pruned, n = _time_to_best(study)
         print(
@@ -59,7 +58,7 @@ def main() -> None:
         for threads in (1, 2):
             t0 = time.perf_counter()
             run_study(
-                "cnn",
+                "cnn-fast",
                 X,
                 y,
                 pruner="none",

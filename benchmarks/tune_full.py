@@ -39,12 +39,11 @@ def main() -> None:
     )
     t0 = time.perf_counter()
     study = run_study(
-        "cnn",
+        "cnn-default",
         Xs,
         ys,
         n_trials=args.n_trials,
         max_epochs=args.max_epochs,
-        cnn_preset="default",
         pruner="median",
         random_state=0,
         storage="sqlite:///benchmarks/results/tune-cnn.db",

@@ -14,12 +14,12 @@ SMOKE = os.environ.get("FASHIONCLF_SMOKE") == "1"
 if SMOKE:
     X, y = load_sample(subset="train", return_X_y=True)
     Xt, yt = load_sample(subset="test", return_X_y=True)
-    models, overrides = ["dummy", "logreg", "knn", "cnn-tiny"], {}
+    models = ["dummy", "logreg", "knn", "cnn-tiny"]
 else:
     X, y = fetch_fashion_mnist(subset="train", return_X_y=True)
     Xt, yt = fetch_fashion_mnist(subset="test", return_X_y=True)
-    models, overrides = ["dummy", "logreg", "random_forest", "knn", "cnn-fast"], {}
+    models = ["dummy", "logreg", "random_forest", "knn", "cnn-fast"]
 
-result = run_benchmark(models, X, y, Xt, yt, cnn_overrides=overrides)
+result = run_benchmark(models, X, y, Xt, yt, random_state=0)
 print(result.to_markdown())
 print("plot:", save(plot_accuracy_vs_time(result.summary()), "cnn_vs_baselines.png"))

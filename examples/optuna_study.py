@@ -23,12 +23,11 @@ Xt, yt = load_sample(subset="test", return_X_y=True)
 #    after each, the median pruner stops bad trials. Stored in SQLite: run the
 #    script again and the study resumes with its earlier trials.
 study = run_study(
-    "cnn",
+    "cnn-tiny" if SMOKE else "cnn-fast",  # the CNN preset the search starts from
     X,
     y,
     n_trials=3 if SMOKE else 20,
     max_epochs=2 if SMOKE else 8,
-    cnn_preset="tiny" if SMOKE else "fast",
     storage="sqlite:///optuna_example.db",
     study_name="example",
 )

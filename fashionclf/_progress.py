@@ -9,18 +9,18 @@ from typing import TextIO
 from skorch.callbacks import Callback
 
 
-def wants_live(progress: bool | str, stream: TextIO | None = None) -> bool:
-    """Whether to show per-epoch progress for ``progress`` True/False/'auto'.
+def wants_live(verbose: bool | str, stream: TextIO | None = None) -> bool:
+    """Whether to show per-epoch progress for ``verbose`` True/False/'auto'.
 
     'auto' shows it only when ``stream`` (default stderr) is a terminal, so
-    logs and pipes get nothing extra unless asked with ``progress=True``.
+    logs and pipes get nothing extra unless asked with ``verbose=True``.
     """
-    if progress not in (True, False, "auto"):
-        raise ValueError(f"progress={progress!r}; expected True, False or 'auto'.")
-    if progress == "auto":
+    if verbose not in (True, False, "auto"):
+        raise ValueError(f"verbose={verbose!r}; expected True, False or 'auto'.")
+    if verbose == "auto":
         stream = sys.stderr if stream is None else stream
         return bool(getattr(stream, "isatty", lambda: False)())
-    return bool(progress)
+    return bool(verbose)
 
 
 def _clock(seconds: float) -> str:

@@ -40,9 +40,9 @@ from sklearn.model_selection import train_test_split
 from skorch.callbacks import Callback
 
 from ._progress import EpochProgress, wants_live
-from .baselines import BASELINES, make_baseline
 from .datasets import CLASS_NAMES
-from .presets import BENCHMARK_PRESETS, PRESETS, make_cnn
+from .presets import BENCHMARK_PRESETS
+from .registry import MODEL_NAMES, is_cnn, is_stochastic, make_model
 from .significance import compare_to_best
 
 __all__ = [
@@ -58,35 +58,19 @@ __all__ = [
 def resolve_models(names: Sequence[str]) -> list[str]:
     """Expand benchmark presets and check model names.
 
-    ``names`` may hold baseline names, ``cnn-<preset>`` names and benchmark
-    preset names ('smoke', 'quick', 'full').
+    ``names`` may hold model names (:data:`fashionclf.registry.MODEL_NAMES`)
+    and benchmark preset names ('smoke', 'quick', 'full').
     """
     out: list[str] = []
     for name in names:
         if name in BENCHMARK_PRESETS:
             out += BENCHMARK_PRESETS[name]
-        elif name in BASELINES or (name.startswith("cnn-") and name[4:] in PRESETS):
+        elif name in MODEL_NAMES:
             out.append(name)
         else:
-            valid = (
-                sorted(BASELINES)
-                + [f"cnn-{p}" for p in PRESETS]
-                + sorted(BENCHMARK_PRESETS)
-            )
+            valid = [*MODEL_NAMES, *BENCHMARK_PRESETS]
             raise ValueError(f"unknown model {name!r}; expected one of {valid}.")
     return list(dict.fromkeys(out))
-
-
-def _is_stochastic(name: str) -> bool:
-    return name.startswith("cnn-") or BASELINES[name][1]
-
-
-def _build(
-    name: str, seed: int, n_jobs: int, overrides: dict[str, Any]
-) -> BaseEstimator:
-    if name.startswith("cnn-"):
-        return make_cnn(name[4:], random_state=seed, **overrides)
-    return make_baseline(name, random_state=seed, n_jobs=n_jobs)
 
 
 def _reset_peak_rss() -> bool:
@@ -215,7 +199,7 @@ def _evaluate(
 ) -> tuple[dict[str, Any], np.ndarray]:
     """Fit and score one model; return its row and per-test-image outcomes."""
     curve = None
-    if name.startswith("cnn-"):  # a learning curve on the test set, timed apart
+    if is_cnn(name):  # a learning curve on the test set, timed apart
         curve = HeldOutAccuracy(Xt, yt)
         extra = [("progress", live)] if live is not None else []
         est.set_params(callbacks=[("test_accuracy", curve), *extra])
@@ -552,12 +536,12 @@ def run_benchmark(
     X_test,
     y_test,
     *,
-    seeds: Sequence[int] = (0,),
+    random_state: int | Sequence[int] = 0,
     n_jobs: int = 2,
-    cnn_overrides: dict[str, Any] | None = None,
-    one_seed: Sequence[str] = (),
+    cnn_params: dict[str, Any] | None = None,
+    run_once: Sequence[str] = (),
     train_sizes: Sequence[int] | None = None,
-    progress: bool | str = "auto",
+    verbose: bool | str = "auto",
     command: str = "",
 ) -> BenchmarkResult:
     """Fit every model on the same training data and score it on the same test data.
@@ -565,17 +549,18 @@ def run_benchmark(
     Parameters
     ----------
     models : sequence of str
-        Baseline names, ``cnn-<preset>`` names or benchmark presets
+        Model names of :mod:`fashionclf.registry` or benchmark presets
         ('smoke', 'quick', 'full'); see :func:`resolve_models`.
     X_train, y_train, X_test, y_test : array-like
         Flat 0-255 pixel rows and labels 0-9.
-    seeds : sequence of int, default=(0,)
-        Seeds for stochastic models; deterministic ones run once.
+    random_state : int or sequence of int, default=0
+        Seed of every model; with a sequence, stochastic models run once per
+        seed (the ``seed`` column) and deterministic ones once, with the first.
     n_jobs : int, default=2
         Jobs for baselines that parallelise.
-    cnn_overrides : dict, optional
+    cnn_params : dict, optional
         Parameters applied to every CNN preset (e.g. ``{"max_epochs": 1}``).
-    one_seed : sequence of str, default=()
+    run_once : sequence of str, default=()
         Stochastic models to run with the first seed only (the slow ones);
         the summary's ``n`` column shows it.
     train_sizes : sequence of int, optional
@@ -583,7 +568,7 @@ def run_benchmark(
         trained on a stratified subset of each size (drawn with seed 0, the
         same for every model) and scored on the full test set. Default: the
         whole training set only.
-    progress : bool or 'auto', default='auto'
+    verbose : bool or 'auto', default='auto'
         On stderr: one line per run, and live epoch progress of the CNNs
         (epoch, elapsed, estimated time left). 'auto' shows the epochs only
         when stderr is a terminal; True always; False prints nothing.
@@ -595,13 +580,14 @@ def run_benchmark(
     BenchmarkResult
     """
     names = resolve_models(models)
-    live = wants_live(progress)
+    live = wants_live(verbose)
     env = environment()
     rows, fitted, outcomes = [], {}, {}
+    seeds = [int(s) for s in np.atleast_1d(random_state)]
     runs_per_size = [
         (n, s)
         for n in names
-        for s in (seeds if _is_stochastic(n) and n not in one_seed else seeds[:1])
+        for s in (seeds if is_stochastic(n) and n not in run_once else seeds[:1])
     ]
     subsets = list(_subsets(X_train, y_train, train_sizes))
     total, i = len(runs_per_size) * len(subsets), 0
@@ -613,15 +599,16 @@ def run_benchmark(
             i += 1
             size = f" n_train={len(y)}" if len(subsets) > 1 else ""
             prefix = f"[{i}/{total}] {name} seed={seed}{size} ... "
-            if progress and (rewrite or not live):
+            if verbose and (rewrite or not live):
                 print(prefix, end="", file=sys.stderr, flush=True)
-            est = _build(name, seed, n_jobs, cnn_overrides or {})
+            params = (cnn_params or {}) if is_cnn(name) else {}
+            est = make_model(name, random_state=seed, n_jobs=n_jobs, **params)
             epochs = EpochProgress(prefix) if live else None
             row, correct = _evaluate(name, est, seed, X, y, X_test, y_test, epochs)
             rows.append(row)
             outcomes[(name, seed, len(y))] = correct
             fitted[name] = est
-            if progress:
+            if verbose:
                 done = (
                     f"accuracy {100 * row['accuracy']:.2f}%, fit {row['fit_s']:.1f} s"
                 )

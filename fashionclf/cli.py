@@ -74,7 +74,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
     X, y = _load(args, "train")
     over = {
-        "random_state": args.seed,
+        "random_state": args.random_state,
         "verbose": 0 if args.quiet else 2,
         "validation_fraction": args.validation_fraction,
     }
@@ -192,19 +192,19 @@ def _cmd_benchmark(args: argparse.Namespace) -> int:
         y,
         Xt,
         yt,
-        seeds=args.seeds,
-        cnn_overrides=over,
-        one_seed=args.one_seed,
+        random_state=args.random_state,
+        cnn_params=over,
+        run_once=args.run_once,
         train_sizes=args.train_sizes,
-        progress=_PROGRESS[args.progress],
+        verbose=_PROGRESS[args.progress],
         command=command,
     )
-    result.save(args.out, X_test=Xt, y_test=yt)
+    result.save(args.out_dir, X_test=Xt, y_test=yt)
     print(result.to_markdown())
     if args.train_sizes:
         print("\nTest accuracy by training-set size:\n")
         print(result.sample_efficiency_markdown())
-    print(f"results and plots written to {args.out}/")
+    print(f"results and plots written to {args.out_dir}/")
     return 0
 
 
@@ -216,7 +216,11 @@ def _cmd_tune(args: argparse.Namespace) -> int:
     X, y = _load(args, "train")
     if args.train_size and args.train_size < len(y):
         X, _, y, _ = train_test_split(
-            X, y, train_size=args.train_size, stratify=y, random_state=args.seed
+            X,
+            y,
+            train_size=args.train_size,
+            stratify=y,
+            random_state=args.random_state,
         )
     study = run_study(
         args.model,
@@ -229,11 +233,10 @@ def _cmd_tune(args: argparse.Namespace) -> int:
         timeout=args.timeout,
         pruner=args.pruner,
         max_epochs=args.max_epochs,
-        random_state=args.seed,
-        cnn_preset=args.cnn_preset,
+        random_state=args.random_state,
         heartbeat_interval=args.heartbeat or None,
         grace_period=args.grace_period,
-        progress=_PROGRESS[args.progress],
+        verbose=_PROGRESS[args.progress],
     )
     print(best_summary(study))
     return 0
@@ -277,6 +280,16 @@ def _add_progress_arg(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_random_state_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--random-state",
+        "--seed",
+        type=int,
+        default=0,
+        help="seed of the split and the models (default: %(default)s)",
+    )
+
+
 def _add_train_parser(sub) -> None:
     """Add the ``train`` subcommand."""
     from .presets import PRESETS
@@ -295,9 +308,7 @@ def _add_train_parser(sub) -> None:
     p.add_argument(
         "--max-epochs", type=int, default=None, help="override the preset's epochs"
     )
-    p.add_argument(
-        "--seed", type=int, default=0, help="random_state (default: %(default)s)"
-    )
+    _add_random_state_arg(p)
     p.add_argument(
         "--validation-fraction",
         type=float,
@@ -376,13 +387,15 @@ def _add_benchmark_parser(sub) -> None:
         help="explicit models, e.g. logreg random_forest cnn-fast",
     )
     p.add_argument(
+        "--random-state",
         "--seeds",
         type=int,
         nargs="+",
         default=[0],
-        help="seeds for stochastic models (default: 0)",
+        help="seeds; stochastic models run once per seed (default: 0)",
     )
     p.add_argument(
+        "--run-once",
         "--one-seed",
         nargs="+",
         default=[],
@@ -401,21 +414,30 @@ def _add_benchmark_parser(sub) -> None:
         "(e.g. 1000 5000 20000 60000) for sample_efficiency.png",
     )
     _add_progress_arg(p)
-    p.add_argument("--out", default="results/benchmark", help="output folder")
+    p.add_argument(
+        "--out-dir",
+        default="results/benchmark",
+        help="output folder (default: %(default)s)",
+    )
     p.set_defaults(func=_cmd_benchmark)
 
 
 def _add_tune_parser(sub) -> None:
     """Add the ``tune`` subcommand."""
-    from .baselines import BASELINES
-    from .presets import PRESETS
+    from .registry import MODEL_NAMES
 
     p = sub.add_parser(
         "tune", help="Optuna study over the CNN or a baseline (resumable)"
     )
     _add_data_args(p)
     _add_progress_arg(p)
-    p.add_argument("--model", default="cnn", choices=sorted(["cnn", *BASELINES]))
+    p.add_argument(
+        "--model",
+        default="cnn-fast",
+        choices=MODEL_NAMES,
+        help="a CNN preset (the search starts from it) or a baseline "
+        "(default: %(default)s)",
+    )
     p.add_argument(
         "--n-trials",
         type=int,
@@ -447,18 +469,12 @@ def _add_tune_parser(sub) -> None:
     p.add_argument("--timeout", type=float, default=None, help="seconds per worker")
     p.add_argument("--max-epochs", type=int, default=None, help="epochs per CNN trial")
     p.add_argument(
-        "--cnn-preset",
-        default="fast",
-        choices=sorted(PRESETS),
-        help="CNN preset the search starts from (default: %(default)s)",
-    )
-    p.add_argument(
         "--train-size",
         type=int,
         default=None,
         help="tune on a stratified subset of this many training images",
     )
-    p.add_argument("--seed", type=int, default=0)
+    _add_random_state_arg(p)
     p.add_argument(
         "--heartbeat",
         type=int,

@@ -19,17 +19,12 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
-import multiprocessing as mp
 import os
-import random
 import sys
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-import numpy as np
 import optuna
 from optuna.distributions import (
     BaseDistribution,
@@ -37,14 +32,19 @@ from optuna.distributions import (
     FloatDistribution,
     IntDistribution,
 )
-from sklearn.base import BaseEstimator
 from sklearn.model_selection import train_test_split
 from sklearn.pipeline import Pipeline
 
 from ._progress import epoch_text, wants_live
-from ._validation import redact_urls
-from .baselines import BASELINES, make_baseline
-from .presets import make_cnn
+from ._studies import (
+    claim,
+    default_study_name,
+    open_study,
+    run_workers,
+    sampler_seed,
+    study_identity,
+)
+from .registry import MODEL_NAMES, is_cnn, make_model
 
 __all__ = [
     "SEARCH_SPACES",
@@ -97,11 +97,13 @@ SEARCH_SPACES: dict[str, dict[str, BaseDistribution]] = {
 
 
 def search_space(model: str = "cnn", prefix: str = "") -> dict[str, BaseDistribution]:
-    """Optuna distributions for ``model`` ('cnn' or a baseline name).
+    """Optuna distributions for ``model``.
 
     Parameters
     ----------
     model : str, default='cnn'
+        A model name of :mod:`fashionclf.registry`, or 'cnn' (the space
+        every ``'cnn-<preset>'`` shares).
     prefix : str, default=''
         Prepended to every name, e.g. ``'cnn__'`` for a Pipeline step.
 
@@ -111,12 +113,12 @@ def search_space(model: str = "cnn", prefix: str = "") -> dict[str, BaseDistribu
     >>> sorted(search_space("cnn", prefix="cnn__"))[:2]
     ['cnn__batch_size', 'cnn__dense_units']
     """
-    if model not in SEARCH_SPACES:
+    family = "cnn" if model.startswith("cnn-") and model in MODEL_NAMES else model
+    if family not in SEARCH_SPACES:
         raise ValueError(
-            f"search_space received model={model!r}; "
-            f"expected one of {sorted(SEARCH_SPACES)}."
+            f"received model={model!r}; expected 'cnn' or one of {list(MODEL_NAMES)}."
         )
-    return {prefix + k: v for k, v in SEARCH_SPACES[model].items()}
+    return {prefix + k: v for k, v in SEARCH_SPACES[family].items()}
 
 
 def suggest(
@@ -140,35 +142,17 @@ def suggest(
     return params
 
 
-def _build(
-    model: str,
-    params: dict[str, Any],
-    seed: int,
-    n_jobs: int,
-    cnn_preset: str,
-    max_epochs: int | None,
-    num_threads: int | None,
-) -> BaseEstimator:
-    if model == "cnn":
-        extra = {"max_epochs": max_epochs} if max_epochs else {}
-        return make_cnn(
-            cnn_preset, random_state=seed, num_threads=num_threads, **extra, **params
-        )
-    return make_baseline(model, random_state=seed, n_jobs=n_jobs).set_params(**params)
-
-
 def make_objective(
     model: str,
     X,
     y,
     *,
     validation_fraction: float = 0.2,
-    cnn_preset: str = "fast",
     max_epochs: int | None = None,
     random_state: int = 0,
     n_jobs: int = 1,
     num_threads: int | None = None,
-    progress: bool | str = "auto",
+    verbose: bool | str = "auto",
 ) -> Callable[[optuna.Trial], float]:
     """Build an objective returning validation accuracy on a stratified hold-out.
 
@@ -178,12 +162,12 @@ def make_objective(
     Parameters
     ----------
     model : str
-        'cnn' or a baseline name.
+        A model name of :mod:`fashionclf.registry`; for ``'cnn-<preset>'``
+        the preset is where the search starts (the space overrides its
+        values).
     X, y : array-like
         Training data (flat 0-255 pixels); the hold-out comes out of it.
     validation_fraction : float, default=0.2
-    cnn_preset : str, default='fast'
-        Preset the CNN search starts from (the space overrides its values).
     max_epochs : int, optional
         Epochs per CNN trial (default: the preset's).
     random_state : int, default=0
@@ -192,23 +176,28 @@ def make_objective(
         Jobs for baselines that parallelise.
     num_threads : int, optional
         torch threads for CNN trials.
-    progress : bool or 'auto', default='auto'
+    verbose : bool or 'auto', default='auto'
         After each CNN epoch, write the trial, epoch, validation accuracy,
         elapsed and estimated time left to stderr: always (True), never
         (False), or when stderr is a terminal ('auto').
     """
     space = search_space(model)
-    live = wants_live(progress)
+    live = wants_live(verbose)
+    cnn = is_cnn(model)
+    fixed: dict[str, Any] = {"random_state": random_state}
+    if cnn:
+        fixed["num_threads"] = num_threads
+        if max_epochs:
+            fixed["max_epochs"] = max_epochs
+    else:
+        fixed["n_jobs"] = n_jobs
     Xtr, Xva, ytr, yva = train_test_split(
         X, y, test_size=validation_fraction, random_state=random_state, stratify=y
     )
 
     def objective(trial: optuna.Trial) -> float:
-        params = suggest(trial, space)
-        est = _build(
-            model, params, random_state, n_jobs, cnn_preset, max_epochs, num_threads
-        )
-        if model != "cnn":
+        est = make_model(model, **fixed, **suggest(trial, space))
+        if not cnn:
             return float(est.fit(Xtr, ytr).score(Xva, yva))
         score = float("nan")
         start = time.perf_counter()
@@ -234,120 +223,8 @@ def make_objective(
     return objective
 
 
-def _storage(
-    storage: str | None, heartbeat_interval: int | None, grace_period: int | None
-):
-    if storage is None:
-        return None
-    if storage.startswith("journal:"):
-        from optuna.storages import JournalStorage
-        from optuna.storages.journal import JournalFileBackend
-
-        return JournalStorage(JournalFileBackend(storage.removeprefix("journal:")))
-    from sqlalchemy.engine import make_url
-    from sqlalchemy.exc import ArgumentError, NoSuchModuleError
-
-    try:
-        make_url(storage).get_dialect()
-    except (ArgumentError, NoSuchModuleError) as exc:
-        raise ValueError(
-            f"storage={redact_urls(storage)!r} is not a storage URL this machine can "
-            f"use ({redact_urls(str(exc))}); "
-            "expected sqlite:///PATH, postgresql://USER@HOST:PORT/DB or journal:PATH."
-        ) from exc
-    kwargs: dict[str, Any] = {}
-    if storage.startswith("sqlite"):
-        kwargs["engine_kwargs"] = {"connect_args": {"timeout": 60}}
-    if heartbeat_interval:
-        kwargs.update(
-            heartbeat_interval=heartbeat_interval,
-            grace_period=grace_period,
-            heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(
-                max_retry=1
-            ),
-        )
-    return optuna.storages.RDBStorage(storage, **kwargs)
-
-
-def _pruner(pruner: str) -> optuna.pruners.BasePruner:
-    if pruner == "median":
-        return optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=1)
-    if pruner == "hyperband":
-        return optuna.pruners.HyperbandPruner()
-    if pruner == "none":
-        return optuna.pruners.NopPruner()
-    raise ValueError(
-        f"pruner={pruner!r} is not valid; expected 'median', 'hyperband' or 'none'."
-    )
-
-
-def open_study(
-    study_name: str = "fashionclf",
-    storage: str | None = None,
-    *,
-    pruner: str = "median",
-    seed: int | None = None,
-    heartbeat_interval: int | None = 20,
-    grace_period: int | None = None,
-) -> optuna.Study:
-    """Create or load (resume) a maximising study.
-
-    Parameters
-    ----------
-    study_name : str, default='fashionclf'
-    storage : str or None
-        None, ``sqlite:///PATH``, ``postgresql://...`` or ``journal:PATH``.
-    pruner : {'median', 'hyperband', 'none'}, default='median'
-    seed : int, optional
-        Seed of the TPE sampler.
-    heartbeat_interval, grace_period : int, optional
-        Heartbeat settings of RDB storages (None disables heartbeats).
-    """
-    from sqlalchemy.exc import DBAPIError
-
-    for attempt in range(5):
-        try:
-            return optuna.create_study(
-                storage=_storage(storage, heartbeat_interval, grace_period),
-                study_name=study_name,
-                direction="maximize",
-                load_if_exists=True,
-                pruner=_pruner(pruner),
-                sampler=optuna.samplers.TPESampler(seed=seed),
-            )
-        except DBAPIError:
-            # Several workers creating the schema of a new database at once
-            # (duplicate table, duplicate pg_type key, lock timeouts): one
-            # wins, the others retry and find the tables there.
-            if attempt == 4:
-                raise
-            time.sleep(0.2 + random.random() * (attempt + 1))
-    raise AssertionError("unreachable")
-
-
-def _worker(kwargs: dict[str, Any]) -> None:
-    import torch
-
-    torch.set_num_threads(kwargs["threads"])
-    study = open_study(
-        kwargs["study_name"],
-        kwargs["storage"],
-        pruner=kwargs["pruner"],
-        seed=kwargs["seed"],
-        heartbeat_interval=kwargs["heartbeat_interval"],
-        grace_period=kwargs["grace_period"],
-    )
-    _optimize(
-        study,
-        kwargs["objective"],
-        kwargs["threads"],
-        kwargs["n_trials"],
-        kwargs["timeout"],
-    )
-
-
-def _optimize(
-    study,
+def optimize(
+    study: optuna.Study,
     objective_kw: dict[str, Any],
     threads: int,
     n_trials: int,
@@ -372,13 +249,12 @@ def run_study(
     timeout: float | None = None,
     pruner: str = "median",
     validation_fraction: float = 0.2,
-    cnn_preset: str = "fast",
     max_epochs: int | None = None,
     random_state: int = 0,
     heartbeat_interval: int | None = 20,
     grace_period: int | None = None,
     threads_per_worker: int | None = None,
-    progress: bool | str = "auto",
+    verbose: bool | str = "auto",
 ) -> optuna.Study:
     """Run ``n_trials`` more trials of a (new or resumed) study.
 
@@ -391,31 +267,31 @@ def run_study(
     Parameters
     ----------
     model : str
-        'cnn' or a baseline name.
+        A model name of :mod:`fashionclf.registry`, e.g. ``'cnn-fast'``.
     X, y : array-like
         Training data; trials score on a hold-out taken from it.
     n_trials : int, default=20
         Trials this call runs (over all its workers).
     study_name : str, optional
         Default: what the study holds, e.g. ``'fashionclf-cnn-fast-n20000'``.
-        A study records what it searches (model, search space, preset,
-        epochs, validation fraction, data size and fingerprint, fashionclf
-        version) in its user attributes; resuming it with anything else is
-        refused with a message naming the difference.
+        A study records what it searches (model, search space, epochs,
+        validation fraction, data size and fingerprint, fashionclf version)
+        in its user attributes; resuming it with anything else is refused
+        with a message naming the difference.
     storage : str, optional
         See :func:`open_study`.
     n_workers : int, default=1
     timeout : float, optional
         Seconds per worker.
     pruner : {'median', 'hyperband', 'none'}, default='median'
-    validation_fraction, cnn_preset, max_epochs, random_state
+    validation_fraction, max_epochs, random_state
         See :func:`make_objective`.
     heartbeat_interval, grace_period : int, optional
         See :func:`open_study`.
     threads_per_worker : int, optional
         torch threads per worker; default ``max(1, cores // n_workers)``.
-        More oversubscribes the cores (see benchmarks/bench_tuning.py).
-    progress : bool or 'auto', default='auto'
+        More oversubscribes the cores.
+    verbose : bool or 'auto', default='auto'
         Per-epoch lines of CNN trials on stderr (see :func:`make_objective`);
         'auto' decides here, from this process's stderr.
 
@@ -431,6 +307,51 @@ def run_study(
     same seed is reproducible, and a resumed one proposes new trials rather
     than repeating the first ones.
     """
+    _check_workers(n_workers, storage)
+    identity = study_identity(
+        model, X, y, search_space(model), max_epochs, validation_fraction
+    )
+    study_name = study_name or default_study_name(identity)
+    threads = threads_per_worker or max(1, (os.cpu_count() or 1) // n_workers)
+    objective_kw = {
+        "model": model,
+        "X": X,
+        "y": y,
+        "validation_fraction": validation_fraction,
+        "max_epochs": max_epochs,
+        "random_state": random_state,
+        "n_jobs": 1 if n_workers > 1 or is_cnn(model) else threads,
+        "verbose": wants_live(verbose),
+    }
+    settings: dict[str, Any] = {
+        "study_name": study_name,
+        "storage": storage,
+        "pruner": pruner,
+        "heartbeat_interval": heartbeat_interval,
+        "grace_period": grace_period,
+    }
+    study = open_study(**settings, random_state=random_state)
+    claim(study, identity, storage)
+    n_done = len(study.trials)
+    if n_workers > 1:
+        settings.update(timeout=timeout, threads=threads, objective=objective_kw)
+        run_workers(settings, n_trials, n_workers, random_state, n_done)
+        return open_study(study_name, storage, pruner=pruner, heartbeat_interval=None)
+    study.sampler = optuna.samplers.TPESampler(
+        seed=sampler_seed(random_state, 0, n_done)
+    )
+    import torch
+
+    prev = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        optimize(study, objective_kw, threads, n_trials, timeout)
+    finally:
+        torch.set_num_threads(prev)
+    return study
+
+
+def _check_workers(n_workers: int, storage: str | None) -> None:
     if n_workers < 1:
         raise ValueError(f"run_study received n_workers={n_workers}; expected >= 1.")
     if n_workers > 1 and storage is None:
@@ -439,154 +360,6 @@ def run_study(
             "persistent storage (sqlite:///..., postgresql://... or journal:...) "
             "that the worker processes can share."
         )
-    if model not in SEARCH_SPACES:
-        raise ValueError(
-            f"run_study received model={model!r}; expected one of "
-            f"{sorted(SEARCH_SPACES)}."
-        )
-    identity = _study_identity(model, X, y, cnn_preset, max_epochs, validation_fraction)
-    if study_name is None:
-        study_name = _default_study_name(identity)
-    cores = os.cpu_count() or 1
-    threads = threads_per_worker or max(1, cores // n_workers)
-    objective_kw = {
-        "model": model,
-        "X": X,
-        "y": y,
-        "validation_fraction": validation_fraction,
-        "cnn_preset": cnn_preset,
-        "max_epochs": max_epochs,
-        "random_state": random_state,
-        "n_jobs": 1 if n_workers > 1 or model not in BASELINES else threads,
-        "progress": wants_live(progress),
-    }
-    common = {
-        "study_name": study_name,
-        "storage": storage,
-        "pruner": pruner,
-        "heartbeat_interval": heartbeat_interval,
-        "grace_period": grace_period,
-        "timeout": timeout,
-        "threads": threads,
-        "objective": objective_kw,
-    }
-    study = open_study(
-        study_name,
-        storage,
-        pruner=pruner,
-        seed=random_state,
-        heartbeat_interval=heartbeat_interval,
-        grace_period=grace_period,
-    )
-    _claim(study, identity, storage)
-    n_done = len(study.trials)
-    study.sampler = optuna.samplers.TPESampler(
-        seed=_sampler_seed(random_state, 0, n_done)
-    )
-    if n_workers == 1:
-        import torch
-
-        prev = torch.get_num_threads()
-        torch.set_num_threads(threads)
-        try:
-            _optimize(study, objective_kw, threads, n_trials, timeout)
-        finally:
-            torch.set_num_threads(prev)
-        return study
-    shares = [
-        n_trials // n_workers + (i < n_trials % n_workers) for i in range(n_workers)
-    ]
-    ctx = mp.get_context("spawn")
-    procs = [
-        ctx.Process(
-            target=_worker,
-            kwargs={
-                "kwargs": {
-                    **common,
-                    "n_trials": k,
-                    "seed": _sampler_seed(random_state, i, n_done),
-                }
-            },
-        )
-        for i, k in enumerate(shares)
-        if k > 0
-    ]
-    for p in procs:
-        p.start()
-    for p in procs:
-        p.join()
-    failed = [p.exitcode for p in procs if p.exitcode != 0]
-    if failed:
-        raise RuntimeError(
-            f"{len(failed)} tuning worker(s) exited with codes {failed}."
-        )
-    return open_study(study_name, storage, pruner=pruner, heartbeat_interval=None)
-
-
-def _study_identity(model, X, y, cnn_preset, max_epochs, validation_fraction) -> dict:
-    """Describe what a study searches: recorded in it, compared on resume."""
-    from . import __version__
-
-    digest = hashlib.blake2b(digest_size=8)
-    for arr in (X, y):
-        data = np.ascontiguousarray(np.asarray(arr))
-        digest.update(str((data.shape, data.dtype.str)).encode())
-        digest.update(data.tobytes())
-    space = {k: repr(v) for k, v in sorted(SEARCH_SPACES[model].items())}
-    return {
-        "model": model,
-        "search_space": json.dumps(space, sort_keys=True),
-        "cnn_preset": cnn_preset if model == "cnn" else None,
-        "max_epochs": max_epochs if model == "cnn" else None,
-        "validation_fraction": validation_fraction,
-        "n_samples": len(y),
-        "data_fingerprint": digest.hexdigest(),
-        "fashionclf_version": __version__,
-    }
-
-
-def _default_study_name(identity: dict) -> str:
-    model = identity["model"]
-    if model == "cnn":
-        model = f"cnn-{identity['cnn_preset']}"
-    return f"fashionclf-{model}-n{identity['n_samples']}"
-
-
-def _claim(study: optuna.Study, identity: dict, storage: str | None) -> None:
-    """Record ``identity`` in a new study; refuse a study that holds another."""
-    held = study.user_attrs.get("fashionclf")
-    if held is None:
-        if study.trials:
-            raise ValueError(
-                f"study {study.study_name!r} in {redact_urls(str(storage))} has "
-                f"{len(study.trials)} trials but no record of what it searches "
-                "(made by an older fashionclf?); expected a study made by "
-                "run_study. Use another study name."
-            )
-        study.set_user_attr("fashionclf", identity)
-        return
-    diff = [k for k in identity if held.get(k) != identity[k]]
-    if diff:
-        shown = ", ".join(
-            f"{k}={_short(held.get(k))} (this call: {_short(identity[k])})"
-            for k in diff
-        )
-        raise ValueError(
-            f"study {study.study_name!r} in {redact_urls(str(storage))} searches "
-            f"something else: {shown}. Resume it with the same settings, or use "
-            "another study name (--study-name)."
-        )
-
-
-def _short(value) -> str:
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
-
-
-def _sampler_seed(random_state: int, worker: int, n_done: int) -> int:
-    """Derive a sampler seed from (seed, worker, trials already in the study)."""
-    key = f"{random_state}|{worker}|{n_done}".encode()
-    return int.from_bytes(hashlib.blake2b(key, digest_size=4).digest(), "big")
 
 
 def best_summary(study: optuna.Study) -> str:

@@ -12,7 +12,13 @@ from fashionclf.significance import mcnemar_exact
 def test_run_and_save(small, tmp_path, capsys):
     X, y, Xt, yt = small
     res = run_benchmark(
-        ["dummy", "logreg", "cnn-tiny"], X, y, Xt, yt, seeds=[0, 1], command="test"
+        ["dummy", "logreg", "cnn-tiny"],
+        X,
+        y,
+        Xt,
+        yt,
+        random_state=[0, 1],
+        command="test",
     )
     runs = res.runs
     assert runs.groupby("model").size().to_dict() == {
@@ -63,7 +69,7 @@ def test_resolve_models():
 def test_cnn_rows_record_a_test_accuracy_curve_timed_apart(small):
     X, y, Xt, yt = small
     res = run_benchmark(
-        ["cnn-tiny"], X, y, Xt, yt, cnn_overrides={"max_epochs": 2}, progress=False
+        ["cnn-tiny"], X, y, Xt, yt, cnn_params={"max_epochs": 2}, verbose=False
     )
     est = res.estimators["cnn-tiny"]
     accs = [row["test_acc"] for row in est.history_]
@@ -78,7 +84,13 @@ def test_cnn_rows_record_a_test_accuracy_curve_timed_apart(small):
 def two_seed_result(small):
     X, y, Xt, yt = small
     return run_benchmark(
-        ["dummy", "logreg", "cnn-tiny"], X, y, Xt, yt, seeds=[0, 1], progress=False
+        ["dummy", "logreg", "cnn-tiny"],
+        X,
+        y,
+        Xt,
+        yt,
+        random_state=[0, 1],
+        verbose=False,
     )
 
 
@@ -120,7 +132,7 @@ def test_summary_tests_every_model_against_the_best(two_seed_result, small):
 def test_train_sizes_give_a_sample_efficiency_table_and_plot(small, tmp_path):
     X, y, Xt, yt = small
     res = run_benchmark(
-        ["dummy", "logreg"], X, y, Xt, yt, train_sizes=[600, 100], progress=False
+        ["dummy", "logreg"], X, y, Xt, yt, train_sizes=[600, 100], verbose=False
     )
     assert sorted(res.runs["n_train"]) == [100, 100, 600, 600]
     sub = res.runs[res.runs["n_train"] == 100]
@@ -146,15 +158,35 @@ def test_train_sizes_are_checked(small):
 def test_progress_shows_cnn_epochs_only_when_asked(small, capsys):
     X, y, Xt, yt = small
     over = {"max_epochs": 2}
-    run_benchmark(["cnn-tiny"], X, y, Xt, yt, cnn_overrides=over, progress=True)
+    run_benchmark(["cnn-tiny"], X, y, Xt, yt, cnn_params=over, verbose=True)
     err = capsys.readouterr().err.splitlines()
     assert err[0].startswith("[1/1] cnn-tiny seed=0 ... epoch 1/2, 0m")
     assert "~0m" in err[0] and err[1].startswith("[1/1] cnn-tiny seed=0 ... epoch 2/2")
     assert "accuracy" in err[2]
-    run_benchmark(["cnn-tiny"], X, y, Xt, yt, cnn_overrides=over)  # auto, not a tty
+    run_benchmark(["cnn-tiny"], X, y, Xt, yt, cnn_params=over)  # auto, not a tty
     err = capsys.readouterr().err
     assert "epoch" not in err and err.startswith("[1/1] cnn-tiny seed=0 ... accuracy")
-    run_benchmark(["dummy"], X, y, Xt, yt, progress=False)
+    run_benchmark(["dummy"], X, y, Xt, yt, verbose=False)
     assert capsys.readouterr().err == ""
-    with pytest.raises(ValueError, match="progress='yes'; expected True, False"):
-        run_benchmark(["dummy"], X, y, Xt, yt, progress="yes")
+    with pytest.raises(ValueError, match="verbose='yes'; expected True, False"):
+        run_benchmark(["dummy"], X, y, Xt, yt, verbose="yes")
+
+
+def test_run_once_models_take_the_first_seed_only(small):
+    X, y, Xt, yt = small
+    res = run_benchmark(
+        ["dummy", "random_forest"],
+        X[:200],
+        y[:200],
+        Xt,
+        yt,
+        random_state=[0, 1],
+        run_once=["random_forest"],
+        verbose=False,
+    )
+    assert res.runs[["model", "seed"]].values.tolist() == [
+        ["dummy", 0],
+        ["random_forest", 0],
+    ]
+    one = run_benchmark(["random_forest"], X[:200], y[:200], Xt, yt, random_state=7)
+    assert one.runs["seed"].tolist() == [7]

@@ -188,7 +188,7 @@ def test_help_for_every_subcommand(capsys):
 
 def test_benchmark(tmp_path, capsys):
     assert (
-        main(["benchmark", "--sample", "--preset", "smoke", "--out", str(tmp_path)])
+        main(["benchmark", "--sample", "--preset", "smoke", "--out-dir", str(tmp_path)])
         == 0
     )
     out = capsys.readouterr().out
@@ -201,7 +201,7 @@ def test_benchmark(tmp_path, capsys):
 def test_benchmark_train_sizes_and_progress(tmp_path, capsys):
     args = ["benchmark", "--sample", "--models", "dummy", "cnn-tiny"]
     args += ["--train-sizes", "200", "600", "--progress", "always"]
-    assert main([*args, "--out", str(tmp_path)]) == 0
+    assert main([*args, "--out-dir", str(tmp_path)]) == 0
     captured = capsys.readouterr()
     assert "Test accuracy by training-set size" in captured.out
     assert "| cnn-tiny |" in captured.out.split("training-set size")[1]

@@ -115,7 +115,7 @@ def test_first_run_downloads_into_the_data_home_and_plots_every_curve(
     monkeypatch.setenv("FASHIONCLF_MIRRORS", sample_mirror.url)
     monkeypatch.chdir(checkout)
     out = checkout / "results"
-    assert main(["benchmark", "--preset", "smoke", "--out", str(out)]) == 0
+    assert main(["benchmark", "--preset", "smoke", "--out-dir", str(out)]) == 0
     assert len(sample_mirror.requests) == 4
     assert sorted(p.name for p in home.iterdir()) == ["fashionclf_data"]
     assert sorted(p.name for p in (home / "fashionclf_data").iterdir()) == sorted(

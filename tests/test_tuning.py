@@ -32,7 +32,8 @@ def _states(study):
 def test_search_space_prefix_and_unknown():
     space = search_space("cnn", prefix="cnn__")
     assert "cnn__lr" in space and "cnn__width" in space
-    with pytest.raises(ValueError, match=r"model='svm'; expected one of"):
+    assert search_space("cnn-best") == search_space("cnn")  # every preset's
+    with pytest.raises(ValueError, match=r"model='svm'; expected 'cnn' or one of"):
         search_space("svm")
 
 
@@ -51,11 +52,10 @@ def test_optuna_search_cv_pipeline(small):
 def test_pruned_study(small):
     X, y, _, _ = small
     study = run_study(
-        "cnn",
+        "cnn-tiny",
         X,
         y,
         n_trials=8,
-        cnn_preset="tiny",
         max_epochs=3,
         pruner="median",
         random_state=0,
@@ -101,9 +101,7 @@ def _tune_cmd(url, n_trials, extra=()):
         "tune",
         "--sample",
         "--model",
-        "cnn",
-        "--cnn-preset",
-        "tiny",
+        "cnn-tiny",
         "--max-epochs",
         "4",
         "--pruner",
@@ -300,13 +298,13 @@ def test_cli_tune_refuses_a_mixed_study(tmp_path, capsys):
 
 def test_cnn_trials_report_epochs_on_stderr_when_asked(small, capsys):
     X, y, _, _ = small
-    kw = {"n_trials": 1, "cnn_preset": "tiny", "max_epochs": 2, "pruner": "none"}
-    run_study("cnn", X[:300], y[:300], progress=True, **kw)
+    kw = {"n_trials": 1, "max_epochs": 2, "pruner": "none"}
+    run_study("cnn-tiny", X[:300], y[:300], verbose=True, **kw)
     lines = [ln for ln in capsys.readouterr().err.splitlines() if "epoch" in ln]
     assert lines[0].startswith("trial 0: epoch 1/2, 0m")
     assert "left, validation accuracy 0." in lines[0]
     assert lines[1].startswith("trial 0: epoch 2/2")
-    run_study("cnn", X[:300], y[:300], **kw)  # 'auto': stderr is not a terminal
+    run_study("cnn-tiny", X[:300], y[:300], **kw)  # 'auto': stderr is not a terminal
     assert "epoch" not in capsys.readouterr().err
 
 
