@@ -100,9 +100,9 @@ def download(
     *,
     mirrors: Sequence[str],
     md5: str | None,
-    retries: int = 3,
+    n_retries: int = 2,
+    delay: float = 0.5,
     timeout: float = 30.0,
-    backoff: float = 0.5,
     deadline_s: float = 600.0,
     max_bytes: int = 100 * 2**20,
 ) -> Path:
@@ -118,12 +118,12 @@ def download(
         Base URLs, tried in order.
     md5 : str or None
         Expected hex MD5 digest; ``None`` skips verification.
-    retries : int, default=3
-        Attempts per mirror.
+    n_retries : int, default=2
+        Attempts per mirror after the first one fails.
+    delay : float, default=0.5
+        Seconds before the first retry, doubled before each further one.
     timeout : float, default=30.0
         Socket timeout in seconds.
-    backoff : float, default=0.5
-        Seconds to wait before the second attempt, doubled after each failure.
     deadline_s : float, default=600.0
         Longest one attempt may take, however slowly the bytes trickle in.
     max_bytes : int, default=100 MiB
@@ -145,9 +145,9 @@ def download(
     failures: list[str] = []
     for base in mirrors:
         url = base.rstrip("/") + "/" + filename
-        delay = backoff
+        wait = delay
         reasons: list[str] = []
-        for attempt in range(1, retries + 1):
+        for attempt in range(n_retries + 1):
             try:
                 _fetch_once(url, dest, md5, timeout, deadline_s, max_bytes)
                 return dest
@@ -157,9 +157,9 @@ def download(
                 http.client.HTTPException,  # e.g. a body cut short, a non-HTTP reply
             ) as exc:
                 reasons.append(failure_reason(exc, timeout))
-            if attempt < retries:
-                time.sleep(delay)
-                delay *= 2
+            if attempt < n_retries:
+                time.sleep(wait)
+                wait *= 2
         failures.append(f"{url}: {_summarize(reasons)}")
     raise DownloadError(
         f"could not download {filename} from any of {len(mirrors)} mirror(s):\n  "

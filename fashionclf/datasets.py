@@ -265,7 +265,8 @@ def download_fashion_mnist(
     *,
     mirrors: Sequence[str] | None = None,
     checksums: Mapping[str, str] = OFFICIAL_MD5,
-    retries: int = 3,
+    n_retries: int = 2,
+    delay: float = 0.5,
     timeout: float = 30.0,
 ) -> Path:
     """Download the four official IDX gzip files into ``data_home``.
@@ -282,8 +283,11 @@ def download_fashion_mnist(
         Base URLs tried in order; see :func:`get_mirrors`.
     checksums : mapping of str to str, default=OFFICIAL_MD5
         File name -> expected MD5; its keys are the files to fetch.
-    retries : int, default=3
-        Attempts per mirror and file.
+    n_retries : int, default=2
+        Attempts per mirror and file after the first one fails (as in
+        ``sklearn.datasets.fetch_openml``).
+    delay : float, default=0.5
+        Seconds before the first retry, doubled before each further one.
     timeout : float, default=30.0
         Socket timeout in seconds.
 
@@ -312,7 +316,8 @@ def download_fashion_mnist(
                 folder,
                 mirrors=get_mirrors(mirrors),
                 md5=md5,
-                retries=retries,
+                n_retries=n_retries,
+                delay=delay,
                 timeout=timeout,
             )
     return folder
@@ -369,6 +374,8 @@ def fetch_fashion_mnist(
     as_frame: bool = False,
     mirrors: Sequence[str] | None = None,
     checksums: Mapping[str, str] = OFFICIAL_MD5,
+    n_retries: int = 2,
+    delay: float = 0.5,
 ) -> Bunch | tuple:
     """Load the full Fashion-MNIST dataset (60,000 train / 10,000 test images).
 
@@ -387,7 +394,7 @@ def fetch_fashion_mnist(
     as_frame : bool, default=False
         Return ``data`` as a DataFrame with columns ``pixel1..pixel784`` and
         ``target`` as a Series named ``label``.
-    mirrors, checksums
+    mirrors, checksums, n_retries, delay
         Passed to :func:`download_fashion_mnist` when a download is needed.
 
     Returns
@@ -417,7 +424,14 @@ def fetch_fashion_mnist(
     parts = ["train", "test"] if subset == "all" else [subset]
     loaded = [
         _load_subset(
-            folder, s, cache, download_if_missing, mirrors=mirrors, checksums=checksums
+            folder,
+            s,
+            cache,
+            download_if_missing,
+            mirrors=mirrors,
+            checksums=checksums,
+            n_retries=n_retries,
+            delay=delay,
         )
         for s in parts
     ]

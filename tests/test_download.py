@@ -71,7 +71,7 @@ def test_checksum_mismatch_leaves_nothing(tmp_path, idx_files):
         FileServer(files) as srv,
         pytest.raises(DownloadError, match=r"MD5 is [0-9a-f]{32}, expected 0{32}"),
     ):
-        download_fashion_mnist(tmp_path, mirrors=[srv.url], checksums=bad, retries=2)
+        download_fashion_mnist(tmp_path, mirrors=[srv.url], checksums=bad, n_retries=1)
     assert not (tmp_path / NAMES[0]).exists()
     assert _leftovers(tmp_path) == []
 
@@ -82,7 +82,7 @@ def test_truncated_transfer_leaves_nothing(tmp_path, idx_files):
         FileServer(files, modes={NAMES[0]: "truncate"}) as srv,
         pytest.raises(DownloadError, match=NAMES[0]),
     ):
-        download_fashion_mnist(tmp_path, mirrors=[srv.url], checksums=md5, retries=2)
+        download_fashion_mnist(tmp_path, mirrors=[srv.url], checksums=md5, n_retries=1)
     assert not (tmp_path / NAMES[0]).exists()
     assert _leftovers(tmp_path) == []
 
@@ -93,10 +93,25 @@ def test_server_unreachable(tmp_path, idx_files):
         DownloadError, match=r"could not download .* from any of 1 mirror"
     ):
         download_fashion_mnist(
-            tmp_path, mirrors=[unreachable_url()], checksums=md5, retries=2, timeout=2
+            tmp_path, mirrors=[unreachable_url()], checksums=md5, n_retries=1, timeout=2
         )
     assert _leftovers(tmp_path) == []
     assert not any((tmp_path / n).exists() for n in NAMES)
+
+
+def test_n_retries_and_delay_as_in_sklearn_datasets(tmp_path, idx_files, monkeypatch):
+    _, md5 = idx_files
+    waits = []
+    monkeypatch.setattr("fashionclf._download.time.sleep", waits.append)
+    with FileServer({}) as empty, pytest.raises(DownloadError, match=r"3 attempts"):
+        fetch_fashion_mnist(
+            data_home=tmp_path,
+            mirrors=[empty.url],
+            checksums=md5,
+            n_retries=2,
+            delay=0.25,
+        )
+    assert waits == [0.25, 0.5]  # before each retry, doubled
 
 
 def test_mirror_fallback(tmp_path, idx_files):
@@ -109,7 +124,7 @@ def test_mirror_fallback(tmp_path, idx_files):
             tmp_path,
             mirrors=[unreachable_url(), broken.url, good.url],
             checksums=md5,
-            retries=1,
+            n_retries=0,
         )
     assert all((tmp_path / n).is_file() for n in NAMES)
 
@@ -123,7 +138,7 @@ def test_existing_corrupt_file_is_reported(tmp_path, idx_files):
 
 _FETCH = (
     "import sys, json; from fashionclf import download_fashion_mnist; "
-    "download_fashion_mnist(sys.argv[1], mirrors=[sys.argv[2]], checksums=json.loads(sys.argv[3]), retries=1)"
+    "download_fashion_mnist(sys.argv[1], mirrors=[sys.argv[2]], checksums=json.loads(sys.argv[3]), n_retries=0)"
 )
 
 
@@ -193,7 +208,7 @@ def test_each_failure_reason_is_named(tmp_path, idx_files):
             tmp_path,
             mirrors=[stalled.url, empty.url, unreachable_url()],
             checksums=md5,
-            retries=1,
+            n_retries=0,
             timeout=1,
         )
     lines = str(info.value).splitlines()
@@ -213,7 +228,7 @@ def test_mirrors_from_the_environment(tmp_path, idx_files, monkeypatch):
         dead = unreachable_url()
         monkeypatch.setenv("FASHIONCLF_MIRRORS", f"{dead}  {srv.url}")
         assert get_mirrors() == (dead, srv.url)
-        download_fashion_mnist(tmp_path, checksums=md5, retries=1, timeout=2)
+        download_fashion_mnist(tmp_path, checksums=md5, n_retries=0, timeout=2)
         assert len(srv.requests) == 4
     assert get_mirrors(["http://a/"]) == ("http://a/",)
 
@@ -226,7 +241,7 @@ def test_a_misbehaving_mirror_falls_back_to_the_next(tmp_path, idx_files, mode):
         FileServer(files) as good,
     ):
         download_fashion_mnist(
-            tmp_path, mirrors=[bad.url, good.url], checksums=md5, retries=1, timeout=5
+            tmp_path, mirrors=[bad.url, good.url], checksums=md5, n_retries=0, timeout=5
         )
         assert len(good.requests) == 4
     assert sorted(
@@ -252,7 +267,12 @@ def test_a_hostile_mirror_is_cut_off(tmp_path, idx_files, mode, limit, match):
         pytest.raises(DownloadError, match=match),
     ):
         download(
-            NAMES[0], tmp_path, mirrors=[srv.url], md5=md5[NAMES[0]], retries=1, **limit
+            NAMES[0],
+            tmp_path,
+            mirrors=[srv.url],
+            md5=md5[NAMES[0]],
+            n_retries=0,
+            **limit,
         )
     assert _leftovers(tmp_path) == []
     assert sum(p.stat().st_size for p in tmp_path.iterdir()) == 0
