@@ -96,8 +96,10 @@ class FittedState:
     n_classes : int
     image_shape : tuple of int
         ``(C, H, W)`` of one image.
-    n_train : int
-        Training rows per epoch (sets the length of the learning-rate schedule).
+    schedule_steps : int
+        Length of the learning-rate schedule in batches: ``max_epochs`` x
+        the batches per epoch of the first fit (so ``partial_fit`` on a
+        loaded model continues the schedule, not a new one).
     seed : int
         Seeds initialisation and every epoch's shuffling, augmentation and
         dropout.
@@ -107,7 +109,7 @@ class FittedState:
 
     n_classes: int
     image_shape: tuple[int, ...]
-    n_train: int
+    schedule_steps: int
     seed: int
     mean: float = 0.0
     std: float = 1.0
@@ -209,8 +211,8 @@ def _callbacks(params, state: FittedState, checkpoint) -> list[tuple[str, Callba
     verbose = params["verbose"]
     callbacks: list = [("finite_loss", FiniteLoss()), ("snapshot", EpochSnapshot())]
     if params["lr_schedule"] != "constant":
-        steps = params["max_epochs"] * math.ceil(state.n_train / params["batch_size"])
-        callbacks.append(("lr_schedule", LRSchedule(params["lr_schedule"], steps)))
+        schedule = LRSchedule(params["lr_schedule"], state.schedule_steps)
+        callbacks.append(("lr_schedule", schedule))
     if params["early_stopping"]:
         stopper = EarlyStopping(
             patience=params["n_iter_no_change"],
@@ -326,7 +328,6 @@ def restore_net_state(net: Net, state: dict[str, Any], history: list) -> None:
     net.module_.load_state_dict(state["module"], strict=True)
     schedule = dict(net.callbacks_).get("lr_schedule")
     if schedule is not None and "lr_step" in state:
-        schedule.total_steps = state["lr_total_steps"]
         schedule.step_ = state["lr_step"]
     if state.get("optimizer") is not None:
         net.optimizer_.load_state_dict(state["optimizer"])

@@ -159,13 +159,21 @@ class Int8Network:
         self.image_shape = tuple(image_shape)
         self._graph: nn.Module | None = None
 
+    @staticmethod
+    def calibration_sample(images: torch.Tensor, n: int = 2048) -> torch.Tensor:
+        """Return a copy of ``n`` evenly spaced ``images`` (not a view on them)."""
+        step = max(1, len(images) // n)
+        return images[::step][:n].clone()
+
     @classmethod
     def calibrate(
         cls, module: nn.Module, images: torch.Tensor, batch_size: int = 256
     ) -> Int8Network:
-        """Quantize ``module`` on up to 2,048 evenly spaced ``images``."""
-        step = max(1, len(images) // 2048)
-        state = calibrate_int8(module, images[::step][:2048], batch_size)
+        """Quantize ``module`` with activation ranges observed on ``images``.
+
+        Pass a :meth:`calibration_sample` of the training images.
+        """
+        state = calibrate_int8(module, images, batch_size)
         return cls(module, state, tuple(images.shape[1:]))
 
     def graph(self) -> nn.Module:

@@ -22,6 +22,12 @@ from sklearn.utils.validation import (
 IMAGE_SHAPE: tuple[int, int, int] = (1, 28, 28)
 
 
+def first_line(exc: BaseException) -> str:
+    """Return the first line of an exception's message ('' if it has none)."""
+    text = str(exc)
+    return text.splitlines()[0] if text else ""
+
+
 def expected_got(owner: str, got: str, expected: str, fix: str | None = None) -> str:
     """Format an error message: '<owner> received <got>; expected <expected>. <fix>'."""
     msg = f"{owner} received {got}; expected {expected}."

@@ -24,8 +24,8 @@ by the training standard deviation (stored in the model).
 from __future__ import annotations
 
 import contextlib
+import math
 import os
-import warnings
 from collections.abc import Iterator, Sequence
 from numbers import Integral, Real
 from typing import Any, Literal
@@ -38,22 +38,18 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import _num_samples, check_is_fitted, column_or_1d
 from skorch.helper import predefined_split
 
-from . import serialization
 from ._construction import (
-    NETWORK_PARAMS,
     OPTIMIZERS,
     FittedState,
-    build_module,
     build_net,
     fingerprint,
-    net_state,
-    restore_net_state,
     split_validation,
 )
 from ._devices import resolve_device
 from ._inference import folded_copy, predict_proba_batches
 from ._locks import seeded_torch_rng
-from ._quantization import Int8Network, state_from_bytes, state_to_bytes
+from ._persistence import PersistenceMixin
+from ._quantization import Int8Network
 from ._training import WeightedTensors, checkpoint_file, resume_from_checkpoint
 from ._validation import (
     check_pixels,
@@ -62,7 +58,6 @@ from ._validation import (
     resolve_image_shape,
     training_weights,
 )
-from .exceptions import ModelFileError
 
 __all__ = ["PREDICT_CHUNK", "FashionCNNClassifier", "load_model", "save_model"]
 
@@ -70,7 +65,7 @@ __all__ = ["PREDICT_CHUNK", "FashionCNNClassifier", "load_model", "save_model"]
 PREDICT_CHUNK = 8192
 
 
-class FashionCNNClassifier(ClassifierMixin, BaseEstimator):
+class FashionCNNClassifier(PersistenceMixin, ClassifierMixin, BaseEstimator):
     """Convolutional neural network classifier for 28x28 grayscale images.
 
     Built on skorch and PyTorch; the defaults are tuned for Fashion-MNIST on
@@ -518,8 +513,9 @@ class FashionCNNClassifier(ClassifierMixin, BaseEstimator):
         mean, std = (
             (Xtr.mean().item(), Xtr.std().item()) if self.standardize else (0, 1)
         )
+        steps = self.max_epochs * math.ceil(len(Xtr) / self.batch_size)
         self._state = FittedState(
-            len(self.classes_), self.image_shape_, len(Xtr), seed, mean, std or 1.0
+            len(self.classes_), self.image_shape_, steps, seed, mean, std or 1.0
         )
         params, checkpoint = self.get_params(), None
         if self.checkpoint_path is not None:
@@ -537,9 +533,8 @@ class FashionCNNClassifier(ClassifierMixin, BaseEstimator):
         self.history_ = self.net_.history
         self._float_network = folded_copy(self.net_.module_)
         self.int8_network_ = None
-        if calibration is not None:  # keep 2,048 evenly spaced images, not a view
-            step = max(1, len(calibration) // 2048)
-            calibration = calibration[::step][:2048].clone()
+        if calibration is not None:  # 2,048 images, not the whole training set
+            calibration = Int8Network.calibration_sample(calibration)
         self._calibration = calibration
         if calibration is not None and calibrate_now:
             self._int8()
@@ -663,133 +658,6 @@ class FashionCNNClassifier(ClassifierMixin, BaseEstimator):
                 )
             )
         return super().score(X, y, sample_weight=sample_weight)
-
-    # ----------------------------------------------------------- persistence
-    def _export(self) -> dict[str, Any]:
-        """Return the fitted state as plain containers and CPU tensors."""
-        pending = self.quantize and getattr(self, "_calibration", None) is not None
-        int8 = self._int8() if pending else getattr(self, "int8_network_", None)
-        return {
-            "classes": self.classes_,
-            "n_features_in": self.n_features_in_,
-            "feature_names_in": getattr(self, "feature_names_in_", None),
-            "image_shape": self.image_shape_,
-            "fitted": self._state,
-            "net": net_state(self.net_),
-            "history": list(self.net_.history),
-            "int8": None if int8 is None else int8.state,
-        }
-
-    def _import(self, exported: dict[str, Any], device: str) -> None:
-        """Rebuild ``net_`` and the inference copies from :meth:`_export` output."""
-        self.classes_ = np.asarray(exported["classes"])
-        self.n_features_in_ = exported["n_features_in"]
-        if exported["feature_names_in"] is not None:
-            self.feature_names_in_ = np.asarray(exported["feature_names_in"], object)
-        self.image_shape_ = tuple(exported["image_shape"])
-        self._state, self.device_ = exported["fitted"], device
-        self.net_ = build_net(self.get_params(), self._state, device=device)
-        restore_net_state(self.net_, exported["net"], exported["history"])
-        self._trained(None, calibrate_now=False)
-        if exported["int8"] is not None:
-            self.int8_network_ = Int8Network(
-                self.net_.module_, exported["int8"], self.image_shape_
-            )
-
-    def save(self, path: str | os.PathLike[str]) -> None:
-        """Save weights and parameters in the weights-only format (no pickle).
-
-        Parameters
-        ----------
-        path : str or path-like
-            The file to write (atomically: a crash never leaves half a file).
-        """
-        check_is_fitted(self)
-        serialization.write_model_file(path, self.get_params(), self._export())
-
-    @classmethod
-    def load(
-        cls, path: str | os.PathLike[str], *, trusted_modules: Sequence[str] = ()
-    ) -> FashionCNNClassifier:
-        """Load a model saved by :meth:`save`; never unpickles code.
-
-        Parameters
-        ----------
-        path : str or path-like
-            A file written by :meth:`save`.
-        trusted_modules : sequence of str, default=()
-            Import paths (``'package.module:Class'``, or a whole
-            ``'package.module'``) of user networks (``module``) the file may
-            name; a file naming any other is refused, nothing is imported.
-
-        Returns
-        -------
-        model : FashionCNNClassifier
-            Fitted, on the CPU (``device='cpu'``); see
-            :func:`fashionclf.serialization.read_model_file` for what is
-            restored and checked.
-
-        Raises
-        ------
-        FileNotFoundError
-            ``path`` does not exist.
-        ModelFileError
-            The file is not a valid model file, or names an untrusted module.
-        """
-        params, exported = serialization.read_model_file(path, trusted_modules)
-        try:
-            model = cls(**params)
-            model._check_params()
-            skeleton = build_module(
-                {k: params[k] for k in NETWORK_PARAMS}, exported["fitted"], meta=True
-            )
-            serialization.check_tensors(skeleton, exported["net"], path)
-            model._import(exported, "cpu")
-            if model.int8_network_ is not None:
-                try:  # built now, so a mismatch fails here
-                    model.int8_network_.graph()
-                except Exception as exc:
-                    raise ModelFileError(
-                        f"{path}: its int8 tensors do not match the architecture "
-                        f"its parameters declare: {str(exc).splitlines()[0]}"
-                    ) from exc
-        except ModelFileError:
-            raise
-        except Exception as exc:  # any other failure on crafted data is a bad file
-            raise ModelFileError(
-                f"{path}: malformed model file ({type(exc).__name__}: "
-                f"{str(exc).splitlines()[0] if str(exc) else ''})."
-            ) from exc
-        return model
-
-    def __getstate__(self) -> dict:
-        state = dict(super().__getstate__())  # a copy: never change self
-        for key in ("_float_network", "_calibration", "net_", "history_"):
-            state.pop(key, None)
-        state.pop("int8_network_", None)
-        if hasattr(self, "net_"):
-            exported = self._export()
-            if exported["int8"] is not None:  # quantized tensors pickle as bytes
-                exported["int8"] = state_to_bytes(exported["int8"])
-            state["_exported"] = exported
-        return state
-
-    def __setstate__(self, state: dict) -> None:
-        exported = state.pop("_exported", None)
-        self.__dict__.update(state)
-        if exported is not None:
-            device = self.device_
-            if device.startswith("cuda") and not torch.cuda.is_available():
-                warnings.warn(
-                    f"This model was fitted on {device!r}, which is not available "
-                    "here; it is loaded on the CPU.",
-                    UserWarning,
-                    stacklevel=2,
-                )
-                device = "cpu"
-            if isinstance(exported["int8"], bytes):
-                exported["int8"] = state_from_bytes(exported["int8"])
-            self._import(exported, device)
 
 
 def save_model(model: FashionCNNClassifier, path: str | os.PathLike[str]) -> None:

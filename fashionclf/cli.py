@@ -539,11 +539,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.func(args))
     except _USER_ERRORS as exc:
-        msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        from ._validation import first_line, redact_urls
+
+        msg = first_line(exc) or type(exc).__name__
         if isinstance(exc, DownloadError):  # one line per mirror, then the remedies
             msg = str(exc)
-        from ._validation import redact_urls
-
         msg = redact_urls(msg)  # never print a database password
         print(f"fashionclf {args.command}: error: {msg}", file=sys.stderr)
         return 2

@@ -24,7 +24,7 @@ import torch
 
 from ._atomic import atomic_write
 from ._construction import FittedState
-from ._validation import resolve_image_shape
+from ._validation import first_line, resolve_image_shape
 from .exceptions import ModelFileError
 
 __all__ = [
@@ -163,7 +163,7 @@ def read_model_file(
     except Exception as exc:  # the restricted unpickler refused, or bad data
         raise ModelFileError(
             f"{path}: not a fashionclf weights-only model file ({type(exc).__name__}: "
-            f"{_first_line(exc)}). Files that need the full pickle machinery are "
+            f"{first_line(exc)}). Files that need the full pickle machinery are "
             "refused because opening them can execute code; fashionclf reads only "
             "files written by FashionCNNClassifier.save."
         ) from exc
@@ -184,7 +184,7 @@ def read_model_file(
         raise
     except Exception as exc:  # any other failure on crafted data is a bad file
         raise ModelFileError(
-            f"{path}: malformed model file ({type(exc).__name__}: {_first_line(exc)})."
+            f"{path}: malformed model file ({type(exc).__name__}: {first_line(exc)})."
         ) from exc
 
 
@@ -204,11 +204,6 @@ FILE_BOUNDS: dict[str, int] = {
     "channels": 64,
     "side": 1024,
 }
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc)
-    return text.splitlines()[0] if text else ""
 
 
 def _check_torch_version() -> None:
@@ -232,7 +227,7 @@ def _check_archive(path: Path) -> None:
     except (zipfile.BadZipFile, OSError, ValueError) as exc:
         raise ModelFileError(
             f"{path}: not a fashionclf weights-only model file (not a zip archive: "
-            f"{_first_line(exc)}). Pickle files are refused because opening them can "
+            f"{first_line(exc)}). Pickle files are refused because opening them can "
             "execute code; fashionclf reads only files written by "
             "FashionCNNClassifier.save."
         ) from exc
@@ -348,7 +343,8 @@ def _exported(payload: dict, params: dict, path: Path) -> dict[str, Any]:
     fitted = FittedState(
         n_classes=len(classes),
         image_shape=image_shape,
-        n_train=1,  # the schedule's length is restored from lr_total_steps
+        # files from before the schedule was stored: one step per epoch
+        schedule_steps=training.get("lr_total_steps", params["max_epochs"]),
         seed=training.get("seed", 0),
         mean=float(state.get("mean", torch.tensor(0.0))),
         std=float(state.get("std", torch.tensor(1.0))),

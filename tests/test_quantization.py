@@ -98,6 +98,15 @@ def test_partial_fit_keeps_the_int8_model_current(small):
     assert not np.array_equal(model.predict_proba(Xt), first)
 
 
+def test_calibration_sample_is_an_evenly_spaced_copy():
+    from fashionclf._quantization import Int8Network
+
+    images = torch.arange(5000.0).reshape(5000, 1, 1, 1)
+    sample = Int8Network.calibration_sample(images)
+    assert len(sample) == 2048 and sample[1].item() == 2.0
+    assert sample.untyped_storage().data_ptr() != images.untyped_storage().data_ptr()
+
+
 def test_int8_compact_network_agrees_with_float32(sample):
     X, y, Xt, _ = sample
     model = FashionCNNClassifier(
@@ -114,9 +123,9 @@ def test_int8_is_calibrated_once_per_change_of_weights(small, monkeypatch):
     calls = []
     real = Int8Network.calibrate.__func__
 
-    def counting(cls, *args, **kwargs):
-        calls.append(1)
-        return real(cls, *args, **kwargs)
+    def counting(cls, module, images, *args, **kwargs):
+        calls.append(len(images))  # a sample of the training images, once
+        return real(cls, module, images, *args, **kwargs)
 
     monkeypatch.setattr(Int8Network, "calibrate", classmethod(counting))
     X, y, Xt, _ = small
@@ -126,8 +135,8 @@ def test_int8_is_calibrated_once_per_change_of_weights(small, monkeypatch):
     assert calls == []  # partial_fit epochs do not calibrate
     model.predict(Xt)
     model.predict(Xt)
-    assert calls == [1]  # the first int8 prediction does, once
+    assert calls == [len(X)]  # the first int8 prediction does, once
     model.fit(X, y)
-    assert calls == [1, 1]  # a whole fit calibrates at its end
+    assert calls == [len(X)] * 2  # a whole fit calibrates at its end
     model.predict(Xt)
-    assert calls == [1, 1]
+    assert calls == [len(X)] * 2
