@@ -506,16 +506,16 @@ def test_bad_sample_weight(small, weight, match):
 
 
 def test_sample_weight_is_routed_through_pipeline_and_search(small, monkeypatch):
-    import fashionclf.classifier as classifier_module
+    import fashionclf._fitting as fitting
 
     seen = []
-    real = classifier_module.training_weights
+    real = fitting.training_weights
 
     def spy(sample_weight, *args):
         seen.append(None if sample_weight is None else len(sample_weight))
         return real(sample_weight, *args)
 
-    monkeypatch.setattr(classifier_module, "training_weights", spy)
+    monkeypatch.setattr(fitting, "training_weights", spy)
     X, y, _, _ = small
     weight = np.where(y[:300] == 0, 5.0, 1.0)
     with sklearn.config_context(enable_metadata_routing=True):

@@ -71,10 +71,10 @@ def test_quantize_switched_on_after_fit_asks_for_a_refit(small):
 
 def test_quantize_needs_the_cpu_and_says_so_before_training(small, monkeypatch):
     X, y, _, _ = small
-    import fashionclf.classifier as classifier_module
+    import fashionclf._fitting as fitting
 
     model = tiny_cnn(quantize=True)
-    monkeypatch.setattr(classifier_module, "resolve_device", lambda *a: "cuda:0")
+    monkeypatch.setattr(fitting, "resolve_device", lambda *a: "cuda:0")
     with pytest.raises(ValueError, match=r"device='cuda:0'.*expected device='cpu'"):
         model.fit(X, y)
     assert not hasattr(model, "net_")  # refused before any training
