@@ -390,6 +390,11 @@ class PartialFitPipeline(Pipeline):
     transforms; the final step's ``partial_fit`` trains one more epoch. This
     is what per-epoch pruning in ``OptunaSearchCV`` needs; ``fit`` is the
     ordinary pipeline's.
+
+    Parameters
+    ----------
+    steps, memory, transform_input, verbose
+        As for :class:`~sklearn.pipeline.Pipeline`.
     """
 
     def partial_fit(self, X, y=None, **partial_fit_params) -> PartialFitPipeline:
