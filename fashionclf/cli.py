@@ -228,6 +228,24 @@ def _add_tune_parser(sub) -> None:
         help="worker processes sharing the study (default: %(default)s)",
     )
     p.add_argument(
+        "--pruner", default="median", choices=["median", "hyperband", "none"]
+    )
+    p.add_argument("--timeout", type=float, default=None, help="seconds per worker")
+    p.add_argument("--max-epochs", type=int, default=None, help="epochs per CNN trial")
+    p.add_argument(
+        "--train-size",
+        type=int,
+        default=None,
+        help="tune on a stratified subset of this many training images",
+    )
+    _add_random_state_arg(p)
+    _add_study_args(p)
+    p.set_defaults(func=commands.tune)
+
+
+def _add_study_args(p: argparse.ArgumentParser) -> None:
+    """Where a study is kept, and how dead workers are noticed."""
+    p.add_argument(
         "--storage",
         default="sqlite:///fashionclf-study.db",
         help="sqlite:///PATH, postgresql://USER@HOST:PORT/DB, journal:PATH, or '' "
@@ -241,18 +259,6 @@ def _add_tune_parser(sub) -> None:
         "resuming a study with other settings is refused",
     )
     p.add_argument(
-        "--pruner", default="median", choices=["median", "hyperband", "none"]
-    )
-    p.add_argument("--timeout", type=float, default=None, help="seconds per worker")
-    p.add_argument("--max-epochs", type=int, default=None, help="epochs per CNN trial")
-    p.add_argument(
-        "--train-size",
-        type=int,
-        default=None,
-        help="tune on a stratified subset of this many training images",
-    )
-    _add_random_state_arg(p)
-    p.add_argument(
         "--heartbeat",
         type=int,
         default=20,
@@ -265,7 +271,6 @@ def _add_tune_parser(sub) -> None:
         default=None,
         help="seconds without heartbeat before a trial counts as dead",
     )
-    p.set_defaults(func=commands.tune)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -19,9 +19,7 @@ No torch is imported here.
 
 from __future__ import annotations
 
-import hashlib
 import os
-import zipfile
 from collections.abc import Mapping, Sequence
 from importlib import resources
 from pathlib import Path
@@ -32,9 +30,10 @@ import pandas as pd
 from filelock import FileLock
 from sklearn.utils import Bunch
 
-from ._atomic import atomic_write, sweep_stale
+from ._array_cache import cache_names, read_cache, write_cache
+from ._atomic import sweep_stale
 from ._download import download, file_md5
-from ._formats import MAX_IDX_IMAGES, N_PIXELS, read_idx, read_kaggle_csv
+from ._formats import N_PIXELS, read_idx, read_kaggle_csv
 from .exceptions import ChecksumError, DataFormatError
 
 __all__ = [
@@ -82,7 +81,6 @@ _IDX_NAMES = {
     "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
 }
 _KAGGLE_NAMES = {"train": "fashion-mnist_train.csv", "test": "fashion-mnist_test.csv"}
-_CACHE_VERSION = "2"
 _SAMPLE = "fashion_mnist_sample.npz"
 
 Subset = Literal["train", "test", "all"]
@@ -160,73 +158,6 @@ def _parse(kind: str, paths: list[Path]) -> tuple[np.ndarray, np.ndarray]:
     return X, y.astype(np.int64)
 
 
-def _cache_names(kind: str, paths: list[Path], subset: str) -> tuple[str, str]:
-    """Cache file name: the source's location, then a hash of its content.
-
-    Keyed by content (not size and mtime, which ``cp -p`` or ``tar x`` restore),
-    hashed with BLAKE2b: about 0.03 s for the 30 MB training file.
-    """
-    where = hashlib.blake2b(digest_size=8)
-    what = hashlib.blake2b(digest_size=10)
-    where.update(f"{_CACHE_VERSION}|{kind}".encode())
-    for p in paths:
-        where.update(str(p.resolve()).encode())
-        with open(p, "rb") as fh:
-            for chunk in iter(lambda: fh.read(1 << 20), b""):
-                what.update(chunk)
-    prefix = f"fashion-mnist-{subset}-{where.hexdigest()}-"
-    return prefix, prefix + what.hexdigest() + ".npz"
-
-
-def _read_cache(cache: Path) -> tuple[np.ndarray, np.ndarray] | None:
-    """Arrays of a cache file if they are valid Fashion-MNIST arrays, else None.
-
-    Headers are checked before any array is read, so a tampered file that
-    claims a huge shape is never allocated; any failure means: rebuild.
-    """
-    try:
-        with zipfile.ZipFile(cache) as archive:
-            shapes = {}
-            for key in ("X", "y"):
-                with archive.open(f"{key}.npy") as fh:
-                    version = np.lib.format.read_magic(fh)
-                    read_header = (
-                        np.lib.format.read_array_header_1_0
-                        if version == (1, 0)
-                        else np.lib.format.read_array_header_2_0
-                    )
-                    shape, _, dtype = read_header(fh)
-                shapes[key] = (shape, dtype)
-        (xs, xd), (ys, yd) = shapes["X"], shapes["y"]
-        if not (
-            xd == np.uint8
-            and yd == np.int64
-            and len(xs) == 2
-            and xs[1] == N_PIXELS
-            and ys == (xs[0],)
-            and xs[0] <= MAX_IDX_IMAGES
-        ):
-            return None
-        with np.load(cache, allow_pickle=False) as npz:
-            X, y = npz["X"], npz["y"]
-        if y.size and (y.min() < 0 or y.max() > 9):
-            return None
-        return X, y
-    except Exception:  # missing, unreadable or tampered: parse the source again
-        return None
-
-
-def _atomic_savez(path: Path, **arrays: np.ndarray) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    sweep_stale(path.parent)
-
-    def write(tmp: Path) -> None:
-        with open(tmp, "wb") as fh:
-            np.savez(fh, **arrays)  # type: ignore[arg-type]
-
-    atomic_write(path, write)
-
-
 def _load_subset(
     folder: Path, subset: str, cache_dir: Path, download_if_missing: bool, **dl_kw
 ) -> tuple[np.ndarray, np.ndarray, str]:
@@ -244,14 +175,14 @@ def _load_subset(
         source = _find_source(folder, subset)
         assert source is not None  # download_fashion_mnist raises otherwise
     kind, paths = source
-    prefix, name = _cache_names(kind, paths, subset)
+    prefix, name = cache_names(kind, paths, subset)
     described = f"{kind}: {', '.join(map(str, paths))}"
-    cached = _read_cache(cache_dir / name)
+    cached = read_cache(cache_dir / name)
     if cached is not None:
         return (*cached, described)
     X, y = _parse(kind, paths)
     try:
-        _atomic_savez(cache_dir / name, X=X, y=y)
+        write_cache(cache_dir / name, X=X, y=y)
         for old in cache_dir.glob(prefix + "*.npz"):  # caches of earlier content
             if old.name != name:
                 old.unlink(missing_ok=True)
