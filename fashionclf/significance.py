@@ -125,9 +125,9 @@ def paired_bootstrap_diff(
     The test images are resampled with replacement, each image keeping both
     models' outcomes; the interval is the percentile interval of the
     resampled differences. (:func:`scipy.stats.bootstrap` computes the same
-    interval but took 16 s for 10,000 images here; the resampled difference
-    only depends on how many images of each kind were drawn, so those
-    counts are drawn from a multinomial instead.)
+    interval far more slowly, about 16 s for 10,000 images on a 2-core CPU;
+    the resampled difference only depends on how many images of each kind
+    were drawn, so those counts are drawn from a multinomial instead.)
 
     Parameters
     ----------
