@@ -35,17 +35,11 @@ from sklearn.utils import _safe_indexing
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import _num_samples, check_is_fitted, column_or_1d
 
-from ._construction import (
-    OPTIMIZERS,
-    FittedState,
-)
+from ._construction import OPTIMIZERS
 from ._fitting import FittingMixin
 from ._inference import predict_proba_batches
 from ._persistence import PersistenceMixin
-from ._quantization import Int8Network
-from ._validation import (
-    expected_got,
-)
+from ._validation import expected_got
 
 __all__ = ["PREDICT_CHUNK", "FashionCNNClassifier", "load_model", "save_model"]
 
@@ -226,13 +220,6 @@ class FashionCNNClassifier(
     >>> clf.fit(X[:500], y[:500]).predict(X[:3]).shape
     (3,)
     """
-
-    # fitted state, set by fit (declared for type checkers only)
-    classes_: np.ndarray
-    net_: Any
-    int8_network_: Int8Network | None
-    _state: FittedState
-    _calibration: torch.Tensor | None
 
     _parameter_constraints: dict = {
         "architecture": [StrOptions({"compact", "cnn", "seed"})],

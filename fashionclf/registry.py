@@ -76,7 +76,7 @@ def make_model(
     0.5
     """
     if is_cnn(name):
-        return make_cnn(name[len("cnn-") :], random_state=random_state, **params)
+        return make_cnn(name.removeprefix("cnn-"), random_state=random_state, **params)
     model = make_baseline(name, random_state=random_state, n_jobs=n_jobs)
     return model.set_params(**params)
 
