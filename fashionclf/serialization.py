@@ -11,6 +11,7 @@ them only from trusted sources.)
 from __future__ import annotations
 
 import importlib
+import inspect
 import json
 import os
 import warnings
@@ -98,13 +99,26 @@ def write_model_file(
 
 
 def _import_path(obj) -> str:
+    """Return the ``'package.module:Name'`` a file stores for a user network.
+
+    Only what :func:`_trusted_import` will load again is accepted: a
+    ``torch.nn.Module`` subclass or function at the top level of an importable
+    module, with a public name.
+    """
     module, name = getattr(obj, "__module__", None), getattr(obj, "__qualname__", "")
-    if not module or "<" in name or module == "__main__":
+    if (
+        not _is_network_builder(obj)
+        or not module
+        or module == "__main__"
+        or not name.isidentifier()
+        or name.startswith("_")
+    ):
         raise TypeError(
             f"save received module={obj!r}; a model file stores a user network by its "
-            "import path, so it must be a class or function defined at the top level "
-            "of an importable module (not in __main__, not a lambda or a local "
-            "class)."
+            "import path, so it must be a torch.nn.Module subclass or a function "
+            "defined at the top level of an importable module under a public name "
+            "(not in __main__, not a lambda, a local or nested class, or a "
+            "_private name)."
         )
     return f"{module}:{name}"
 
@@ -133,7 +147,9 @@ def read_model_file(
     ----------
     path : path-like
     trusted_modules : sequence of str, default=()
-        ``'package.module:Name'`` or ``'package.module'`` entries.
+        ``'package.module:Name'`` or ``'package.module'`` entries (a list, not
+        a bare string). A file may name only a ``torch.nn.Module`` subclass or
+        a function defined in a listed module under a public name.
 
     Returns
     -------
@@ -152,6 +168,7 @@ def read_model_file(
         untrusted module, or the installed torch is older than ``MIN_TORCH``.
     """
     path = Path(path)
+    trusted_modules = _check_trusted(trusted_modules)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such model file.")
     _check_torch_version()
@@ -294,22 +311,70 @@ def _params(payload: dict, path: Path, trusted: Sequence[str]) -> dict[str, Any]
 
 
 def _trusted_import(name, trusted: Sequence[str], path: Path):
-    """Import ``'package.module:Name'`` if ``trusted`` lists it (or its module)."""
-    if not isinstance(name, str) or name.count(":") != 1:
-        raise ModelFileError(f"{path}: module {name!r} is not 'package.module:Name'.")
-    module_name, qualname = name.split(":")
+    """Import ``'package.module:Name'`` if ``trusted`` lists it (or its module).
+
+    The rule (also in the README's security section): ``Name`` is one public
+    identifier, looked up in the module's own namespace (no dotted path into
+    other modules, no underscore names), and the object found must be a
+    ``torch.nn.Module`` subclass or a function *defined in* that module
+    (``obj.__module__ == 'package.module'``). Anything else is refused before
+    any call, so trusting a module never lends its imports (``os``, ``torch``,
+    ...) to a file.
+    """
+    module_name, qualname = _split_import_path(name, path)
     if name not in trusted and module_name not in trusted:
         raise ModelFileError(
             f"{path}: names the network {name!r}, which is not trusted; loading it "
             "would import (and so run) that code. If you trust it, pass "
             f"trusted_modules=[{name!r}]."
         )
-    obj = importlib.import_module(module_name)
-    for part in qualname.split("."):
-        obj = getattr(obj, part)
-    if not callable(obj):
-        raise ModelFileError(f"{path}: {name!r} is not a class or function.")
+    module = importlib.import_module(module_name)
+    obj = vars(module).get(qualname)  # the namespace itself: no module __getattr__
+    if not _is_network_builder(obj) or obj.__module__ != module_name:
+        raise ModelFileError(
+            f"{path}: names the network {name!r}, but {module_name} defines no "
+            f"torch.nn.Module subclass or function called {qualname!r} (found "
+            f"{type(obj).__name__}"
+            + (f" from {obj.__module__}" if hasattr(obj, "__module__") else "")
+            + "); only networks defined in a trusted module itself can be loaded."
+        )
     return obj
+
+
+def _check_trusted(trusted) -> tuple[str, ...]:
+    """``trusted_modules`` as a tuple of strings; a bare string is refused."""
+    if isinstance(trusted, str | bytes) or not all(
+        isinstance(entry, str) for entry in trusted
+    ):
+        raise TypeError(
+            f"trusted_modules must be a list of 'package.module' or "
+            f"'package.module:Name' strings; received {trusted!r}. For one entry, "
+            f"pass trusted_modules=[{trusted!r}]."
+        )
+    return tuple(trusted)
+
+
+def _split_import_path(name, path) -> tuple[str, str]:
+    """``'package.module:Name'`` -> ``('package.module', 'Name')``, or refuse it."""
+    module_name, _, qualname = name.partition(":") if isinstance(name, str) else "::"
+    parts = module_name.split(".")
+    if not (
+        isinstance(name, str)
+        and name.count(":") == 1
+        and all(part.isidentifier() for part in parts)
+        and qualname.isidentifier()
+        and not qualname.startswith("_")
+    ):
+        raise ModelFileError(
+            f"{path}: module {name!r} is not 'package.module:Name' with Name one "
+            "public identifier defined in that module."
+        )
+    return module_name, qualname
+
+
+def _is_network_builder(obj) -> bool:
+    is_module_class = isinstance(obj, type) and issubclass(obj, torch.nn.Module)
+    return is_module_class or inspect.isfunction(obj)
 
 
 def _exported(payload: dict, params: dict, path: Path) -> dict[str, Any]:

@@ -256,3 +256,137 @@ def test_crafted_training_state_is_refused(fitted, tmp_path, edit, match):
     _rewrite(tmp_path / "m.pt", lambda p: edit(p["training"]))
     with pytest.raises(ModelFileError, match=match):
         FashionCNNClassifier.load(tmp_path / "m.pt")
+
+
+# ------------------------------------------ trusted_modules: what a file may name
+_TRUSTED_SOURCE = """
+import os
+import torch
+from torch import nn
+from os import path as os_path
+
+
+class PlainNet(nn.Module):
+    def __init__(self, n_classes=10):
+        super().__init__()
+        self.fc = nn.Linear(784, n_classes)
+
+    def forward(self, x):
+        return self.fc(x.flatten(1))
+
+
+class NotANetwork:
+    pass
+
+
+def _hidden(n_classes=10):
+    return PlainNet(n_classes)
+
+
+system = os.system  # a re-export: defined elsewhere
+"""
+
+
+@pytest.fixture
+def trusted_package(tmp_path, monkeypatch):
+    """An importable module ``fcl_trusted_nets`` the tests trust."""
+    import sys
+
+    (tmp_path / "fcl_trusted_nets.py").write_text(_TRUSTED_SOURCE)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    yield "fcl_trusted_nets"
+    sys.modules.pop("fcl_trusted_nets", None)
+
+
+def _naming(path, network, module_params=None):
+    """Rewrite a saved user-network model file to name another object."""
+    import json
+
+    def edit(payload):
+        params = json.loads(payload["params"])
+        params["module"] = network
+        if module_params is not None:
+            params["module_params"] = module_params
+        payload["params"] = json.dumps(params)
+
+    _rewrite(path, edit)
+    return path
+
+
+@pytest.fixture
+def user_network_file(small, tmp_path, trusted_package):
+    import importlib
+
+    nets = importlib.import_module(trusted_package)
+    X, y, _, _ = small
+    clf = FashionCNNClassifier(module=nets.PlainNet, max_epochs=1, random_state=0)
+    clf.fit(X[:100], y[:100]).save(tmp_path / "user.pt")
+    return tmp_path / "user.pt"
+
+
+@pytest.mark.parametrize(
+    "network, match",
+    [
+        # attribute by attribute into other modules: ran a shell command before
+        ("fcl_trusted_nets:torch.os.system", r"is not 'package.module:Name'"),
+        ("fcl_trusted_nets:os.system", r"is not 'package.module:Name'"),
+        ("fcl_trusted_nets:os_path.join", r"is not 'package.module:Name'"),
+        # a name bound in the module but defined elsewhere
+        ("fcl_trusted_nets:system", r"defines no torch.nn.Module subclass"),
+        ("fcl_trusted_nets:nn", r"defines no torch.nn.Module subclass"),
+        ("fcl_trusted_nets:NotANetwork", r"defines no torch.nn.Module subclass"),
+        ("fcl_trusted_nets:_hidden", r"is not 'package.module:Name'"),
+        ("fcl_trusted_nets:__builtins__", r"is not 'package.module:Name'"),
+        ("fcl_trusted_nets:Missing", r"defines no torch.nn.Module subclass"),
+        ("fcl_trusted_nets:", r"is not 'package.module:Name'"),
+        ("fcl_trusted_nets:PlainNet:x", r"is not 'package.module:Name'"),
+    ],
+)
+def test_a_trusted_module_lends_no_other_code_to_a_file(
+    user_network_file, tmp_path, monkeypatch, network, match
+):
+    monkeypatch.chdir(tmp_path)
+    command = "touch PWNED"
+    _naming(user_network_file, network, module_params={"command": command})
+    calls = []
+    monkeypatch.setattr("os.system", lambda *a, **k: calls.append(a) or 0)
+    with pytest.raises(ModelFileError, match=match):
+        load_model(user_network_file, trusted_modules=["fcl_trusted_nets"])
+    assert calls == []
+    assert not (tmp_path / "PWNED").exists()
+
+
+def test_a_network_defined_in_the_trusted_module_loads(user_network_file, small):
+    loaded = load_model(user_network_file, trusted_modules=["fcl_trusted_nets"])
+    assert type(loaded.net_.module_.net).__name__ == "PlainNet"
+    assert loaded.predict(small[2][:5]).shape == (5,)
+    exact = load_model(user_network_file, trusted_modules=["fcl_trusted_nets:PlainNet"])
+    assert exact.classes_.tolist() == loaded.classes_.tolist()
+
+
+@pytest.mark.parametrize("trusted", ["posenet:PoseNet", b"posenet", [3]])
+def test_trusted_modules_must_be_a_list_of_strings(
+    user_network_file, trusted, monkeypatch
+):
+    # a bare string made the membership checks substring tests: 'os' in 'posenet'
+    _naming(user_network_file, "os:system")
+    with pytest.raises(TypeError, match=r"trusted_modules must be a list of"):
+        load_model(user_network_file, trusted_modules=trusted)
+
+
+def test_substring_of_a_trusted_name_is_not_trusted(user_network_file):
+    _naming(user_network_file, "os:system")
+    with pytest.raises(ModelFileError, match=r"'os:system', which is not trusted"):
+        load_model(user_network_file, trusted_modules=["posenet:PoseNet", "posenet"])
+
+
+def test_save_refuses_a_network_that_load_would_refuse(
+    small, tmp_path, trusted_package
+):
+    import importlib
+
+    nets = importlib.import_module(trusted_package)
+    X, y, _, _ = small
+    clf = FashionCNNClassifier(module=nets._hidden, max_epochs=1, random_state=0)
+    with pytest.raises(TypeError, match=r"_private name"):
+        clf.fit(X[:100], y[:100]).save(tmp_path / "x.pt")
