@@ -7,8 +7,9 @@ import argparse
 import statistics
 import time
 
+from fashionclf.benchmark.harness.harness import _peak_rss_mb, _reset_peak_rss
+
 from fashionclf import fetch_fashion_mnist
-from fashionclf.benchmark import _peak_rss_mb, _reset_peak_rss
 from fashionclf.presets import make_cnn
 
 

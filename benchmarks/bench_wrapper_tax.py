@@ -15,7 +15,8 @@ import numpy as np
 import torch
 
 from fashionclf import FashionCNNClassifier, fetch_fashion_mnist
-from fashionclf._training import augment, schedule_factor
+from fashionclf._estimator.schedule import schedule_factor
+from fashionclf._estimator.training import augment
 from fashionclf.networks import FashionCNN, Standardized
 
 

@@ -8,7 +8,7 @@ import os
 
 from fashionclf import fetch_fashion_mnist, load_sample
 from fashionclf.benchmark import run_benchmark
-from fashionclf.plotting import plot_accuracy_vs_time, save
+from fashionclf.benchmark.plotting import plot_accuracy_vs_time, save
 
 SMOKE = os.environ.get("FASHIONCLF_SMOKE") == "1"
 if SMOKE:

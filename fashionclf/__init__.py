@@ -54,7 +54,7 @@ __all__ = [
 
 if TYPE_CHECKING:  # for type checkers and IDEs: the eager imports
     from .classifier import FashionCNNClassifier, load_model, save_model
-    from .datasets import (
+    from .datasets.loaders import (
         CLASS_NAMES,
         download_fashion_mnist,
         fetch_fashion_mnist,

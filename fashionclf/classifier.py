@@ -7,8 +7,14 @@ clone-safe, and hides skorch's ``**kwargs`` routing, while skorch still runs
 the training loop, callbacks (early stopping, progress bar, epoch table) and
 device handling. Everything torch-related is created in ``fit``, never in
 ``__init__`` or at import time. The net is built in one place
-(``fashionclf._construction``), whether a model is fitted, loaded from a
+(:mod:`fashionclf._estimator.construction`), whether a model is fitted, loaded from a
 file or unpickled.
+
+The life cycle reads top to bottom in this one class: ``fit`` checks the
+parameters, prepares the data, builds the net, trains it and finishes
+(inference copies); prediction, then saving, loading and pickling follow.
+The work it delegates lives in :mod:`fashionclf._estimator`, as objects
+and functions.
 
 Input contract
 --------------
@@ -23,23 +29,52 @@ by the training standard deviation (stored in the model).
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import os
-from collections.abc import Sequence
+import warnings
+from collections.abc import Iterator, Sequence
 from numbers import Integral, Real
 from typing import Any, Literal
 
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.utils import _safe_indexing
+from sklearn.utils import _safe_indexing, check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import _num_samples, check_is_fitted, column_or_1d
+from skorch.helper import predefined_split
 
-from ._construction import OPTIMIZERS
-from ._fitting import FittingMixin
-from ._inference import predict_proba_batches
-from ._persistence import PersistenceMixin
-from ._validation import expected_got
+from . import serialization
+from ._estimator.construction import (
+    OPTIMIZERS,
+    FittedState,
+    build_net,
+    fingerprint,
+    split_validation,
+)
+from ._estimator.devices import resolve_device
+from ._estimator.inference import folded_copy, predict_proba_batches
+from ._estimator.locks import seeded_torch_rng
+from ._estimator.quantization import Int8Network, state_from_bytes, state_to_bytes
+from ._estimator.schedule import SCHEDULES, schedule_steps
+from ._estimator.state import (
+    checkpoint_file,
+    net_state,
+    restore_net_state,
+    resume_from_checkpoint,
+)
+from ._estimator.training import WeightedTensors
+from ._utils.messages import expected_got, first_line
+from ._utils.threads import torch_threads
+from ._utils.validation import (
+    check_pixels,
+    encode_labels,
+    resolve_image_shape,
+    training_weights,
+)
+from .exceptions import ModelFileError
+from .networks import ARCHITECTURES
 
 __all__ = ["PREDICT_CHUNK", "FashionCNNClassifier", "load_model", "save_model"]
 
@@ -47,9 +82,7 @@ __all__ = ["PREDICT_CHUNK", "FashionCNNClassifier", "load_model", "save_model"]
 PREDICT_CHUNK = 8192
 
 
-class FashionCNNClassifier(
-    FittingMixin, PersistenceMixin, ClassifierMixin, BaseEstimator
-):
+class FashionCNNClassifier(ClassifierMixin, BaseEstimator):
     """Convolutional neural network classifier for 28x28 grayscale images.
 
     Built on skorch and PyTorch; the defaults are tuned for Fashion-MNIST on
@@ -221,8 +254,15 @@ class FashionCNNClassifier(
     (3,)
     """
 
+    # fitted state, set by fit / load / unpickling (declared for type checkers)
+    classes_: np.ndarray
+    image_shape_: tuple[int, ...]
+    device_: str
+    int8_network_: Int8Network | None
+    _state: FittedState
+
     _parameter_constraints: dict = {
-        "architecture": [StrOptions({"compact", "cnn", "seed"})],
+        "architecture": [StrOptions(set(ARCHITECTURES))],
         "module": [callable, None],
         "module_params": [dict, None],
         "n_blocks": [Interval(Integral, 1, None, closed="left")],
@@ -233,7 +273,7 @@ class FashionCNNClassifier(
         "optimizer": [StrOptions(set(OPTIMIZERS))],
         "lr": [Interval(Real, 0, None, closed="neither")],
         "weight_decay": [Interval(Real, 0, None, closed="left")],
-        "lr_schedule": [StrOptions({"onecycle", "cosine", "constant"})],
+        "lr_schedule": [StrOptions(set(SCHEDULES))],
         "batch_size": [Interval(Integral, 1, None, closed="left")],
         "max_epochs": [Interval(Integral, 1, None, closed="left")],
         "augment": ["boolean"],
@@ -374,6 +414,122 @@ class FashionCNNClassifier(
         """
         return self._fit(X, y, classes, 1, sample_weight)
 
+    def _fit(self, X, y, classes, epochs: int | None, sample_weight) -> Any:
+        """Check, prepare, build (first call), train ``epochs`` (None: all), finish."""
+        first, whole = not hasattr(self, "net_"), epochs is None
+        if first:
+            self._check_params()
+        Xt, yt, wt, seed = self._prepare(X, y, classes, sample_weight, first=first)
+        with self._torch_env(seed + (0 if first else len(self.net_.history))):
+            Xtr, ytr, wtr, valid = split_validation(
+                Xt, yt, wt, self.validation_fraction, seed
+            )
+            if first:
+                epochs = self._build(Xt, yt, wt, Xtr, valid, seed, epochs)
+            else:
+                self.net_.train_split = (
+                    None if valid is None else predefined_split(valid)
+                )
+            self._train(Xtr, ytr, wtr, epochs)
+        self._finish(Xtr if self.quantize else None, calibrate_now=whole)
+        return self
+
+    def _check_params(self) -> None:
+        """Validate the parameters (declarative constraints, then the combinations).
+
+        Resolves ``device`` into ``device_``.
+        """
+        self._validate_params()
+        owner = type(self).__name__
+        pr = self.pixel_range
+        if pr is not None and not (
+            len(pr) == 2 and all(isinstance(v, Real) for v in pr) and pr[0] < pr[1]
+        ):
+            raise ValueError(
+                expected_got(
+                    owner, f"pixel_range={pr!r}", "None or (low, high) with low < high"
+                )
+            )
+        if self.early_stopping and self.validation_fraction <= 0:
+            raise ValueError(
+                expected_got(
+                    owner,
+                    "early_stopping=True with validation_fraction=0",
+                    "validation_fraction > 0 to monitor",
+                    "Set e.g. validation_fraction=0.1.",
+                )
+            )
+        self.device_ = resolve_device(self.device, owner)
+        if self.quantize and self.device_ != "cpu":
+            raise ValueError(
+                expected_got(
+                    owner,
+                    f"quantize=True with device={self.device_!r}",
+                    "device='cpu': int8 kernels run on the CPU only",
+                )
+            )
+
+    def _prepare(self, X, y, classes, sample_weight, *, first: bool):
+        """Images, label codes, sample weights as tensors, and the fit's seed."""
+        Xt = self._to_images(X, reset=first)
+        if len(Xt) < 2:
+            raise ValueError(
+                expected_got(
+                    type(self).__name__, f"{len(Xt)} sample", "at least 2 samples"
+                )
+            )
+        known = classes if first else self.classes_
+        self.classes_, codes = encode_labels(y, len(Xt), known, type(self).__name__)
+        weight = training_weights(
+            sample_weight, self.class_weight, codes, self.classes_
+        )
+        seed = (
+            int(check_random_state(self.random_state).randint(2**31 - 1))
+            if first
+            else self._state.seed
+        )
+        wt = None if weight is None else torch.from_numpy(weight)
+        return Xt, torch.from_numpy(codes), wt, seed
+
+    def _build(self, Xt, yt, wt, Xtr, valid, seed: int, epochs: int | None):
+        """Build ``net_`` for a first epoch; return the epochs left to train."""
+        mean, std = (
+            (Xtr.mean().item(), Xtr.std().item()) if self.standardize else (0, 1)
+        )
+        steps = schedule_steps(self.max_epochs, len(Xtr), self.batch_size)
+        self._state = FittedState(
+            len(self.classes_), self.image_shape_, steps, seed, mean, std or 1.0
+        )
+        params, checkpoint = self.get_params(), None
+        if self.checkpoint_path is not None:
+            key = fingerprint(params, Xt, yt, wt)
+            checkpoint = (checkpoint_file(self.checkpoint_path, key), key)
+        self.net_ = build_net(
+            params, self._state, device=self.device_, valid=valid, checkpoint=checkpoint
+        )
+        if checkpoint is not None and epochs is None:
+            epochs = self.max_epochs - resume_from_checkpoint(self.net_, *checkpoint)
+        return epochs
+
+    def _train(self, Xtr, ytr, wtr, epochs: int | None) -> None:
+        """Run ``epochs`` epochs (``None``: ``max_epochs``) through skorch."""
+        self.net_.max_epochs = self.max_epochs if epochs is None else epochs
+        if self.net_.max_epochs > 0:
+            data = (Xtr, ytr) if wtr is None else (WeightedTensors(Xtr, ytr, wtr),)
+            self.net_.partial_fit(*data)
+        self.net_.train_split = None  # do not keep validation data in the model
+
+    def _finish(self, calibration: torch.Tensor | None, *, calibrate_now: bool):
+        """After the weights changed: inference copies, int8 (now or when used)."""
+        self.history_ = self.net_.history
+        self._float_network = folded_copy(self.net_.module_)
+        self.int8_network_ = None
+        if calibration is not None:  # 2,048 images, not the whole training set
+            calibration = Int8Network.calibration_sample(calibration)
+        self._calibration = calibration
+        if calibration is not None and calibrate_now:
+            self._int8()
+
     # ------------------------------------------------------------- prediction
     def predict_proba(self, X) -> np.ndarray:
         """Class probabilities, columns in the order of ``classes_``.
@@ -475,6 +631,189 @@ class FashionCNNClassifier(
                 )
             )
         return super().score(X, y, sample_weight=sample_weight)
+
+    # ---------------------------------------------------------------- helpers
+    def _to_images(self, X, *, reset: bool) -> torch.Tensor:
+        Xf = check_pixels(
+            self,
+            X,
+            reset=reset,
+            image_shape=self.image_shape,
+            pixel_range=self.pixel_range,
+        )
+        if reset:
+            self.image_shape_ = resolve_image_shape(
+                self.image_shape, Xf.shape[1], type(self).__name__
+            )
+        return torch.from_numpy(np.ascontiguousarray(Xf)).reshape(
+            -1, *self.image_shape_
+        )
+
+    @contextlib.contextmanager
+    def _torch_env(self, seed: int | None = None) -> Iterator[None]:
+        """Set torch's threads, and (training) fork and seed its global RNG.
+
+        The estimator's own random draws use per-fit generators; the seeded
+        fork serves only code that draws from the global RNG (a user module's
+        ``torch.nn.Dropout``) and keeps the caller's RNG state untouched.
+        """
+        seeded = (
+            seeded_torch_rng(seed, self.device_)
+            if seed is not None
+            else contextlib.nullcontext()
+        )
+        with torch_threads(self.num_threads), seeded:
+            yield
+
+    def _int8(self) -> Int8Network:
+        """Return the int8 network, calibrated on first use after training."""
+        int8 = getattr(self, "int8_network_", None)
+        if int8 is None:
+            images = getattr(self, "_calibration", None)
+            if images is None:
+                raise ValueError(
+                    expected_got(
+                        type(self).__name__,
+                        "quantize=True on a model fitted with quantize=False",
+                        "a refit after set_params(quantize=True)",
+                    )
+                )
+            with self._torch_env():
+                int8 = Int8Network.calibrate(self.net_.module_, images, self.batch_size)
+            self.int8_network_, self._calibration = int8, None
+        return int8
+
+    # ------------------------------------------------- saving, loading, pickles
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """Save weights and parameters in the weights-only format (no pickle).
+
+        Parameters
+        ----------
+        path : str or path-like
+            The file to write (atomically: a crash never leaves half a file).
+        """
+        check_is_fitted(self)
+        serialization.write_model_file(path, self.get_params(), self._export())
+
+    @classmethod
+    def load(
+        cls, path: str | os.PathLike[str], *, trusted_modules: Sequence[str] = ()
+    ) -> FashionCNNClassifier:
+        """Load a model saved by :meth:`save`; never unpickles code.
+
+        Parameters
+        ----------
+        path : str or path-like
+            A file written by :meth:`save`.
+        trusted_modules : sequence of str, default=()
+            Import paths (``'package.module:Class'``, or a whole
+            ``'package.module'``) of user networks (``module``) the file may
+            name; a file naming any other is refused, nothing is imported.
+
+        Returns
+        -------
+        model : FashionCNNClassifier
+            Fitted, on the CPU (``device='cpu'``); see
+            :func:`fashionclf.serialization.read_model_file` for what is
+            restored and checked.
+
+        Raises
+        ------
+        FileNotFoundError
+            ``path`` does not exist.
+        ModelFileError
+            The file is not a valid model file, or names an untrusted module.
+        """
+        params, exported = serialization.read_model_file(path, trusted_modules)
+        try:
+            model = cls(**params)
+            model._check_params()
+            model._restore(exported)
+            if model.int8_network_ is not None:
+                try:  # built now, so a mismatch fails here
+                    model.int8_network_.graph()
+                except Exception as exc:
+                    raise ModelFileError(
+                        f"{path}: its int8 tensors do not match the architecture "
+                        f"its parameters declare: {first_line(exc)}"
+                    ) from exc
+        except ModelFileError:
+            raise
+        except Exception as exc:  # any other failure on crafted data is a bad file
+            raise ModelFileError(
+                f"{path}: malformed model file ({type(exc).__name__}: "
+                f"{first_line(exc)})."
+            ) from exc
+        return model
+
+    def _export(self) -> dict[str, Any]:
+        """Return the fitted state as plain containers and CPU tensors.
+
+        One fitted state, three ways out: ``save`` writes it as a model file,
+        pickling keeps it as the pickled state (no ``nn.Module``, no
+        device-bound tensor), and :meth:`_restore` rebuilds the net from it.
+        """
+        pending = self.quantize and getattr(self, "_calibration", None) is not None
+        int8 = self._int8() if pending else getattr(self, "int8_network_", None)
+        return {
+            "classes": self.classes_,
+            "n_features_in": self.n_features_in_,
+            "feature_names_in": getattr(self, "feature_names_in_", None),
+            "image_shape": self.image_shape_,
+            "fitted": self._state,
+            "net": net_state(self.net_),
+            "history": list(self.net_.history),
+            "int8": None if int8 is None else int8.state,
+        }
+
+    def _restore(self, exported: dict[str, Any]) -> None:
+        """Rebuild ``net_`` (on ``device_``) and the inference copies from _export."""
+        self.classes_ = np.asarray(exported["classes"])
+        self.n_features_in_ = exported["n_features_in"]
+        if exported["feature_names_in"] is not None:
+            self.feature_names_in_ = np.asarray(exported["feature_names_in"], object)
+        self.image_shape_ = tuple(exported["image_shape"])
+        fitted = exported["fitted"]
+        self._state = (
+            fitted if isinstance(fitted, FittedState) else FittedState(**fitted)
+        )
+        self.net_ = build_net(self.get_params(), self._state, device=self.device_)
+        restore_net_state(self.net_, exported["net"], exported["history"])
+        self._finish(None, calibrate_now=False)
+        if exported["int8"] is not None:
+            self.int8_network_ = Int8Network(
+                self.net_.module_, exported["int8"], self.image_shape_
+            )
+
+    def __getstate__(self) -> dict:
+        state = dict(super().__getstate__())  # a copy
+        for key in ("_float_network", "_calibration", "net_", "history_", "_state"):
+            state.pop(key, None)
+        state.pop("int8_network_", None)
+        if hasattr(self, "net_"):
+            exported = self._export()
+            # plain data only: a pickle names no class of fashionclf's internals
+            exported["fitted"] = dataclasses.asdict(exported["fitted"])
+            if exported["int8"] is not None:  # quantized tensors pickle as bytes
+                exported["int8"] = state_to_bytes(exported["int8"])
+            state["_exported"] = exported
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        exported = state.pop("_exported", None)
+        self.__dict__.update(state)
+        if exported is not None:
+            if self.device_.startswith("cuda") and not torch.cuda.is_available():
+                warnings.warn(
+                    f"This model was fitted on {self.device_!r}, which is not "
+                    "available here; it is loaded on the CPU.",
+                    UserWarning,
+                    stacklevel=2,
+                )
+                self.device_ = "cpu"
+            if isinstance(exported["int8"], bytes):
+                exported["int8"] = state_from_bytes(exported["int8"])
+            self._restore(exported)
 
 
 def save_model(model: FashionCNNClassifier, path: str | os.PathLike[str]) -> None:

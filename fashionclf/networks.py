@@ -1,25 +1,31 @@
 """The CNNs, in plain PyTorch. This module imports only torch.
 
-Three architectures, each built for any input shape ``(C, H, W)`` and number
-of classes:
+Each architecture is registered by name with :func:`register_network`
+(``ARCHITECTURES`` maps names to classes), is built for any input shape
+``(C, H, W)`` and number of classes, and takes the size parameters its
+signature names. The estimator's ``architecture`` choices, and what it
+passes each network, come from this registry: adding a network is one
+decorated class here.
 
-- :class:`SeedCNN` — the user's starting point: Conv 32@3x3 -> ReLU ->
+- :class:`SeedCNN` (``'seed'``): the smallest, Conv 32@3x3 -> ReLU ->
   MaxPool 2x2 -> Flatten -> Dense 32 -> ReLU -> Dense 10 (174k parameters
   at 28x28).
-- :class:`FashionCNN` — the default: ``n_blocks`` blocks of
-  ``convs_per_block`` x (Conv 3x3 -> BatchNorm -> ReLU) -> MaxPool 2x2 ->
-  Dropout, channels ``width * 2**block``; then Flatten -> Dense -> ReLU ->
-  Dropout -> Dense. With the defaults (2 blocks, width 32, 2 convs, dense
-  128) it has 468k parameters and 37 MFLOPs forward per 28x28 image.
-- :class:`CompactCNN` — a full-resolution stem, then blocks of Conv ->
-  MaxPool -> BatchNorm -> ReLU (-> Conv -> BatchNorm -> ReLU), global max
-  pooling and one linear layer. With 3 blocks of width 32 it has 293k
-  parameters and 34 MFLOPs forward per 28x28 image.
+- :class:`FashionCNN` (``'cnn'``, the ``reference`` preset's network):
+  ``n_blocks`` blocks of ``convs_per_block`` x (Conv 3x3 -> BatchNorm ->
+  ReLU) -> MaxPool 2x2 -> Dropout, channels ``width * 2**block``; then
+  Flatten -> Dense -> ReLU -> Dropout -> Dense. With 2 blocks, width 32,
+  2 convs and dense 128 it has 468k parameters and 37 MFLOPs forward per
+  28x28 image.
+- :class:`CompactCNN` (``'compact'``, the default): a full-resolution stem,
+  then blocks of Conv -> MaxPool -> BatchNorm -> ReLU (-> Conv -> BatchNorm
+  -> ReLU), global max pooling and one linear layer. With 3 blocks of width
+  32 it has 293k parameters and 34 MFLOPs forward per 28x28 image.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import inspect
+from collections.abc import Callable, Sequence
 from numbers import Integral
 
 import torch
@@ -27,6 +33,7 @@ from torch import nn
 
 __all__ = [
     "ARCHITECTURES",
+    "SIZE_PARAMS",
     "CompactCNN",
     "Dropout",
     "FashionCNN",
@@ -34,7 +41,30 @@ __all__ = [
     "Standardized",
     "build_network",
     "per_block",
+    "register_network",
 ]
+
+#: name -> network class; filled by :func:`register_network`.
+ARCHITECTURES: dict[str, type[nn.Module]] = {}
+
+#: The estimator parameters that size a network; each network takes those its
+#: ``__init__`` names.
+SIZE_PARAMS = ("n_blocks", "width", "convs_per_block", "dense_units", "dropout")
+
+
+def register_network(name: str) -> Callable[[type[nn.Module]], type[nn.Module]]:
+    """Register a network class under ``name`` (a class decorator).
+
+    The class is built as ``cls(input_shape, n_classes, **sizes)``, where
+    ``sizes`` holds the entries of :data:`SIZE_PARAMS` that its ``__init__``
+    names.
+    """
+
+    def register(cls: type[nn.Module]) -> type[nn.Module]:
+        ARCHITECTURES[name] = cls
+        return cls
+
+    return register
 
 
 class Dropout(nn.Dropout):
@@ -55,6 +85,7 @@ class Dropout(nn.Dropout):
         return x * keep / (1 - self.p)
 
 
+@register_network("seed")
 class SeedCNN(nn.Module):
     """Conv 32@3x3 -> ReLU -> MaxPool -> Flatten -> Dense 32 -> ReLU -> Dense.
 
@@ -84,6 +115,7 @@ class SeedCNN(nn.Module):
         return self.head(self.features(x))
 
 
+@register_network("cnn")
 class FashionCNN(nn.Module):
     """Conv-BN-ReLU blocks with max-pooling and dropout, then a dense head.
 
@@ -150,6 +182,7 @@ class FashionCNN(nn.Module):
         return self.head(self.features(x))
 
 
+@register_network("compact")
 class CompactCNN(nn.Module):
     """A full-resolution stem, then conv blocks that pool before normalising.
 
@@ -223,9 +256,6 @@ def _conv_bn_relu(c_in: int, c_out: int, *, pool: bool = False) -> list[nn.Modul
     return [*layers, nn.BatchNorm2d(c_out), nn.ReLU(inplace=True)]
 
 
-ARCHITECTURES = ("cnn", "compact", "seed")
-
-
 def per_block(value: int | Sequence[int], n_blocks: int, name: str) -> list[int]:
     """Expand ``value`` (one int, or one int per block) to ``n_blocks`` ints.
 
@@ -248,43 +278,23 @@ def build_network(
     architecture: str,
     input_shape: tuple[int, int, int],
     n_classes: int,
-    *,
-    n_blocks: int = 2,
-    width: int | Sequence[int] = 32,
-    convs_per_block: int | Sequence[int] = 2,
-    dense_units: int = 128,
-    dropout: float = 0.25,
+    **sizes: int | Sequence[int] | float,
 ) -> nn.Module:
-    """Build a network by name: ``'cnn'``, ``'compact'`` or ``'seed'``.
+    """Build the network registered as ``architecture``.
 
-    Size parameters apply to ``'cnn'`` (:class:`FashionCNN`) and ``'compact'``
-    (:class:`CompactCNN`, which has no hidden dense layer: ``dense_units`` is
-    not used); ``'seed'`` (:class:`SeedCNN`) has a fixed size.
+    ``sizes`` holds size parameters (:data:`SIZE_PARAMS`); each network takes
+    those its signature names and ignores the rest (``'compact'`` has no
+    hidden dense layer, so no ``dense_units``; ``'seed'`` has a fixed size).
     """
-    if architecture == "seed":
-        return SeedCNN(input_shape, n_classes)
-    if architecture == "compact":
-        return CompactCNN(
-            input_shape,
-            n_classes,
-            n_blocks=n_blocks,
-            width=width,
-            convs_per_block=convs_per_block,
-            dropout=dropout,
+    if architecture not in ARCHITECTURES:
+        raise ValueError(
+            f"build_network received architecture={architecture!r}; expected one of "
+            f"{sorted(ARCHITECTURES)}."
         )
-    if architecture == "cnn":
-        return FashionCNN(
-            input_shape,
-            n_classes,
-            n_blocks=n_blocks,
-            width=width,
-            convs_per_block=convs_per_block,
-            dense_units=dense_units,
-            dropout=dropout,
-        )
-    raise ValueError(
-        f"build_network received architecture={architecture!r}; expected one of "
-        f"{ARCHITECTURES}."
+    cls = ARCHITECTURES[architecture]
+    accepted = inspect.signature(cls).parameters
+    return cls(
+        input_shape, n_classes, **{k: v for k, v in sizes.items() if k in accepted}
     )
 
 

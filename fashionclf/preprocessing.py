@@ -22,7 +22,8 @@ import scipy.sparse as sp
 from sklearn.base import BaseEstimator, OneToOneFeatureMixin, TransformerMixin
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
-from ._validation import check_pixels, expected_got, resolve_image_shape
+from ._utils.messages import expected_got
+from ._utils.validation import check_pixels, resolve_image_shape
 
 __all__ = ["ImageFlattener", "ImageReshaper", "PixelScaler"]
 

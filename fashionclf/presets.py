@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:  # imported in make_cnn: the names load without torch
     from .classifier import FashionCNNClassifier
 
-__all__ = ["BENCHMARK_PRESETS", "PRESETS", "REFERENCE", "make_cnn"]
+__all__ = ["PRESETS", "REFERENCE", "make_cnn"]
 
 # The parameters of ``FashionCNNClassifier()`` before the time-to-accuracy work
 # (10 epochs of the 2x2-conv network): the yardstick that speed figures are
@@ -77,24 +77,6 @@ PRESETS: dict[str, dict[str, Any]] = {
         "dropout": 0.0,
         "batch_size": 512,
     },
-}
-
-
-#: Named model lists of ``fashionclf benchmark``: 'quick' is the README's main job.
-BENCHMARK_PRESETS: dict[str, list[str]] = {
-    "smoke": ["dummy", "logreg", "cnn-tiny"],
-    "quick": ["dummy", "logreg", "random_forest", "knn", "cnn-fast"],
-    "full": [
-        "dummy",
-        "logreg",
-        "random_forest",
-        "hist_gb",
-        "knn",
-        "svm_rbf",
-        "cnn-seed",
-        "cnn-fast",
-        "cnn-default",
-    ],
 }
 
 

@@ -21,13 +21,31 @@ from sklearn.base import BaseEstimator
 from .baselines import BASELINES, make_baseline
 from .presets import PRESETS, make_cnn
 
-__all__ = ["MODEL_NAMES", "is_cnn", "is_stochastic", "make_model"]
+__all__ = ["BENCHMARK_PRESETS", "MODEL_NAMES", "is_cnn", "is_stochastic", "make_model"]
 
 #: Every name :func:`make_model` accepts.
 MODEL_NAMES: tuple[str, ...] = (
     *(f"cnn-{preset}" for preset in PRESETS),
     *BASELINES,
 )
+
+
+#: Named model lists of ``fashionclf benchmark``: 'quick' is the README's main job.
+BENCHMARK_PRESETS: dict[str, list[str]] = {
+    "smoke": ["dummy", "logreg", "cnn-tiny"],
+    "quick": ["dummy", "logreg", "random_forest", "knn", "cnn-fast"],
+    "full": [
+        "dummy",
+        "logreg",
+        "random_forest",
+        "hist_gb",
+        "knn",
+        "svm_rbf",
+        "cnn-seed",
+        "cnn-fast",
+        "cnn-default",
+    ],
+}
 
 
 def is_cnn(name: str) -> bool:

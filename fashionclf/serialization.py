@@ -23,9 +23,10 @@ from typing import Any
 import numpy as np
 import torch
 
-from ._atomic import atomic_write
-from ._construction import FittedState
-from ._validation import first_line, resolve_image_shape
+from ._estimator.construction import NETWORK_PARAMS, FittedState, build_module
+from ._utils.atomic import atomic_write
+from ._utils.messages import first_line
+from ._utils.validation import resolve_image_shape
 from .exceptions import ModelFileError
 
 __all__ = [
@@ -131,9 +132,9 @@ def read_model_file(
     The file is treated as untrusted: before anything is unpickled, it must be
     a zip archive of uncompressed records within size limits; the parameters
     it declares must lie within :data:`FILE_BOUNDS`; a user network it names
-    is imported only if listed in ``trusted_modules``. (The caller then
-    compares its tensors with the architecture built on torch's ``meta``
-    device, :func:`check_tensors`.) Every failure raises
+    is imported only if listed in ``trusted_modules``; its tensors must match
+    the architecture it declares, built on torch's ``meta`` device (no
+    memory; :func:`check_tensors`). Every failure raises
     :class:`ModelFileError`.
 
     What is restored: the weights, the optimizer state, the learning-rate
@@ -196,7 +197,12 @@ def read_model_file(
         )
     try:
         params = _params(payload, path, trusted_modules)
-        return params, _exported(payload, params, path)
+        exported = _exported(payload, params, path)
+        skeleton = build_module(
+            {k: params[k] for k in NETWORK_PARAMS}, exported["fitted"], meta=True
+        )
+        check_tensors(skeleton, exported["net"], path)
+        return params, exported
     except ModelFileError:
         raise
     except Exception as exc:  # any other failure on crafted data is a bad file
@@ -356,11 +362,11 @@ def _check_trusted(trusted) -> tuple[str, ...]:
 
 def _split_import_path(name, path) -> tuple[str, str]:
     """``'package.module:Name'`` -> ``('package.module', 'Name')``, or refuse it."""
-    module_name, _, qualname = name.partition(":") if isinstance(name, str) else "::"
+    text = name if isinstance(name, str) else ""
+    module_name, _, qualname = text.partition(":")
     parts = module_name.split(".")
     if not (
-        isinstance(name, str)
-        and name.count(":") == 1
+        text.count(":") == 1
         and all(part.isidentifier() for part in parts)
         and qualname.isidentifier()
         and not qualname.startswith("_")

@@ -26,8 +26,8 @@ from fashionclf import (
     read_idx,
     read_kaggle_csv,
 )
-from fashionclf._formats import KAGGLE_COLUMNS, write_idx
 from fashionclf.cli import main
+from fashionclf.datasets.formats import KAGGLE_COLUMNS, write_idx
 from fashionclf.tuning import open_study, run_study, search_space
 
 from .conftest import tiny_cnn
@@ -109,7 +109,7 @@ def _image(t, name, make):
 
 
 def _read_images(paths):
-    from fashionclf.image_files import read_images
+    from fashionclf.datasets.images import read_images
 
     return read_images(paths)
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from fashionclf.benchmark import resolve_models, run_benchmark
-from fashionclf.significance import mcnemar_exact
+from fashionclf.benchmark.significance import mcnemar_exact
 
 
 def test_run_and_save(small, tmp_path, capsys):

@@ -506,7 +506,7 @@ def test_bad_sample_weight(small, weight, match):
 
 
 def test_sample_weight_is_routed_through_pipeline_and_search(small, monkeypatch):
-    import fashionclf._fitting as fitting
+    import fashionclf.classifier as fitting
 
     seen = []
     real = fitting.training_weights
@@ -672,3 +672,28 @@ def test_a_model_fitted_on_a_gpu_unpickles_on_a_cpu(small, monkeypatch):
         restored = pickle.loads(data)
     assert restored.device_ == "cpu"
     np.testing.assert_array_equal(restored.predict_proba(Xt[:20]), ref)
+
+
+def test_pickles_from_before_the_layout_still_load(small, monkeypatch):
+    # Before the subpackages, a pickled classifier held its FittedState object,
+    # defined in fashionclf._construction; pickles now hold a plain dict.
+    import dataclasses
+    import pickle
+
+    from fashionclf._estimator.construction import FittedState
+
+    X, y, Xt, _ = small
+    clf = tiny_cnn().fit(X[:200], y[:200])
+    assert b"FittedState" not in pickle.dumps(clf)
+    monkeypatch.setattr(FittedState, "__module__", "fashionclf._construction")
+    monkeypatch.setattr(
+        "fashionclf.classifier.dataclasses",
+        type("D", (), {"asdict": staticmethod(lambda state: state)}),
+    )
+    old = pickle.dumps(clf)
+    assert b"fashionclf._construction" in old
+    monkeypatch.undo()
+    assert dataclasses.is_dataclass(FittedState)
+    np.testing.assert_array_equal(
+        pickle.loads(old).predict_proba(Xt), clf.predict_proba(Xt)
+    )

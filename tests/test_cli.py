@@ -57,21 +57,9 @@ def test_info_missing_data(tmp_path, capsys):
 
 
 def test_fetch_unreachable_mirror(tmp_path, capsys, monkeypatch):
-    from fashionclf import datasets
-
     from .http_server import unreachable_url
 
-    monkeypatch.setattr(datasets, "OFFICIAL_MIRRORS", (unreachable_url(),))
-    monkeypatch.setattr(
-        datasets.download_fashion_mnist,
-        "__kwdefaults__",
-        {
-            **datasets.download_fashion_mnist.__kwdefaults__,
-            "mirrors": (unreachable_url(),),
-            "retries": 1,
-            "timeout": 2,
-        },
-    )
+    monkeypatch.setenv("FASHIONCLF_MIRRORS", unreachable_url())  # documented
     assert main(["fetch", "--data-home", str(tmp_path)]) == 2
     assert _err(capsys).startswith("fashionclf fetch: error: could not download")
 
@@ -292,7 +280,7 @@ def test_tune_never_prints_a_database_password(url, capsys):
 
 
 def test_redact_urls():
-    from fashionclf._validation import redact_urls
+    from fashionclf._utils.messages import redact_urls
 
     assert (
         redact_urls("x postgresql://u:p%40ss@h:5/d y") == "x postgresql://u:***@h:5/d y"

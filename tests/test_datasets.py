@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 
 from fashionclf import CLASS_NAMES, fetch_fashion_mnist, load_sample
-from fashionclf._formats import KAGGLE_COLUMNS, write_idx
 from fashionclf.datasets import get_cache_dir, get_data_home
+from fashionclf.datasets.formats import KAGGLE_COLUMNS, write_idx
 
 
 def _kaggle_folder(folder, sample):
@@ -210,7 +210,7 @@ def test_cache_files_follow_the_umask(tmp_path, sample):
 def test_only_this_librarys_stale_temporary_files_are_swept(tmp_path):
     import os
 
-    from fashionclf._atomic import sweep_stale
+    from fashionclf._utils.atomic import sweep_stale
 
     ours = tmp_path / ".model.pt.abc123.fashionclf-tmp"
     fresh = tmp_path / ".model.pt.def456.fashionclf-tmp"

@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from fashionclf import _devices
+from fashionclf._estimator import devices as _devices
 
 
 def _gpus(monkeypatch, free_bytes):

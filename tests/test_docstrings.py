@@ -7,13 +7,13 @@ import inspect
 import pytest
 
 MODULES = [
-    "datasets",
+    "datasets.loaders",
     "preprocessing",
     "classifier",
     "presets",
     "baselines",
     "registry",
-    "tuning",
+    "tuning.search",
 ]
 
 

@@ -11,8 +11,8 @@ from fashionclf import (
     download_fashion_mnist,
     fetch_fashion_mnist,
 )
-from fashionclf._formats import write_idx
 from fashionclf.datasets import OFFICIAL_MD5
+from fashionclf.datasets.formats import write_idx
 
 from .http_server import FileServer, unreachable_url
 
@@ -102,7 +102,7 @@ def test_server_unreachable(tmp_path, idx_files):
 def test_n_retries_and_delay_as_in_sklearn_datasets(tmp_path, idx_files, monkeypatch):
     _, md5 = idx_files
     waits = []
-    monkeypatch.setattr("fashionclf._download.time.sleep", waits.append)
+    monkeypatch.setattr("fashionclf.datasets.download.time.sleep", waits.append)
     with FileServer({}) as empty, pytest.raises(DownloadError, match=r"3 attempts"):
         fetch_fashion_mnist(
             data_home=tmp_path,
@@ -148,7 +148,7 @@ def test_two_processes_fetch_into_one_empty_cache(tmp_path, idx_files):
     import subprocess
     import sys
 
-    from fashionclf._download import file_md5
+    from fashionclf.datasets.download import file_md5
 
     files, md5 = idx_files
     with FileServer(files) as srv:
@@ -259,7 +259,7 @@ def test_a_misbehaving_mirror_falls_back_to_the_next(tmp_path, idx_files, mode):
 )
 def test_a_hostile_mirror_is_cut_off(tmp_path, idx_files, mode, limit, match):
     """A dripping mirror hits the deadline; an endless body, the size cap."""
-    from fashionclf._download import download
+    from fashionclf.datasets.download import download
 
     files, md5 = idx_files
     with (

@@ -6,7 +6,7 @@ import sys
 import numpy as np
 import pytest
 
-from fashionclf._training import TensorBatches
+from fashionclf._estimator.training import TensorBatches
 
 from .conftest import tiny_cnn
 
@@ -140,7 +140,7 @@ def test_stale_checkpoints_in_a_folder_are_deleted(small, tmp_path):
     import os
     import time
 
-    from fashionclf._training import CHECKPOINT_MAX_AGE_S
+    from fashionclf._estimator.state import CHECKPOINT_MAX_AGE_S
 
     X, y, _, _ = small
     folder = tmp_path / "ckpts"

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from fashionclf._formats import write_idx
 from fashionclf.cli import main
 from fashionclf.datasets import OFFICIAL_MD5
+from fashionclf.datasets.formats import write_idx
 
 from .http_server import FileServer, unreachable_url
 

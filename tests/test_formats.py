@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from fashionclf import DataFormatError, read_idx, read_kaggle_csv
-from fashionclf._formats import KAGGLE_COLUMNS, write_idx
+from fashionclf.datasets.formats import KAGGLE_COLUMNS, write_idx
 
 
 def _write_csv(path, X, y, header=None, gz=False):

@@ -20,7 +20,7 @@ from fashionclf import (
     read_idx,
     read_kaggle_csv,
 )
-from fashionclf._formats import KAGGLE_COLUMNS, write_idx
+from fashionclf.datasets.formats import KAGGLE_COLUMNS, write_idx
 
 SETTINGS = settings(
     max_examples=150,
@@ -218,7 +218,7 @@ def test_model_file_fields_never_escape_as_other_errors(
 @SETTINGS
 @given(data=st.binary(max_size=3000), name=st.sampled_from(["x.png", "x.jpg", "x"]))
 def test_random_bytes_as_an_image(tmp_path, data, name):
-    from fashionclf.image_files import read_images
+    from fashionclf.datasets.images import read_images
 
     path = tmp_path / name
     path.write_bytes(data)
@@ -239,7 +239,7 @@ def test_random_bytes_as_an_image(tmp_path, data, name):
 def test_any_mode_and_size_of_png_or_jpeg(tmp_path, width, height, mode, fmt):
     from PIL import Image
 
-    from fashionclf.image_files import read_images
+    from fashionclf.datasets.images import read_images
 
     path = tmp_path / f"x.{fmt.lower()}"
     try:

@@ -8,7 +8,7 @@ import pytest
 from PIL import Image
 
 from fashionclf import DataFormatError
-from fashionclf.image_files import MAX_IMAGE_PIXELS, read_images
+from fashionclf.datasets.images import MAX_IMAGE_PIXELS, read_images
 
 
 def _png_header_only(path, width, height):

@@ -5,7 +5,7 @@ import pytest
 import torch
 from torch import nn
 
-from fashionclf._inference import folded_copy, predict_proba_batches
+from fashionclf._estimator.inference import folded_copy, predict_proba_batches
 from fashionclf.networks import CompactCNN, FashionCNN, Standardized
 
 from .conftest import tiny_cnn

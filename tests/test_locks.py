@@ -6,7 +6,7 @@ import time
 import pytest
 import torch
 
-from fashionclf._locks import exclusive, seeded_torch_rng, shared
+from fashionclf._estimator.locks import exclusive, seeded_torch_rng, shared
 
 
 def _in_thread(target) -> threading.Thread:

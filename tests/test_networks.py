@@ -39,7 +39,7 @@ def test_size_parameters():
 def test_unknown_architecture():
     with pytest.raises(
         ValueError,
-        match=r"architecture='resnet'; expected one of \('cnn', 'compact', 'seed'\)",
+        match=r"architecture='resnet'; expected one of \['cnn', 'compact', 'seed'\]",
     ):
         build_network("resnet", (1, 28, 28), 10)
 

@@ -3,7 +3,7 @@
 import pandas as pd
 import pytest
 
-from fashionclf import plotting
+from fashionclf.benchmark import plotting
 
 from .conftest import tiny_cnn
 
@@ -86,7 +86,7 @@ def test_headless_without_pyplot(tmp_path):
     import sys
 
     code = (
-        "import sys, numpy as np; from fashionclf import plotting; "
+        "import sys, numpy as np; from fashionclf.benchmark import plotting; "
         f"plotting.save(plotting.plot_samples(np.zeros((4, 784)), n_rows=2, n_cols=2), r'{tmp_path}/a.png'); "
         "print('matplotlib.pyplot' in sys.modules)"
     )

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import torch
 
-from fashionclf.saliency import integrated_gradients
+from fashionclf.benchmark.saliency import integrated_gradients
 
 from .conftest import tiny_cnn
 

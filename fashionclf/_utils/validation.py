@@ -1,12 +1,11 @@
-"""Private input-validation helpers shared by the transformers and the classifier.
+"""Input checks shared by the transformers and the classifier.
 
-One formatter (:func:`expected_got`) keeps error wording uniform: who
-complains, what was received, what was expected, and the fix when known.
+Pixels (shape, dtype, the scaling rule), image shapes, labels and sample
+weights. Messages are worded by :func:`~.messages.expected_got`.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 
 import numpy as np
@@ -19,19 +18,9 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
+from .messages import expected_got
+
 IMAGE_SHAPE: tuple[int, int, int] = (1, 28, 28)
-
-
-def first_line(exc: BaseException) -> str:
-    """Return the first line of an exception's message ('' if it has none)."""
-    text = str(exc)
-    return text.splitlines()[0] if text else ""
-
-
-def expected_got(owner: str, got: str, expected: str, fix: str | None = None) -> str:
-    """Format an error message: '<owner> received <got>; expected <expected>. <fix>'."""
-    msg = f"{owner} received {got}; expected {expected}."
-    return f"{msg} {fix}" if fix else msg
 
 
 def resolve_image_shape(
@@ -223,15 +212,3 @@ def training_weights(
     if np.all(weight == weight[0]):
         return None
     return (weight / weight.mean()).astype(np.float32)
-
-
-_URL_PASSWORD = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*://[^:/@\s]*):([^@\s]*)@")
-
-
-def redact_urls(text: str) -> str:
-    """Replace the password of every ``scheme://user:password@host`` in ``text``.
-
-    >>> redact_urls("postgresql://alice:s3cret@db:5432/optuna")
-    'postgresql://alice:***@db:5432/optuna'
-    """
-    return _URL_PASSWORD.sub(r"\1:***@", text)

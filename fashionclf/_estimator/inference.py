@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ._locks import shared
+from .locks import shared
 
 __all__ = ["folded_copy", "predict_proba_batches"]
 

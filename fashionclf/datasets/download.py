@@ -18,8 +18,8 @@ import urllib.request
 from collections.abc import Sequence
 from pathlib import Path
 
-from ._atomic import atomic_write
-from .exceptions import ChecksumError, DownloadError
+from .._utils.atomic import atomic_write
+from ..exceptions import ChecksumError, DownloadError
 
 _CHUNK = 1 << 16
 

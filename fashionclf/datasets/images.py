@@ -20,7 +20,7 @@ from collections.abc import Sequence
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from .exceptions import DataFormatError
+from ..exceptions import DataFormatError
 
 __all__ = ["FORMATS", "MAX_IMAGE_PIXELS", "read_images"]
 

@@ -32,11 +32,22 @@ from optuna.distributions import (
     FloatDistribution,
     IntDistribution,
 )
+from sklearn.base import BaseEstimator
+from sklearn.decomposition import PCA
+from sklearn.dummy import DummyClassifier
+from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
+from sklearn.kernel_approximation import Nystroem
+from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import train_test_split
+from sklearn.neighbors import KNeighborsClassifier
+from sklearn.pipeline import Pipeline
+from sklearn.svm import LinearSVC
 
-from ._progress import epoch_text, wants_live
-from ._pruned_search import PartialFitPipeline, make_pruned_search
-from ._studies import (
+from .._utils.threads import torch_threads
+from ..benchmark.progress import epoch_text, wants_live
+from ..classifier import FashionCNNClassifier
+from ..registry import MODEL_NAMES, is_cnn, make_model
+from .studies import (
     claim,
     default_study_name,
     open_study,
@@ -44,22 +55,21 @@ from ._studies import (
     sampler_seed,
     study_identity,
 )
-from .registry import MODEL_NAMES, is_cnn, make_model
 
 __all__ = [
     "SEARCH_SPACES",
-    "PartialFitPipeline",
     "best_summary",
     "make_objective",
-    "make_pruned_search",
-    "open_study",
     "run_study",
     "search_space",
     "suggest",
 ]
 
-SEARCH_SPACES: dict[str, dict[str, BaseDistribution]] = {
-    "cnn": {
+#: Distributions by estimator class, under the estimator's own parameter names.
+#: :func:`search_space` finds each step of a model here by its class, so a
+#: pipeline's step names can change without breaking its space.
+SEARCH_SPACES: dict[type[BaseEstimator], dict[str, BaseDistribution]] = {
+    FashionCNNClassifier: {
         "lr": FloatDistribution(3e-4, 3e-2, log=True),
         "weight_decay": FloatDistribution(1e-4, 1e-1, log=True),
         "width": IntDistribution(8, 48, step=8),
@@ -68,29 +78,21 @@ SEARCH_SPACES: dict[str, dict[str, BaseDistribution]] = {
         "label_smoothing": FloatDistribution(0.0, 0.2),
         "batch_size": CategoricalDistribution([128, 256, 512]),
     },
-    "logreg": {"logisticregression__C": FloatDistribution(1e-3, 10.0, log=True)},
-    "random_forest": {
-        "randomforestclassifier__n_estimators": IntDistribution(50, 300),
-        "randomforestclassifier__max_features": CategoricalDistribution(
-            ["sqrt", "log2"]
-        ),
-        "randomforestclassifier__min_samples_leaf": IntDistribution(1, 5),
+    LogisticRegression: {"C": FloatDistribution(1e-3, 10.0, log=True)},
+    RandomForestClassifier: {
+        "n_estimators": IntDistribution(50, 300),
+        "max_features": CategoricalDistribution(["sqrt", "log2"]),
+        "min_samples_leaf": IntDistribution(1, 5),
     },
-    "hist_gb": {
-        "histgradientboostingclassifier__learning_rate": FloatDistribution(
-            0.02, 0.3, log=True
-        ),
-        "histgradientboostingclassifier__max_leaf_nodes": IntDistribution(15, 63),
+    HistGradientBoostingClassifier: {
+        "learning_rate": FloatDistribution(0.02, 0.3, log=True),
+        "max_leaf_nodes": IntDistribution(15, 63),
     },
-    "knn": {
-        "pca__n_components": IntDistribution(20, 100),
-        "kneighborsclassifier__n_neighbors": IntDistribution(1, 15),
-    },
-    "svm_rbf": {
-        "nystroem__gamma": FloatDistribution(1e-3, 0.1, log=True),
-        "linearsvc__C": FloatDistribution(0.01, 10.0, log=True),
-    },
-    "dummy": {
+    PCA: {"n_components": IntDistribution(20, 100)},
+    KNeighborsClassifier: {"n_neighbors": IntDistribution(1, 15)},
+    Nystroem: {"gamma": FloatDistribution(1e-3, 0.1, log=True)},
+    LinearSVC: {"C": FloatDistribution(0.01, 10.0, log=True)},
+    DummyClassifier: {
         "strategy": CategoricalDistribution(["most_frequent", "prior", "uniform"])
     },
 }
@@ -98,6 +100,11 @@ SEARCH_SPACES: dict[str, dict[str, BaseDistribution]] = {
 
 def search_space(model: str = "cnn", prefix: str = "") -> dict[str, BaseDistribution]:
     """Optuna distributions for ``model``.
+
+    The model is built (:func:`fashionclf.registry.make_model`) and each of
+    its steps is looked up in :data:`SEARCH_SPACES` by class; a pipeline
+    step's parameters are named ``'<step>__<param>'`` after the step's
+    actual name.
 
     Parameters
     ----------
@@ -112,13 +119,20 @@ def search_space(model: str = "cnn", prefix: str = "") -> dict[str, BaseDistribu
     >>> from fashionclf.tuning import search_space
     >>> sorted(search_space("cnn", prefix="cnn__"))[:2]
     ['cnn__batch_size', 'cnn__dense_units']
+    >>> sorted(search_space("logreg"))
+    ['logisticregression__C']
     """
-    family = "cnn" if model.startswith("cnn-") and model in MODEL_NAMES else model
-    if family not in SEARCH_SPACES:
+    if model != "cnn" and model not in MODEL_NAMES:
         raise ValueError(
             f"received model={model!r}; expected 'cnn' or one of {list(MODEL_NAMES)}."
         )
-    return {prefix + k: v for k, v in SEARCH_SPACES[family].items()}
+    estimator = make_model("cnn-default" if model == "cnn" else model)
+    steps = estimator.steps if isinstance(estimator, Pipeline) else [("", estimator)]
+    space = {}
+    for name, step in steps:
+        for param, dist in SEARCH_SPACES.get(type(step), {}).items():
+            space[prefix + (f"{name}__{param}" if name else param)] = dist
+    return space
 
 
 def suggest(
@@ -237,6 +251,28 @@ def optimize(
     )
 
 
+def _worker(settings: dict[str, Any]) -> None:
+    """One worker process of :func:`run_study`: open the study, run its share."""
+    import torch
+
+    torch.set_num_threads(settings["threads"])  # a fresh process: its own setting
+    study = open_study(
+        settings["study_name"],
+        settings["storage"],
+        pruner=settings["pruner"],
+        random_state=settings["random_state"],
+        heartbeat_interval=settings["heartbeat_interval"],
+        grace_period=settings["grace_period"],
+    )
+    optimize(
+        study,
+        settings["objective"],
+        settings["threads"],
+        settings["n_trials"],
+        settings["timeout"],
+    )
+
+
 def run_study(
     model: str,
     X,
@@ -335,19 +371,13 @@ def run_study(
     n_done = len(study.trials)
     if n_workers > 1:
         settings.update(timeout=timeout, threads=threads, objective=objective_kw)
-        run_workers(settings, n_trials, n_workers, random_state, n_done)
+        run_workers(_worker, settings, n_trials, n_workers, random_state, n_done)
         return open_study(study_name, storage, pruner=pruner, heartbeat_interval=None)
     study.sampler = optuna.samplers.TPESampler(
         seed=sampler_seed(random_state, 0, n_done)
     )
-    import torch
-
-    prev = torch.get_num_threads()
-    torch.set_num_threads(threads)
-    try:
+    with torch_threads(threads):
         optimize(study, objective_kw, threads, n_trials, timeout)
-    finally:
-        torch.set_num_threads(prev)
     return study
 
 

@@ -4,19 +4,19 @@
   ``DataLoader``. It slices whole batches out of in-memory tensors and applies
   augmentation (random horizontal flips, random shifts) to the batch at once,
   so per-sample Python work never sets the pace.
-- :class:`LRSchedule`: a per-batch one-cycle / cosine / constant learning-rate
-  callback whose position survives ``partial_fit`` calls (skorch's
-  ``LRScheduler`` rebuilds its scheduler on every ``partial_fit``).
 - :class:`FiniteLoss`: stops training with a clear error when the loss turns
   NaN or infinite.
 - :class:`Net`: ``NeuralNetClassifier`` with per-fit random streams,
   per-sample loss weights, optional bf16 autocast and channels-last layout.
+- :class:`EpochSnapshot`: rolls an interrupted epoch back.
+
+The learning-rate schedule is in :mod:`.schedule`, checkpoints in
+:mod:`.state`.
 """
 
 from __future__ import annotations
 
 import math
-import os
 import warnings
 from collections.abc import Callable
 
@@ -27,9 +27,8 @@ from skorch.callbacks import Callback
 from skorch.dataset import Dataset
 from skorch.utils import to_tensor
 
-from ._atomic import atomic_write, sweep_stale
-from ._locks import shared
-from .networks import Dropout
+from ..networks import Dropout
+from .locks import shared
 
 
 class TensorBatches:
@@ -135,51 +134,6 @@ def augment(
             cols,
         ]
     return X
-
-
-def schedule_factor(kind: str, frac: float) -> float:
-    """Learning-rate multiplier at training progress ``frac`` in [0, 1]."""
-    frac = min(max(frac, 0.0), 1.0)
-    if kind == "constant":
-        return 1.0
-    if kind == "cosine":
-        return 0.5 * (1.0 + math.cos(math.pi * frac))
-    # one-cycle: cosine warm-up from 1/25 to 1 over 25%, cosine anneal to 1e-4
-    start, end, pct = 1 / 25, 1e-4, 0.25
-    if frac < pct:
-        t = frac / pct
-        return start + (1 - start) * 0.5 * (1 - math.cos(math.pi * t))
-    t = (frac - pct) / (1 - pct)
-    return end + (1 - end) * 0.5 * (1 + math.cos(math.pi * t))
-
-
-class LRSchedule(Callback):
-    """Set the learning rate before every training batch.
-
-    Parameters
-    ----------
-    kind : {'onecycle', 'cosine', 'constant'}
-    total_steps : int
-        Batches over the whole schedule; later batches keep the final rate.
-    """
-
-    def __init__(self, kind: str, total_steps: int) -> None:
-        self.kind = kind
-        self.total_steps = total_steps
-
-    def initialize(self):
-        """Reset the position (called by skorch on ``fit``, not ``partial_fit``)."""
-        self.step_ = 0
-        return self
-
-    def on_batch_begin(self, net, batch=None, training=False, **kwargs) -> None:
-        """Set ``lr`` for this batch from the schedule."""
-        if not training:
-            return
-        factor = schedule_factor(self.kind, self.step_ / max(self.total_steps, 1))
-        for group in net.optimizer_.param_groups:
-            group["lr"] = net.lr * factor
-        self.step_ += 1
 
 
 class FiniteLoss(Callback):
@@ -312,87 +266,3 @@ class EpochSnapshot(Callback):
 
 def _copy_state(module: torch.nn.Module) -> dict:
     return {k: v.detach().clone() for k, v in module.state_dict().items()}
-
-
-class EpochCheckpoint(Callback):
-    """Write a resumable checkpoint after every epoch (atomically).
-
-    It holds the module and optimizer states, the history and the
-    learning-rate schedule position; the random streams are seeded per epoch
-    (see :class:`Net`), so a resumed fit on the CPU ends with the same
-    weights as an uninterrupted one.
-
-    Parameters
-    ----------
-    path : str
-        Checkpoint file.
-    fingerprint : str
-        Hash of the estimator parameters and training data; a checkpoint with
-        another fingerprint is never resumed from.
-    """
-
-    def __init__(self, path: str, fingerprint: str) -> None:
-        self.path = path
-        self.fingerprint = fingerprint
-
-    def on_epoch_end(self, net, **kwargs) -> None:
-        """Save the state after this epoch."""
-        schedule = dict(net.callbacks_).get("lr_schedule")
-        payload = {
-            "fingerprint": self.fingerprint,
-            "module": _copy_state(net.module_),
-            "optimizer": net.optimizer_.state_dict(),
-            "history": _plain(list(net.history)),
-            "lr_step": getattr(schedule, "step_", 0),
-        }
-        directory = os.path.dirname(os.path.abspath(self.path))
-        os.makedirs(directory, exist_ok=True)
-        atomic_write(self.path, lambda tmp: torch.save(payload, tmp))
-
-
-#: Per-fit checkpoints in a checkpoint folder older than this are deleted.
-CHECKPOINT_MAX_AGE_S = 7 * 24 * 3600.0
-
-
-def checkpoint_file(checkpoint_path: str | os.PathLike[str], fingerprint: str) -> str:
-    """Return the file a fit checkpoints to: ``checkpoint_path``, or one inside it.
-
-    For an existing folder, ``<folder>/fit-<fingerprint>.ckpt``, after deleting
-    the folder's checkpoints (and temporary files) older than
-    :data:`CHECKPOINT_MAX_AGE_S`: those of searches abandoned long ago.
-    """
-    path = os.fspath(checkpoint_path)
-    if not os.path.isdir(path):
-        return path
-    sweep_stale(path, CHECKPOINT_MAX_AGE_S, pattern="fit-*.ckpt")
-    sweep_stale(path)
-    return os.path.join(path, f"fit-{fingerprint}.ckpt")
-
-
-def _plain(obj):
-    """Turn numpy scalars inside lists/dicts into Python values (weights-only safe)."""
-    if isinstance(obj, dict):
-        return {k: _plain(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [_plain(v) for v in obj]
-    if isinstance(obj, np.generic):
-        return obj.item()
-    return obj
-
-
-def resume_from_checkpoint(net, path: str, fingerprint: str) -> int:
-    """Load a matching checkpoint into an initialised net; return epochs done."""
-    if not os.path.isfile(path):
-        return 0
-    payload = torch.load(path, map_location="cpu", weights_only=True)
-    if payload.get("fingerprint") != fingerprint:
-        return 0
-    from skorch.history import History
-
-    net.module_.load_state_dict(payload["module"])
-    net.optimizer_.load_state_dict(payload["optimizer"])
-    net.history = History(payload["history"])
-    schedule = dict(net.callbacks_).get("lr_schedule")
-    if schedule is not None:
-        schedule.step_ = payload["lr_step"]
-    return len(net.history)

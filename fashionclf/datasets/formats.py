@@ -15,7 +15,7 @@ from typing import IO
 import numpy as np
 import pandas as pd
 
-from .exceptions import DataFormatError
+from ..exceptions import DataFormatError
 
 N_PIXELS = 784
 IMAGE_SIDE = 28

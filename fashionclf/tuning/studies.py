@@ -17,12 +17,13 @@ import json
 import multiprocessing as mp
 import random
 import time
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import optuna
 
-from ._validation import redact_urls
+from .._utils.messages import redact_urls
 
 __all__ = [
     "claim",
@@ -126,6 +127,7 @@ def open_study(
 
 
 def run_workers(
+    target: Callable[..., None],
     settings: dict[str, Any],
     n_trials: int,
     n_workers: int,
@@ -134,10 +136,12 @@ def run_workers(
 ) -> None:
     """Split ``n_trials`` exactly among ``n_workers`` spawned processes.
 
-    ``settings``: the study's name, storage, pruner, heartbeat settings,
-    timeout, torch threads per worker, and the objective's keywords. Each
-    worker's sampler seed comes from ``random_state``, its number and
-    ``n_done``, the trials the study held before.
+    Each process runs ``target(settings=...)`` (a module-level function, so
+    that ``spawn`` can import it). ``settings``: the study's name, storage,
+    pruner, heartbeat settings, timeout, torch threads per worker, and the
+    objective's keywords. Each worker's sampler seed comes from
+    ``random_state``, its number and ``n_done``, the trials the study held
+    before.
     """
     shares = [
         n_trials // n_workers + (i < n_trials % n_workers) for i in range(n_workers)
@@ -145,7 +149,7 @@ def run_workers(
     ctx = mp.get_context("spawn")
     procs = [
         ctx.Process(
-            target=_worker,
+            target=target,
             kwargs={
                 "settings": {
                     **settings,
@@ -168,34 +172,11 @@ def run_workers(
         )
 
 
-def _worker(settings: dict[str, Any]) -> None:
-    import torch
-
-    from .tuning import optimize
-
-    torch.set_num_threads(settings["threads"])
-    study = open_study(
-        settings["study_name"],
-        settings["storage"],
-        pruner=settings["pruner"],
-        random_state=settings["random_state"],
-        heartbeat_interval=settings["heartbeat_interval"],
-        grace_period=settings["grace_period"],
-    )
-    optimize(
-        study,
-        settings["objective"],
-        settings["threads"],
-        settings["n_trials"],
-        settings["timeout"],
-    )
-
-
 def study_identity(
     model: str, X, y, space: dict, max_epochs: int | None, validation_fraction: float
 ) -> dict[str, Any]:
     """Describe what a study searches: recorded in it, compared on resume."""
-    from . import __version__
+    from .. import __version__
 
     digest = hashlib.blake2b(digest_size=8)
     for arr in (X, y):

@@ -18,7 +18,7 @@ from matplotlib.ticker import MaxNLocator
 from sklearn.metrics import ConfusionMatrixDisplay, precision_recall_fscore_support
 from sklearn.utils import _safe_indexing
 
-from .datasets import CLASS_NAMES
+from ..datasets.loaders import CLASS_NAMES
 
 __all__ = [
     "plot_accuracy_vs_time",

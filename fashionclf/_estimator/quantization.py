@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ._locks import exclusive, shared
+from .locks import exclusive, shared
 
 __all__ = [
     "Int8Network",
@@ -44,17 +44,24 @@ def _engine() -> str:
 
 @contextlib.contextmanager
 def quantized_engine() -> Iterator[str]:
-    """Select the int8 engine for this CPU, restore the previous one after."""
-    previous = torch.backends.quantized.engine
-    engine = _engine()
-    torch.backends.quantized.engine = engine
-    try:
-        with warnings.catch_warnings():  # deprecation and observer notices
-            warnings.simplefilter("ignore", UserWarning)
-            warnings.simplefilter("ignore", DeprecationWarning)
-            yield engine
-    finally:
-        torch.backends.quantized.engine = previous
+    """Select the int8 engine for this CPU, restore the previous one after.
+
+    The engine and the warning filters are process-wide, so this is an
+    exclusive section (:mod:`.locks`): only building an int8 graph (which
+    packs the weights for the engine) runs inside it. Running a built graph
+    needs neither, so predictions change no process-wide state.
+    """
+    with exclusive():
+        previous = torch.backends.quantized.engine
+        engine = _engine()
+        torch.backends.quantized.engine = engine
+        try:
+            with warnings.catch_warnings():  # deprecation and observer notices
+                warnings.simplefilter("ignore", UserWarning)
+                warnings.simplefilter("ignore", DeprecationWarning)
+                yield engine
+        finally:
+            torch.backends.quantized.engine = previous
 
 
 def _prepare(module: nn.Module, example: torch.Tensor, engine: str) -> nn.Module:
@@ -190,7 +197,7 @@ class Int8Network:
         """Softmax of the int8 network over ``X``, ``batch_size`` rows at a time."""
         graph = self.graph()
         out = []
-        with quantized_engine(), torch.inference_mode():
+        with torch.inference_mode():
             for i in range(0, len(X), batch_size):
                 with shared():
                     logits = graph(X[i : i + batch_size].cpu())

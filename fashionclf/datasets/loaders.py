@@ -30,11 +30,11 @@ import pandas as pd
 from filelock import FileLock
 from sklearn.utils import Bunch
 
-from ._array_cache import cache_names, read_cache, write_cache
-from ._atomic import sweep_stale
-from ._download import download, file_md5
-from ._formats import N_PIXELS, read_idx, read_kaggle_csv
-from .exceptions import ChecksumError, DataFormatError
+from .._utils.atomic import sweep_stale
+from ..exceptions import ChecksumError, DataFormatError
+from .cache import cache_names, read_cache, write_cache
+from .download import download, file_md5
+from .formats import N_PIXELS, read_idx, read_kaggle_csv
 
 __all__ = [
     "CLASS_NAMES",

@@ -8,7 +8,7 @@ import threading
 
 import torch
 
-from ._validation import expected_got
+from .._utils.messages import expected_got
 
 # The first turn comes from the process id: worker processes started one
 # after another (consecutive pids) begin on different GPUs.

@@ -30,13 +30,20 @@ from sklearn.base import BaseEstimator
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import accuracy_score, f1_score, recall_score
 from sklearn.model_selection import train_test_split
+from sklearn.pipeline import make_pipeline
 from skorch.callbacks import Callback
 
-from ._progress import EpochProgress, wants_live
-from ._results import BenchmarkResult, environment
-from .datasets import CLASS_NAMES
-from .presets import BENCHMARK_PRESETS
-from .registry import MODEL_NAMES, is_cnn, is_stochastic, make_model
+from ..datasets.loaders import CLASS_NAMES
+from ..preprocessing import ImageReshaper, PixelScaler
+from ..registry import (
+    BENCHMARK_PRESETS,
+    MODEL_NAMES,
+    is_cnn,
+    is_stochastic,
+    make_model,
+)
+from .progress import EpochProgress, wants_live
+from .results import BenchmarkResult, environment
 
 __all__ = [
     "BENCHMARK_PRESETS",
@@ -97,15 +104,29 @@ class HeldOutAccuracy(Callback):
 
     Parameters
     ----------
-    X : array-like of shape (n_samples, 784)
-        Flat 0-255 pixel rows, as :func:`run_benchmark` takes them.
+    X : array-like of shape (n_samples, n_features)
+        Held-out pixel rows, as :func:`run_benchmark` takes them.
     y : array-like of shape (n_samples,)
         Labels 0-9 (the CNN presets' class codes).
+    pixel_range, image_shape :
+        The classifier's parameters of the same names: the images are
+        scaled and shaped by :class:`~fashionclf.preprocessing.PixelScaler`
+        and :class:`~fashionclf.preprocessing.ImageReshaper` exactly as the
+        classifier reads its input.
     """
 
-    def __init__(self, X, y) -> None:
+    def __init__(
+        self,
+        X,
+        y,
+        *,
+        pixel_range: tuple[float, float] | None = (0, 255),
+        image_shape: Sequence[int] = (1, 28, 28),
+    ) -> None:
         self.X = X
         self.y = y
+        self.pixel_range = pixel_range
+        self.image_shape = image_shape
 
     def initialize(self) -> HeldOutAccuracy:
         """Reset the time spent."""
@@ -117,8 +138,12 @@ class HeldOutAccuracy(Callback):
         if self.X is None:
             return
         t0 = time.perf_counter()
-        scaled = torch.from_numpy(np.asarray(self.X, dtype=np.float32) / 255.0)
-        self.images_: torch.Tensor | None = scaled.reshape(len(scaled), 1, 28, 28)
+        to_images = make_pipeline(
+            PixelScaler(pixel_range=self.pixel_range),
+            ImageReshaper(image_shape=self.image_shape),
+        )
+        images = np.ascontiguousarray(to_images.fit_transform(self.X))
+        self.images_: torch.Tensor | None = torch.from_numpy(images)
         self.spent_s_ += time.perf_counter() - t0
 
     def on_epoch_end(self, net, **kwargs) -> None:
@@ -148,7 +173,9 @@ def _evaluate(
     """Fit and score one model; return its row and per-test-image outcomes."""
     curve = None
     if is_cnn(name):  # a learning curve on the test set, timed apart
-        curve = HeldOutAccuracy(Xt, yt)
+        curve = HeldOutAccuracy(
+            Xt, yt, pixel_range=est.pixel_range, image_shape=est.image_shape
+        )
         extra = [("progress", live)] if live is not None else []
         est.set_params(callbacks=[("test_accuracy", curve), *extra])
     tracked = _reset_peak_rss()

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ._atomic import atomic_write, sweep_stale
-from ._formats import MAX_IDX_IMAGES, N_PIXELS
+from .._utils.atomic import atomic_write, sweep_stale
+from .formats import MAX_IDX_IMAGES, N_PIXELS
 
 __all__ = ["CACHE_VERSION", "cache_names", "read_cache", "write_cache"]
 
@@ -80,6 +80,7 @@ def read_cache(cache: Path) -> tuple[np.ndarray, np.ndarray] | None:
 
 
 def write_cache(path: Path, **arrays: np.ndarray) -> None:
+    """Write ``arrays`` to the cache file ``path`` atomically, sweeping stale ones."""
     path.parent.mkdir(parents=True, exist_ok=True)
     sweep_stale(path.parent)
 

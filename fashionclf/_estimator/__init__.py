@@ -1,0 +1,16 @@
+"""The private machinery of :class:`~fashionclf.FashionCNNClassifier`.
+
+The estimator (``fashionclf/classifier.py``) is one class; the work it
+delegates lives here, as objects and functions:
+
+- :mod:`.construction`: builds the skorch net from parameters plus a
+  :class:`~.construction.FittedState` (fit, load and unpickling alike);
+- :mod:`.training`: the skorch ``Net``, batches, augmentation, callbacks;
+- :mod:`.schedule`: the learning-rate schedule (length, shape, callback);
+- :mod:`.state`: the one codec of a trained net's state, used by model
+  files, checkpoints and pickles;
+- :mod:`.inference`: folded float predictions in batches;
+- :mod:`.quantization`: int8 inference;
+- :mod:`.devices`: ``device='auto'``;
+- :mod:`.locks`: forward passes in threads against torch's process-wide state.
+"""

@@ -1,0 +1,211 @@
+"""Model subcommands: ``train``, ``evaluate``, ``predict``."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+
+from ..datasets import CLASS_NAMES
+from .options import (
+    add_data_args,
+    add_random_state_arg,
+    load_data,
+)
+
+
+def add_parsers(sub) -> None:
+    """Add ``train``, ``evaluate`` and ``predict``."""
+    _add_train_parser(sub)
+    _add_evaluate_parser(sub)
+    _add_predict_parser(sub)
+
+
+def _add_train_parser(sub) -> None:
+    """Add the ``train`` subcommand."""
+    from ..presets import PRESETS
+
+    p = sub.add_parser("train", help="train a CNN preset and save it (weights-only)")
+    add_data_args(p)
+    p.add_argument(
+        "--preset",
+        default="default",
+        choices=sorted(PRESETS),
+        help="CNN configuration (default: %(default)s)",
+    )
+    p.add_argument(
+        "--out", default="model.pt", help="model file (default: %(default)s)"
+    )
+    p.add_argument(
+        "--max-epochs", type=int, default=None, help="override the preset's epochs"
+    )
+    add_random_state_arg(p)
+    p.add_argument(
+        "--validation-fraction",
+        type=float,
+        default=0.0,
+        help="hold out this fraction to report validation scores per epoch",
+    )
+    p.add_argument(
+        "--quiet", action="store_true", help="no epoch table or progress bar"
+    )
+    p.set_defaults(func=train)
+
+
+def _add_evaluate_parser(sub) -> None:
+    """Add the ``evaluate`` subcommand."""
+    p = sub.add_parser(
+        "evaluate", help="score a saved model on the test set, with plots"
+    )
+    add_data_args(p)
+    p.add_argument("model", help="model file written by 'fashionclf train'")
+    p.add_argument(
+        "--out-dir",
+        default=None,
+        help="write confusion_matrix.png, per_class_metrics.png and "
+        "misclassified.png here",
+    )
+    p.add_argument(
+        "--saliency",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also write saliency.png to --out-dir: integrated gradients of the "
+        "N most confidently misclassified test images",
+    )
+    p.set_defaults(func=evaluate)
+
+
+def _add_predict_parser(sub) -> None:
+    """Add the ``predict`` subcommand."""
+    p = sub.add_parser("predict", help="predict labels and probabilities to CSV")
+    p.add_argument("model", help="model file written by 'fashionclf train'")
+    p.add_argument(
+        "inputs",
+        nargs="+",
+        help="CSV files of pixel rows (pixel1..pixel784) and/or PNG/JPEG images "
+        "(resized to 28x28 grayscale)",
+    )
+    p.add_argument(
+        "--out", default="predictions.csv", help="output CSV (default: %(default)s)"
+    )
+    p.add_argument(
+        "--invert",
+        action="store_true",
+        help="invert images (dark article on light background)",
+    )
+    p.set_defaults(func=predict)
+
+
+def train(args: argparse.Namespace) -> int:
+    """Train a CNN preset and save it."""
+    from ..presets import make_cnn
+
+    X, y = load_data(args, "train")
+    over = {
+        "random_state": args.random_state,
+        "verbose": 0 if args.quiet else 2,
+        "validation_fraction": args.validation_fraction,
+    }
+    if args.max_epochs is not None:
+        over["max_epochs"] = args.max_epochs
+    clf = make_cnn(args.preset, **over).fit(X, y)
+    clf.save(args.out)
+    print(
+        f"trained '{args.preset}' on {len(X)} images in {len(clf.history_)} epochs; "
+        f"saved to {args.out}"
+    )
+    return 0
+
+
+def evaluate(args: argparse.Namespace) -> int:
+    """Score a saved model on the test set, with plots."""
+    from sklearn.metrics import classification_report
+
+    from ..benchmark import plotting
+    from ..classifier import load_model
+
+    if args.saliency and not args.out_dir:
+        raise SystemExit(
+            "fashionclf evaluate: --saliency needs --out-dir for saliency.png"
+        )
+    model = load_model(args.model)
+    X, y = load_data(args, "test")
+    proba = model.predict_proba(X)
+    pred = model.classes_[proba.argmax(axis=1)]
+    print(
+        classification_report(
+            y, pred, target_names=list(CLASS_NAMES), digits=4, zero_division=0
+        )
+    )
+    if args.out_dir:
+        out = args.out_dir
+        plotting.save(
+            plotting.plot_confusion_matrix(y, pred), f"{out}/confusion_matrix.png"
+        )
+        plotting.save(
+            plotting.plot_per_class_metrics(y, pred), f"{out}/per_class_metrics.png"
+        )
+        plotting.save(
+            plotting.plot_misclassified(X, y, proba, classes=model.classes_),
+            f"{out}/misclassified.png",
+        )
+        if args.saliency:
+            plotting.save(
+                plotting.plot_saliency(model, X, y, n=args.saliency),
+                f"{out}/saliency.png",
+            )
+        print(f"plots written to {out}/")
+    return 0
+
+
+def predict(args: argparse.Namespace) -> int:
+    """Predict labels and probabilities to CSV."""
+    import pandas as pd
+
+    from .._utils.atomic import atomic_write
+    from ..classifier import load_model
+    from ..datasets.formats import read_pixel_csv
+    from ..datasets.images import read_images
+
+    out_path = Path(args.out).resolve()
+    for given in [args.model, *args.inputs]:
+        if Path(given).resolve() == out_path:
+            raise ValueError(
+                f"--out {args.out} is also an input ({given}); expected a new file "
+                "name, so no input is overwritten."
+            )
+    model = load_model(args.model)
+    frames = []
+    images = [
+        p for p in args.inputs if not str(p).lower().endswith((".csv", ".csv.gz"))
+    ]
+    for path in args.inputs:
+        if path in images:
+            continue
+        X, _ = read_pixel_csv(path)
+        frames.append((pd.DataFrame({"source": path, "row": range(len(X))}), X))
+    if images:
+        frames.append(
+            (
+                pd.DataFrame({"source": images, "row": 0}),
+                read_images(images, invert=args.invert),
+            )
+        )
+    out = []
+    for meta, X in frames:
+        proba = model.predict_proba(X)
+        meta["label"] = model.classes_[proba.argmax(axis=1)]
+        if (
+            np.issubdtype(model.classes_.dtype, np.integer)
+            and len(model.classes_) == 10
+        ):
+            meta["class_name"] = [CLASS_NAMES[int(k)] for k in meta["label"]]
+        for j, c in enumerate(model.classes_):
+            meta[f"proba_{c}"] = proba[:, j].round(6)
+        out.append(meta)
+    result = pd.concat(out, ignore_index=True)
+    atomic_write(out_path, lambda tmp: result.to_csv(tmp, index=False))
+    print(f"{len(result)} predictions written to {args.out}")
+    return 0
