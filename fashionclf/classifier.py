@@ -68,6 +68,7 @@ from ._estimator.training import WeightedTensors
 from ._utils.messages import expected_got, first_line
 from ._utils.threads import torch_threads
 from ._utils.validation import (
+    check_pixel_range,
     check_pixels,
     encode_labels,
     resolve_image_shape,
@@ -441,15 +442,7 @@ class FashionCNNClassifier(ClassifierMixin, BaseEstimator):
         """
         self._validate_params()
         owner = type(self).__name__
-        pr = self.pixel_range
-        if pr is not None and not (
-            len(pr) == 2 and all(isinstance(v, Real) for v in pr) and pr[0] < pr[1]
-        ):
-            raise ValueError(
-                expected_got(
-                    owner, f"pixel_range={pr!r}", "None or (low, high) with low < high"
-                )
-            )
+        check_pixel_range(owner, self.pixel_range)
         if self.early_stopping and self.validation_fraction <= 0:
             raise ValueError(
                 expected_got(

@@ -15,7 +15,6 @@ declares the raw scale; values must lie inside it and map linearly to [0, 1].
 from __future__ import annotations
 
 from collections.abc import Sequence
-from numbers import Real
 
 import numpy as np
 import scipy.sparse as sp
@@ -23,18 +22,9 @@ from sklearn.base import BaseEstimator, OneToOneFeatureMixin, TransformerMixin
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
 from ._utils.messages import expected_got
-from ._utils.validation import check_pixels, resolve_image_shape
+from ._utils.validation import check_pixel_range, check_pixels, resolve_image_shape
 
 __all__ = ["ImageFlattener", "ImageReshaper", "PixelScaler"]
-
-
-def _pixel_range_ok(value) -> bool:
-    return value is None or (
-        isinstance(value, tuple | list)
-        and len(value) == 2
-        and all(isinstance(v, Real) for v in value)
-        and value[0] < value[1]
-    )
 
 
 class PixelScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
@@ -85,14 +75,7 @@ class PixelScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
 
     def _check_params(self) -> None:
         self._validate_params()
-        if not _pixel_range_ok(self.pixel_range):
-            raise ValueError(
-                expected_got(
-                    type(self).__name__,
-                    f"pixel_range={self.pixel_range!r}",
-                    "None or a (low, high) pair of numbers with low < high",
-                )
-            )
+        check_pixel_range(type(self).__name__, self.pixel_range)
 
     def fit(self, X, y=None) -> PixelScaler:
         """Validate ``X`` and learn the standardization statistics.

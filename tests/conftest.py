@@ -46,6 +46,19 @@ def shared_data():
     return SHARED
 
 
+#: The parameters of :func:`tiny_cnn`.
+TINY = dict(
+    architecture="cnn",
+    n_blocks=2,
+    dropout=0.25,
+    max_epochs=1,
+    width=8,
+    dense_units=16,
+    batch_size=64,
+    random_state=0,
+)
+
+
 def tiny_cnn(**kw):
     """A classifier cheap enough for unit tests (a few seconds per fit).
 
@@ -55,18 +68,7 @@ def tiny_cnn(**kw):
     """
     from fashionclf import FashionCNNClassifier
 
-    params = dict(
-        architecture="cnn",
-        n_blocks=2,
-        dropout=0.25,
-        max_epochs=1,
-        width=8,
-        dense_units=16,
-        batch_size=64,
-        random_state=0,
-    )
-    params.update(kw)
-    return FashionCNNClassifier(**params)
+    return FashionCNNClassifier(**{**TINY, **kw})
 
 
 def checks_cnn(**kw):

@@ -505,27 +505,31 @@ def test_bad_sample_weight(small, weight, match):
         tiny_cnn().fit(X[:200], y[:200], sample_weight=weight)
 
 
-def test_sample_weight_is_routed_through_pipeline_and_search(small, monkeypatch):
-    import fashionclf.classifier as fitting
+class _WeightRecordingCNN(FashionCNNClassifier):
+    """Records the length of the sample_weight each fit receives."""
 
-    seen = []
-    real = fitting.training_weights
+    seen: list = []
 
-    def spy(sample_weight, *args):
-        seen.append(None if sample_weight is None else len(sample_weight))
-        return real(sample_weight, *args)
+    def fit(self, X, y, sample_weight=None):
+        self.seen.append(None if sample_weight is None else len(sample_weight))
+        return super().fit(X, y, sample_weight=sample_weight)
 
-    monkeypatch.setattr(fitting, "training_weights", spy)
+
+def test_sample_weight_is_routed_through_pipeline_and_search(small):
+    from .conftest import TINY
+
+    seen = _WeightRecordingCNN.seen
+    seen.clear()
     X, y, _, _ = small
     weight = np.where(y[:300] == 0, 5.0, 1.0)
     with sklearn.config_context(enable_metadata_routing=True):
-        clf = tiny_cnn(pixel_range=None)
+        clf = _WeightRecordingCNN(**{**TINY, "pixel_range": None})
         clf.set_fit_request(sample_weight=True).set_score_request(sample_weight=True)
         pipe = make_pipeline(PixelScaler(), clf)
-        search = GridSearchCV(pipe, {"fashioncnnclassifier__lr": [1e-3, 3e-3]}, cv=2)
+        search = GridSearchCV(pipe, {"_weightrecordingcnn__lr": [1e-3, 3e-3]}, cv=2)
         search.fit(X[:300], y[:300], sample_weight=weight)
     assert seen == [150] * 4 + [300]  # 2 candidates x 2 folds, then the refit
-    assert search.best_params_["fashioncnnclassifier__lr"] in (1e-3, 3e-3)
+    assert search.best_params_["_weightrecordingcnn__lr"] in (1e-3, 3e-3)
 
 
 # ----------------------------------------------------------- user networks

@@ -78,10 +78,9 @@ def test_quantize_switched_on_after_fit_asks_for_a_refit(small):
 
 def test_quantize_needs_the_cpu_and_says_so_before_training(small, monkeypatch):
     X, y, _, _ = small
-    import fashionclf.classifier as fitting
-
-    model = tiny_cnn(quantize=True)
-    monkeypatch.setattr(fitting, "resolve_device", lambda *a: "cuda:0")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    model = tiny_cnn(quantize=True, device="cuda:0")
     with pytest.raises(ValueError, match=r"device='cuda:0'.*expected device='cpu'"):
         model.fit(X, y)
     assert not hasattr(model, "net_")  # refused before any training

@@ -7,6 +7,7 @@ weights. Messages are worded by :func:`~.messages.expected_got`.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from numbers import Real
 
 import numpy as np
 from sklearn.utils.class_weight import compute_sample_weight
@@ -21,6 +22,24 @@ from sklearn.utils.validation import (
 from .messages import expected_got
 
 IMAGE_SHAPE: tuple[int, int, int] = (1, 28, 28)
+
+
+def check_pixel_range(owner: str, value) -> None:
+    """Refuse a ``pixel_range`` that is not None or a ``(low, high)`` pair."""
+    ok = value is None or (
+        isinstance(value, tuple | list)
+        and len(value) == 2
+        and all(isinstance(v, Real) for v in value)
+        and value[0] < value[1]
+    )
+    if not ok:
+        raise ValueError(
+            expected_got(
+                owner,
+                f"pixel_range={value!r}",
+                "None or a (low, high) pair of numbers with low < high",
+            )
+        )
 
 
 def resolve_image_shape(

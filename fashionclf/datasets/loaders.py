@@ -10,8 +10,9 @@ Sources, tried in this order for the folder ``data_home`` (argument, else the
    atomically into ``data_home``.
 
 Parsed arrays are cached as ``.npz`` in ``cache_dir`` (argument, else
-``FASHIONCLF_CACHE``, else ``~/.cache/fashionclf``), keyed by the source files'
-path, size and modification time, so the second load takes milliseconds. The
+``FASHIONCLF_CACHE``, else ``~/.cache/fashionclf``), keyed by the content of
+the source files (not their size and date, which ``cp -p`` or ``tar x``
+restore), so the second load takes milliseconds. The
 data folder itself is only read, never written, unless a download is needed.
 
 No torch is imported here.
