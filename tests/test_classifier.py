@@ -352,7 +352,7 @@ def test_wrong_pixel_count_at_predict(small):
         ({"early_stopping": True}, r"validation_fraction > 0"),
         (
             {"pixel_range": (5, 1)},
-            r"pixel_range=\(5, 1\); expected None or \(low, high\)",
+            r"pixel_range=\(5, 1\); expected None or a \(low, high\) pair",
         ),
         (
             {"architecture": "resnet"},
