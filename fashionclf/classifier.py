@@ -41,7 +41,11 @@ import numpy as np
 import torch
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils import _safe_indexing, check_random_state
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils._param_validation import (
+    Interval,
+    StrOptions,
+    validate_parameter_constraints,
+)
 from sklearn.utils.validation import _num_samples, check_is_fitted, column_or_1d
 from skorch.helper import predefined_split
 
@@ -81,6 +85,10 @@ __all__ = ["PREDICT_CHUNK", "FashionCNNClassifier", "load_model", "save_model"]
 
 #: Rows converted and predicted at a time by ``predict_proba``.
 PREDICT_CHUNK = 8192
+
+#: Parameters read at predict time, so ``set_params`` on a fitted model takes
+#: effect at once; they are validated there too.
+PREDICT_PARAMS = ("tta", "precision", "batch_size", "num_threads", "quantize")
 
 
 class FashionCNNClassifier(ClassifierMixin, BaseEstimator):
@@ -432,6 +440,7 @@ class FashionCNNClassifier(ClassifierMixin, BaseEstimator):
                     None if valid is None else predefined_split(valid)
                 )
             self._train(Xtr, ytr, wtr, epochs)
+        self._check_weights()
         self._finish(Xtr if self.quantize else None, calibrate_now=whole)
         return self
 
@@ -507,10 +516,30 @@ class FashionCNNClassifier(ClassifierMixin, BaseEstimator):
     def _train(self, Xtr, ytr, wtr, epochs: int | None) -> None:
         """Run ``epochs`` epochs (``None``: ``max_epochs``) through skorch."""
         self.net_.max_epochs = self.max_epochs if epochs is None else epochs
+        snapshot = dict(self.net_.callbacks_)["snapshot"]
+        snapshot.interrupted_ = False
         if self.net_.max_epochs > 0:
             data = (Xtr, ytr) if wtr is None else (WeightedTensors(Xtr, ytr, wtr),)
             self.net_.partial_fit(*data)
+        self.interrupted_ = bool(snapshot.interrupted_)
         self.net_.train_split = None  # do not keep validation data in the model
+
+    def _check_weights(self) -> None:
+        """Refuse weights that are not finite (the last update may have made them so).
+
+        The loss check runs on the loss before each epoch's last step.
+        """
+        bad = [
+            name
+            for name, tensor in self.net_.module_.state_dict().items()
+            if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all())
+        ]
+        if bad:
+            raise FloatingPointError(
+                f"After epoch {len(self.net_.history)} the weights are not finite "
+                f"(NaN or inf in {bad[0]!r}); training diverged. Lower lr, check the "
+                "input scaling (pixel_range) or use precision='float32'."
+            )
 
     def _finish(self, calibration: torch.Tensor | None, *, calibrate_now: bool):
         """After the weights changed: inference copies, int8 (now or when used)."""
@@ -542,6 +571,7 @@ class FashionCNNClassifier(ClassifierMixin, BaseEstimator):
             Rows sum to 1.
         """
         check_is_fitted(self)
+        self._check_predict_params()
         try:
             n = _num_samples(X)
         except TypeError:  # not array-like: let the validation say so
@@ -557,6 +587,14 @@ class FashionCNNClassifier(ClassifierMixin, BaseEstimator):
             ]
         )
 
+    def _check_predict_params(self) -> None:
+        """Validate the parameters read at predict time (``set_params`` after fit)."""
+        validate_parameter_constraints(
+            {k: self._parameter_constraints[k] for k in PREDICT_PARAMS},
+            {k: getattr(self, k) for k in PREDICT_PARAMS},
+            caller_name=type(self).__name__,
+        )
+
     def _proba_chunk(self, X) -> np.ndarray:
         Xt = self._to_images(X, reset=False)
         with self._torch_env():
@@ -564,6 +602,12 @@ class FashionCNNClassifier(ClassifierMixin, BaseEstimator):
             if self.tta:
                 proba = proba + self._forward(Xt.flip(-1))
         proba = proba.astype(np.float64)
+        if not np.isfinite(proba).all():
+            raise FloatingPointError(
+                f"{type(self).__name__} computed non-finite probabilities (NaN or "
+                "inf) for some rows; the network's outputs are not finite for this "
+                "input. Check the input scaling (pixel_range) or refit."
+            )
         return proba / proba.sum(axis=1, keepdims=True)
 
     def _forward(self, Xt: torch.Tensor) -> np.ndarray:

@@ -226,6 +226,7 @@ FILE_BOUNDS: dict[str, int] = {
     "dense_units": 65536,
     "channels": 64,
     "side": 1024,
+    "epochs": 100_000,  # history rows: a file claiming more is refused
 }
 
 
@@ -407,9 +408,12 @@ def _exported(payload: dict, params: dict, path: Path) -> dict[str, Any]:
             f"{path}: 'quantized_state' is not a dict of named int8 tensors."
         )
     n_epochs = payload.get("n_epochs", 0)
-    if not (isinstance(n_epochs, int) and 0 <= n_epochs <= _MAX_STEPS):
-        raise ModelFileError(f"{path}: n_epochs={n_epochs!r} is not a count.")
-    classes = _json(payload, "classes")
+    if not (isinstance(n_epochs, int) and 0 <= n_epochs <= FILE_BOUNDS["epochs"]):
+        raise ModelFileError(
+            f"{path}: n_epochs={n_epochs!r}; expected a count of at most "
+            f"{FILE_BOUNDS['epochs']}."
+        )
+    classes = _classes(_json(payload, "classes"), path)
     training = _training(payload.get("training"), path)
     fitted = FittedState(
         n_classes=len(classes),
@@ -430,6 +434,24 @@ def _exported(payload: dict, params: dict, path: Path) -> dict[str, Any]:
         "history": [{"epoch": i + 1} for i in range(n_epochs)],
         "int8": quantized,
     }
+
+
+def _classes(classes, path: Path) -> list:
+    """Check the file's class labels: a flat list of at least 2 distinct scalars."""
+    scalar = (str, int, float)
+    ok = (
+        isinstance(classes, list)
+        and len(classes) >= 2
+        and all(isinstance(c, scalar) and not isinstance(c, bool) for c in classes)
+        and len(set(classes)) == len(classes)
+    )
+    if not ok:
+        shown = repr(classes)[:80]
+        raise ModelFileError(
+            f"{path}: 'classes' is {shown}; expected a flat list of at least 2 "
+            "distinct labels (strings or numbers)."
+        )
+    return classes
 
 
 def _is_tensor_dict(obj) -> bool:
@@ -468,10 +490,23 @@ def check_tensors(skeleton: torch.nn.Module, exported: dict[str, Any], path) -> 
     """Compare a file's tensors with the network built from its parameters.
 
     ``skeleton`` is the declared architecture, built on the ``meta`` device
-    (no memory). Checks the weights (names, shapes, dtypes) and that each
+    (no memory). Checks that the weights are finite and the standardization
+    std positive, the weights' names, shapes and dtypes, and that each
     optimizer state belongs to a parameter of the same shape. Raises
     :class:`ModelFileError` on the first difference.
     """
+    for name, tensor in exported["module"].items():
+        if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+            raise ModelFileError(
+                f"{path}: holds non-finite values in {name!r} (NaN or inf); a "
+                "model with them predicts NaN. Refit it."
+            )
+    std = exported["module"].get("std")
+    if std is not None and not float(std) > 0:
+        raise ModelFileError(
+            f"{path}: declares std={float(std)}; the standardization std must be "
+            "positive."
+        )
     expected = {k: (tuple(v.shape), v.dtype) for k, v in skeleton.state_dict().items()}
     got = {k: (tuple(v.shape), v.dtype) for k, v in exported["module"].items()}
     if got != expected:

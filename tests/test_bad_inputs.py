@@ -68,6 +68,31 @@ def _mismatched(t, m):
     return p
 
 
+def _edited(t, m, edit):
+    p = _model_file(t, m)
+    payload = torch.load(p, weights_only=True)
+    edit(payload)
+    torch.save(payload, p)
+    return p
+
+
+def _nan_weight(payload):
+    key = next(k for k in payload["state_dict"] if k.endswith(".weight"))
+    payload["state_dict"][key].view(-1)[0] = float("nan")
+
+
+def _dotted_module(payload):
+    import json
+
+    params = json.loads(payload["params"])
+    params["module"] = "tests.conftest:torch.os.system"
+    payload["params"] = json.dumps(params)
+
+
+def clone_fitted(m):
+    return pickle.loads(pickle.dumps(m))
+
+
 def _pickle(t):
     (t / "p.pt").write_bytes(pickle.dumps({"a": np.arange(3)}))
     return t / "p.pt"
@@ -420,6 +445,62 @@ ROWS = [
         lambda t, m: load_model(_gz(t, _model_file(t, m).read_bytes()[:500], "cut.pt")),
         ModelFileError,
         "not a fashionclf weights-only model file",
+    ),
+    (
+        "load-nan-weight",
+        lambda t, m: load_model(_edited(t, m, _nan_weight)),
+        ModelFileError,
+        "non-finite values",
+    ),
+    (
+        "load-classes-a-string",
+        lambda t, m: load_model(_edited(t, m, lambda p: p.update(classes='"ab"'))),
+        ModelFileError,
+        "'classes' is 'ab'; expected a flat list",
+    ),
+    (
+        "load-module-through-another-module",
+        lambda t, m: load_model(
+            _edited(t, m, _dotted_module), trusted_modules=["tests.conftest"]
+        ),
+        ModelFileError,
+        "is not 'package.module:Name'",
+    ),
+    (
+        "load-trusted-modules-a-string",
+        lambda t, m: load_model(_model_file(t, m), trusted_modules="posenet"),
+        TypeError,
+        "trusted_modules must be a list",
+    ),
+    (
+        "load-million-epochs",
+        lambda t, m: load_model(_edited(t, m, lambda p: p.update(n_epochs=10**6))),
+        ModelFileError,
+        "n_epochs=1000000",
+    ),
+    (
+        "csv-repeated-header-name",
+        lambda t, m: read_kaggle_csv(_csv(t, ",".join(["a"] * 3000) + "\n1\n")),
+        DataFormatError,
+        "header repeats 'a'",
+    ),
+    (
+        "csv-endless-header",
+        lambda t, m: read_kaggle_csv(_csv(t, "label" * 20_000)),
+        DataFormatError,
+        "no header line within",
+    ),
+    (
+        "checkpoint-at-a-model-file",
+        lambda t, m: tiny_cnn(checkpoint_path=str(_model_file(t, m))).fit(Z, Y),
+        ValueError,
+        "not a fashionclf checkpoint",
+    ),
+    (
+        "predict-after-bad-set-params",
+        lambda t, m: clone_fitted(m).set_params(precision="float16").predict(Z),
+        ValueError,
+        "'precision' parameter of FashionCNNClassifier",
     ),
     (
         "load-mismatched-tensors",

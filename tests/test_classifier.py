@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import sklearn
+import skorch.callbacks
 import torch
 from sklearn.base import clone
 from sklearn.calibration import CalibratedClassifierCV
@@ -701,3 +702,83 @@ def test_pickles_from_before_the_layout_still_load(small, monkeypatch):
     np.testing.assert_array_equal(
         pickle.loads(old).predict_proba(Xt), clf.predict_proba(Xt)
     )
+
+
+# ------------------------------------------- models that would be silently wrong
+class _PoisonLastBatch(skorch.callbacks.Callback):
+    """Sets one weight to NaN after the very last training batch."""
+
+    def __init__(self, n_batches):
+        self.n_batches = n_batches
+
+    def initialize(self):
+        self.seen_ = 0
+        return self
+
+    def on_batch_end(self, net, training=False, **kwargs):
+        self.seen_ += training
+        if training and self.seen_ == self.n_batches:
+            with torch.no_grad():
+                next(net.module_.parameters()).view(-1)[0] = float("nan")
+
+
+def test_fit_refuses_to_return_non_finite_weights(small):
+    # the loss check sees the loss before the last step; the weights are checked
+    X, y, _, _ = small
+    clf = tiny_cnn(batch_size=100, callbacks=[("poison", _PoisonLastBatch(3))])
+    with pytest.raises(FloatingPointError, match=r"weights.*not finite.*Lower lr"):
+        clf.fit(X[:300], y[:300])
+
+
+class _NanAtPredict(torch.nn.Module):
+    """Finite while training, NaN logits in eval mode."""
+
+    def __init__(self, input_shape, n_classes):
+        super().__init__()
+        self.fc = torch.nn.Linear(int(np.prod(input_shape)), n_classes)
+
+    def forward(self, x):
+        out = self.fc(x.flatten(1))
+        return out if self.training else out * float("nan")
+
+
+def test_prediction_never_returns_nan_probabilities_silently(small):
+    X, y, Xt, _ = small
+    clf = FashionCNNClassifier(module=_NanAtPredict, max_epochs=1, random_state=0)
+    clf.fit(X[:200], y[:200])
+    with pytest.raises(FloatingPointError, match=r"non-finite probabilities"):
+        clf.predict_proba(Xt[:10])
+    with pytest.raises(FloatingPointError):
+        clf.predict(Xt[:10])
+
+
+@pytest.mark.parametrize(
+    "param, value",
+    [
+        ("tta", "no"),
+        ("precision", "float16"),
+        ("batch_size", 0),
+        ("num_threads", 0),
+        ("quantize", "yes"),
+    ],
+)
+def test_parameters_read_at_predict_time_are_validated_there(small, param, value):
+    X, y, Xt, _ = small
+    clf = tiny_cnn().fit(X[:200], y[:200])
+    clf.set_params(**{param: value})
+    with pytest.raises(
+        ValueError, match=rf"'{param}' parameter of FashionCNNClassifier"
+    ):
+        clf.predict_proba(Xt[:5])
+
+
+def test_an_interrupted_fit_says_so(small, monkeypatch):
+    from .test_faults import _interrupt_at
+
+    X, y, _, _ = small
+    clf = tiny_cnn(max_epochs=3)
+    assert clf.fit(X, y).interrupted_ is False
+    _interrupt_at(monkeypatch, epoch=2, batch=1)
+    with pytest.warns(UserWarning, match="interrupted during epoch 2"):
+        clf.fit(X, y)
+    assert clf.interrupted_ is True and len(clf.history_) == 1

@@ -288,3 +288,160 @@ def test_redact_urls():
     assert redact_urls("sqlite:///a.db and postgresql://u@h/d") == (
         "sqlite:///a.db and postgresql://u@h/d"
     )
+
+
+# ---------------------------------------------------- work lost or reported done
+@pytest.mark.parametrize(
+    "args, name",
+    [
+        (["train", "--sample", "--preset", "tiny", "--max-epochs", "3"], "train"),
+        (
+            ["benchmark", "--sample", "--models", "cnn-tiny", "--max-epochs", "3"],
+            "benchmark",
+        ),
+        (
+            [
+                "tune",
+                "--sample",
+                "--model",
+                "cnn-tiny",
+                "--n-trials",
+                "1",
+                "--max-epochs",
+                "3",
+                "--storage",
+                "",
+            ],
+            "tune",
+        ),
+    ],
+)
+def test_ctrl_c_during_training_exits_130_and_records_nothing(
+    args, name, tmp_path, monkeypatch, capsys
+):
+    from .test_faults import _interrupt_at
+
+    monkeypatch.chdir(tmp_path)
+    out = ["--out", "m.pt"] if name == "train" else []
+    out = ["--out-dir", "res"] if name == "benchmark" else out
+    _interrupt_at(monkeypatch, epoch=2, batch=0)
+    with pytest.warns(UserWarning, match="interrupted during epoch 2"):
+        assert main([*args, *out]) == 130
+    assert f"fashionclf {name}: interrupted" in _err(capsys)
+    assert not (tmp_path / "m.pt").exists()
+    assert not list(tmp_path.rglob("results.json"))
+
+
+def test_train_checks_the_output_folder_before_loading_data(tmp_path, capsys):
+    out = tmp_path / "missing" / "model.pt"
+    args = ["train", "--data-home", str(tmp_path / "no-data"), "--no-download"]
+    assert main([*args, "--out", str(out)]) == 2
+    err = _err(capsys)
+    assert "--out" in err and "missing" in err and "no such folder" in err
+
+
+def _labels_model(tmp_path, offset):
+    from .conftest import tiny_cnn
+
+    X, y = load_sample(return_X_y=True)
+    path = tmp_path / f"m{offset}.pt"
+    tiny_cnn().fit(X[:300], y[:300] + offset).save(path)
+    return path
+
+
+@pytest.mark.parametrize("offset", [1, -2])
+def test_class_names_only_for_exactly_the_classes_0_to_9(offset, pixel_csv, tmp_path):
+    model = _labels_model(tmp_path, offset)
+    out = tmp_path / "p.csv"
+    assert main(["predict", str(model), str(pixel_csv), "--out", str(out)]) == 0
+    frame = pd.read_csv(out)
+    assert "class_name" not in frame
+    assert set(frame["label"]) <= set(range(offset, 10 + offset))
+
+
+def test_class_names_for_fashion_mnist_labels(model_file, pixel_csv, tmp_path):
+    out = tmp_path / "p.csv"
+    assert main(["predict", str(model_file), str(pixel_csv), "--out", str(out)]) == 0
+    assert "class_name" in pd.read_csv(out)
+
+
+def test_predict_escapes_file_names_and_formula_like_labels(png, tmp_path):
+    import os
+
+    from .conftest import tiny_cnn
+
+    X, y = load_sample(return_X_y=True)
+    labels = np.array(["=HYPERLINK(1)", "+a", "@b", "-c", "plain"])[y[:300] % 5]
+    model = tmp_path / "m.pt"
+    tiny_cnn().fit(X[:300], labels).save(model)
+    odd = os.path.join(os.fsencode(tmp_path), b"\xff-shoe.png")  # not UTF-8
+    with open(odd, "wb") as fh:
+        fh.write(png.read_bytes())
+    out = tmp_path / "p.csv"
+    args = ["predict", str(model), os.fsdecode(odd), str(png), "--out", str(out)]
+    assert main(args) == 0
+    frame = pd.read_csv(out, dtype=str)
+    assert frame["source"].iloc[0].endswith("\\xff-shoe.png")
+    assert not [c for c in frame["label"] if c[0] in "=+-@"]
+    assert set(frame["label"]) <= {"'=HYPERLINK(1)", "'+a", "'@b", "'-c", "plain"}
+    assert "proba_=HYPERLINK(1)" in frame.columns  # a header starting "proba_"
+
+
+# --------------------------------------------------------- storages that hang
+@pytest.fixture
+def silent_port():
+    """A port on 127.0.0.1 that accepts connections and never answers."""
+    import socket
+    import threading
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(8)
+    held, stop = [], threading.Event()
+
+    def accept():
+        server.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                held.append(server.accept()[0])
+            except OSError:
+                continue
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    yield server.getsockname()[1]
+    stop.set()
+    thread.join(2)
+    for conn in held:
+        conn.close()
+    server.close()
+
+
+def _closed_port():
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.parametrize("where", ["silent", "closed", "sqlite-folder"])
+def test_tune_storage_that_cannot_be_reached_ends_in_one_line(
+    where, silent_port, tmp_path, capsys, monkeypatch
+):
+    import time
+
+    from fashionclf.tuning import studies
+
+    monkeypatch.setattr(studies, "CONNECT_TIMEOUT_S", 2)
+    port = silent_port if where == "silent" else _closed_port()
+    url = f"postgresql://alice:PASSWORD@127.0.0.1:{port}/db"
+    if where == "sqlite-folder":
+        url = f"sqlite:///{tmp_path}/no/such/folder/study.db"
+    args = ["tune", "--sample", "--model", "dummy", "--n-trials", "1"]
+    started = time.monotonic()
+    assert main([*args, "--storage", url]) == 2
+    assert time.monotonic() - started < 15
+    err = _err(capsys)
+    assert "\n" not in err and "PASSWORD" not in err
+    assert "cannot reach the study storage" in err

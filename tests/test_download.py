@@ -289,3 +289,25 @@ def test_downloaded_files_follow_the_umask(tmp_path, idx_files):
     finally:
         os.umask(old)
     assert {(tmp_path / n).stat().st_mode & 0o777 for n in NAMES} == {0o644}
+
+
+def test_the_deadline_holds_inside_a_dripping_read(tmp_path, idx_files):
+    # one byte every 0.05 s: a read waiting for a whole 64 KiB block used to
+    # outlast the deadline many times over
+    import time
+
+    from fashionclf.datasets.download import download
+
+    files, md5 = idx_files
+    with FileServer(files, modes={NAMES[0]: "drip"}) as srv:
+        started = time.monotonic()
+        with pytest.raises(DownloadError, match=r"not complete after 1 s"):
+            download(
+                NAMES[0],
+                tmp_path,
+                mirrors=[srv.url],
+                md5=md5[NAMES[0]],
+                n_retries=0,
+                deadline_s=1,
+            )
+        assert time.monotonic() - started < 3

@@ -157,3 +157,23 @@ def test_stale_checkpoints_in_a_folder_are_deleted(small, tmp_path):
     os.utime(foreign, (old, old))
     tiny_cnn(checkpoint_path=folder).fit(X[:100], y[:100])
     assert not stale.exists() and fresh.exists() and foreign.exists()
+
+
+@pytest.mark.parametrize("kind", ["model", "csv"])
+def test_checkpoint_path_at_a_foreign_file_is_refused_and_left_alone(
+    small, tmp_path, kind
+):
+    X, y, _, _ = small
+    target = tmp_path / ("m.pt" if kind == "model" else "rows.csv")
+    if kind == "model":
+        tiny_cnn().fit(X[:100], y[:100]).save(target)
+    else:
+        target.write_text("label,pixel1\n1,2\n")
+    before = target.read_bytes()
+    with pytest.raises(ValueError, match=r"is not a fashionclf checkpoint") as info:
+        tiny_cnn(checkpoint_path=str(target)).fit(X[:100], y[:100])
+    assert str(target) in str(info.value)
+    assert "weights_only" not in str(info.value)  # never invite unsafe loading
+    assert target.read_bytes() == before
+    if kind == "model":
+        assert "model file written by save" in str(info.value)

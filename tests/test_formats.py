@@ -182,3 +182,106 @@ def test_idx_header_declaring_too_many_images_is_refused_before_reading(tmp_path
         DataFormatError, match=r"declares 1,000,000,000 items; expected at most"
     ):
         read_idx(tmp_path / "big-idx3-ubyte")
+
+
+# ------------------------------------------------------ bounded CSV and IDX work
+def _gzip_text(path, text):
+    import gzip
+
+    with gzip.open(path, "wt") as fh:
+        fh.write(text)
+    return path
+
+
+@pytest.mark.parametrize("reader", ["kaggle", "pixels"])
+@pytest.mark.parametrize(
+    "repeats, match",
+    [
+        (2_000, r"header repeats 'a'"),
+        (20_000, r"header has 20,000 columns; expected at most 4,096"),
+        (60_000, r"no header line within 65,536"),
+    ],
+)
+def test_a_header_repeating_one_name_is_refused_before_pandas(
+    tmp_path, reader, repeats, match
+):
+    # pandas renames repeated names in quadratic time: hours for a 2 KB file
+    import time
+
+    from fashionclf.datasets.formats import read_kaggle_csv, read_pixel_csv
+
+    path = _gzip_text(tmp_path / "evil.csv.gz", ",".join(["a"] * repeats) + "\n1\n")
+    assert path.stat().st_size < 1000
+    read = read_kaggle_csv if reader == "kaggle" else read_pixel_csv
+    started = time.monotonic()
+    with pytest.raises(DataFormatError, match=rf"evil.csv.gz: {match}"):
+        read(path)
+    assert time.monotonic() - started < 5  # was still parsing after 25 s
+
+
+def test_a_header_line_without_end_is_refused(tmp_path):
+    from fashionclf.datasets.formats import read_pixel_csv
+
+    path = _gzip_text(tmp_path / "long.csv.gz", "pixel" * 100_000)
+    with pytest.raises(DataFormatError, match=r"no header line within"):
+        read_pixel_csv(path)
+
+
+def test_duplicate_pixel_columns_are_refused(tmp_path):
+    from fashionclf.datasets.formats import read_pixel_csv
+
+    names = [f"pixel{i}" for i in range(1, 785)] + ["pixel5"]
+    path = tmp_path / "dup.csv"
+    path.write_text(",".join(names) + "\n" + ",".join(["0"] * 785) + "\n")
+    with pytest.raises(DataFormatError, match=r"header repeats 'pixel5'"):
+        read_pixel_csv(path)
+
+
+def test_csv_rows_are_capped(tmp_path, monkeypatch):
+    from fashionclf.datasets import formats
+
+    monkeypatch.setattr(formats, "MAX_CSV_ROWS", 5)
+    header = ",".join(["label", *(f"pixel{i}" for i in range(1, 785))])
+    row = ",".join(["1", *["0"] * 784])
+    path = _gzip_text(tmp_path / "many.csv.gz", header + "\n" + (row + "\n") * 6)
+    with pytest.raises(DataFormatError, match=r"more than 5 rows"):
+        formats.read_kaggle_csv(path)
+    with pytest.raises(DataFormatError, match=r"more than 5 rows"):
+        formats.read_pixel_csv(path)
+
+
+def test_reading_a_large_idx_file_holds_about_one_copy(tmp_path):
+    import gzip
+    import tracemalloc
+
+    from fashionclf.datasets.formats import read_idx
+
+    n = 20_000  # blank images compress to almost nothing
+    path = tmp_path / "blank-idx3-ubyte.gz"
+    with gzip.open(path, "wb") as fh:
+        fh.write(np.array([0, 0, 8, 3], np.uint8).tobytes())
+        fh.write(np.array([n, 28, 28], ">u4").tobytes())
+        fh.write(bytes(n * 784))
+    tracemalloc.start()
+    images = read_idx(path)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert images.shape == (n, 784)
+    assert peak < 1.3 * images.nbytes  # was about three copies
+
+
+def test_reading_a_kaggle_csv_does_not_hold_int64_rows(tmp_path):
+    import tracemalloc
+
+    from fashionclf.datasets.formats import read_kaggle_csv
+
+    n = 3000
+    header = ",".join(["label", *(f"pixel{i}" for i in range(1, 785))])
+    row = ",".join(["1", *["7"] * 784])
+    path = _gzip_text(tmp_path / "rows.csv.gz", header + "\n" + (row + "\n") * n)
+    tracemalloc.start()
+    X, _ = read_kaggle_csv(path)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert X.shape == (n, 784) and X.dtype == np.uint8 and (X == 7).all()
+    assert peak < 4 * n * 785 * 8  # int64 of every row at once, several times over

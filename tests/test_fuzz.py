@@ -70,7 +70,8 @@ def test_idx_round_trip(tmp_path, X, labels):
 @SETTINGS
 @given(
     text=st.text(
-        alphabet=st.sampled_from(list("0123456789,-.x\n label pixel")), max_size=3000
+        alphabet=st.sampled_from(list('0123456789,-.x\n label pixel"\ufeff')),
+        max_size=3000,
     )
 )
 def test_csv_random_text(tmp_path, text):
@@ -213,6 +214,60 @@ def test_model_file_fields_never_escape_as_other_errors(
     except ModelFileError:
         return
     assert model.predict(np.zeros((1, 784), np.uint8)).shape == (1,)
+
+
+_json = st.recursive(
+    st.none() | st.booleans() | st.integers(-3, 12) | st.text(max_size=4),
+    lambda inner: (
+        st.lists(inner, max_size=4)
+        | st.dictionaries(st.text(max_size=3), inner, max_size=3)
+    ),
+    max_leaves=8,
+)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
+@given(
+    classes=_json,
+    module=st.one_of(
+        st.none(),
+        st.text(max_size=30),
+        st.sampled_from(
+            ["tests.conftest:tiny_cnn", "tests.conftest:np.save", "os:system"]
+        ),
+    ),
+    poison=st.sampled_from([None, "nan", "inf", "std0"]),
+    n_epochs=st.one_of(st.integers(-2, 10), st.integers(10**5, 10**12), st.text()),
+)
+def test_model_file_labels_networks_and_values_never_escape(
+    tmp_path_factory, model_payload, classes, module, poison, n_epochs
+):
+    import json
+
+    import torch
+
+    from fashionclf import ModelFileError, load_model
+
+    payload = dict(model_payload)
+    payload["classes"] = json.dumps(classes)
+    payload["n_epochs"] = n_epochs
+    params = json.loads(payload["params"])
+    payload["params"] = json.dumps({**params, "module": module})
+    state = {k: v.clone() for k, v in payload["state_dict"].items()}
+    weight = next(k for k in state if k.endswith(".weight"))
+    if poison in ("nan", "inf"):
+        state[weight].view(-1)[0] = float(poison)
+    elif poison == "std0":
+        state["std"] = torch.tensor(0.0)
+    payload["state_dict"] = state
+    path = tmp_path_factory.mktemp("f") / "m.pt"
+    torch.save(payload, path)
+    try:
+        model = load_model(path, trusted_modules=["tests.conftest"])
+    except ModelFileError:
+        return
+    proba = model.predict_proba(np.zeros((2, 784), np.uint8))
+    assert np.isfinite(proba).all() and np.allclose(proba.sum(axis=1), 1)
 
 
 @SETTINGS

@@ -81,3 +81,33 @@ def test_transparent_pixels_become_the_background(tmp_path, invert, seen):
     got = read_images([tmp_path / "a.png"], invert=invert)[0].reshape(28, 28)
     assert got[0, 0] == seen  # transparent corner: background, black after invert
     assert got[14, 14] == (0 if invert else 255)
+
+
+@pytest.mark.parametrize("mode", ["L", "RGB"])
+def test_trns_transparency_of_grayscale_and_rgb_pngs_is_composited(tmp_path, mode):
+    # a tRNS chunk names one colour as transparent: those pixels become the
+    # background, as for palette and alpha images
+    art = np.zeros((28, 28), np.uint8)
+    art[8:20, 8:20] = 200
+    key = 77  # the "transparent" colour: everything but the article
+    canvas = np.where(art > 0, art, key).astype(np.uint8)
+    img = Image.fromarray(canvas)
+    transparency = key
+    if mode == "RGB":
+        img, transparency = img.convert("RGB"), (key, key, key)
+    img.save(tmp_path / "t.png", transparency=transparency)
+    out = read_images([tmp_path / "t.png"]).reshape(28, 28)
+    assert (out[art == 0] == 0).all()  # background, not 77
+    assert (out[10:18, 10:18] > 150).all()
+
+
+def test_jpeg_exif_orientation_is_applied(tmp_path):
+    # phones store portrait shots sideways with an EXIF orientation tag
+    upright = np.zeros((28, 28), np.uint8)
+    upright[2:8, :] = 255  # a bar at the top
+    stored = np.rot90(upright, k=1)  # the sensor's view: bar on the left
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90 degrees clockwise to display
+    Image.fromarray(stored).save(tmp_path / "p.jpg", exif=exif.tobytes(), quality=95)
+    out = read_images([tmp_path / "p.jpg"]).reshape(28, 28)
+    assert out[2:8].mean() > 200 and out[12:].mean() < 30

@@ -390,3 +390,57 @@ def test_save_refuses_a_network_that_load_would_refuse(
     clf = FashionCNNClassifier(module=nets._hidden, max_epochs=1, random_state=0)
     with pytest.raises(TypeError, match=r"_private name"):
         clf.fit(X[:100], y[:100]).save(tmp_path / "x.pt")
+
+
+# ------------------------------------------------ silently wrong model files
+def _first_weight(payload):
+    return next(k for k in payload["state_dict"] if k.endswith(".weight"))
+
+
+@pytest.mark.parametrize(
+    "edit, match",
+    [
+        (
+            lambda p: p["state_dict"][_first_weight(p)].view(-1)[0].fill_(float("nan")),
+            r"non-finite values in 'net\.",
+        ),
+        (
+            lambda p: p["state_dict"][_first_weight(p)].view(-1)[3].fill_(float("inf")),
+            r"non-finite values in 'net\.",
+        ),
+        (lambda p: p["state_dict"]["std"].fill_(0.0), r"std=0\.0.*positive"),
+        (lambda p: p["state_dict"]["std"].fill_(-1.0), r"std=-1\.0.*positive"),
+    ],
+)
+def test_non_finite_weights_or_a_zero_std_are_refused(fitted, tmp_path, edit, match):
+    save_model(fitted, tmp_path / "m.pt")
+    _rewrite(tmp_path / "m.pt", edit)
+    with pytest.raises(ModelFileError, match=match):
+        load_model(tmp_path / "m.pt")
+
+
+@pytest.mark.parametrize(
+    "classes",
+    [
+        '"abc"',
+        "7",
+        "[]",
+        '["a"]',
+        '["a", "a", "b"]',
+        '[["a"], ["b"], ["c"]]',
+        '[{"a": 1}, 2, 3]',
+        "[null, 1, 2]",
+    ],
+)
+def test_classes_must_be_a_flat_list_of_distinct_scalars(fitted, tmp_path, classes):
+    save_model(fitted, tmp_path / "m.pt")
+    _rewrite(tmp_path / "m.pt", lambda p: p.update(classes=classes))
+    with pytest.raises(ModelFileError, match=r"'classes'.*flat list of at least 2"):
+        load_model(tmp_path / "m.pt")
+
+
+def test_a_file_claiming_millions_of_epochs_is_refused_cheaply(fitted, tmp_path):
+    save_model(fitted, tmp_path / "m.pt")
+    _rewrite(tmp_path / "m.pt", lambda p: p.update(n_epochs=2_000_000))
+    with pytest.raises(ModelFileError, match=r"n_epochs=2000000.*at most 100000"):
+        load_model(tmp_path / "m.pt")

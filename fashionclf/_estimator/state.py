@@ -126,10 +126,32 @@ def checkpoint_file(checkpoint_path: str | os.PathLike[str], fingerprint: str) -
     """
     path = os.fspath(checkpoint_path)
     if not os.path.isdir(path):
+        if os.path.exists(path):
+            _check_is_checkpoint(path)
         return path
     sweep_stale(path, CHECKPOINT_MAX_AGE_S, pattern="fit-*.ckpt")
     sweep_stale(path)
     return os.path.join(path, f"fit-{fingerprint}.ckpt")
+
+
+def _check_is_checkpoint(path: str) -> None:
+    """Refuse an existing file that is not a checkpoint of this library."""
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # not a torch archive, or not weights-only data
+        payload, reason = None, f"unreadable as a checkpoint: {type(exc).__name__}"
+    else:
+        reason = (
+            "a model file written by save"
+            if isinstance(payload, dict) and ("format" in payload)
+            else "no fingerprint"
+        )
+    if not (isinstance(payload, dict) and "fingerprint" in payload):
+        raise ValueError(
+            f"checkpoint_path={path!r} is an existing file that is not a fashionclf "
+            f"checkpoint ({reason}); it is left as it is. Point checkpoint_path at "
+            "a new file or a folder."
+        )
 
 
 def resume_from_checkpoint(net, path: str, fingerprint: str) -> int:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -26,9 +27,26 @@ TMP_SUFFIX = ".fashionclf-tmp"
 
 
 def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
+    """Return the process umask, read without changing it (Linux: /proc/self/status).
+
+    Setting it to 0 and back, the only portable way, lets a file that another
+    thread creates in between come out world-writable; elsewhere that is done
+    under a lock, which covers fashionclf's own writes.
+    """
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    with _UMASK_LOCK:
+        mask = os.umask(0o077)  # the strictest: a file made meanwhile stays private
+        os.umask(mask)
     return mask
+
+
+_UMASK_LOCK = threading.Lock()
 
 
 def atomic_write(path: str | os.PathLike[str], write: Callable[[Path], None]) -> Path:

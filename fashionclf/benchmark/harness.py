@@ -185,6 +185,8 @@ def _evaluate(
             "ignore", ConvergenceWarning
         )  # logreg stops early on purpose
         est.fit(X, y)
+    if getattr(est, "interrupted_", False):  # Ctrl-C: no result for half a fit
+        raise KeyboardInterrupt
     fit_s = time.perf_counter() - t0
     if curve is not None:
         fit_s -= curve.spent_s_

@@ -27,6 +27,7 @@ _USER_ERRORS = (
     ValueError,
     KeyError,
     ImportError,  # e.g. no database driver for a --storage URL
+    ConnectionError,  # a study storage that cannot be reached
 )
 
 

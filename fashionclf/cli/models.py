@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -13,6 +15,9 @@ from .options import (
     add_random_state_arg,
     load_data,
 )
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 def add_parsers(sub) -> None:
@@ -102,6 +107,12 @@ def train(args: argparse.Namespace) -> int:
     """Train a CNN preset and save it."""
     from ..presets import make_cnn
 
+    folder = Path(args.out).resolve().parent
+    if not folder.is_dir():  # before hours of training, not after
+        raise FileNotFoundError(
+            f"--out {args.out}: no such folder {folder}; create it first or choose "
+            "another path."
+        )
     X, y = load_data(args, "train")
     over = {
         "random_state": args.random_state,
@@ -111,6 +122,8 @@ def train(args: argparse.Namespace) -> int:
     if args.max_epochs is not None:
         over["max_epochs"] = args.max_epochs
     clf = make_cnn(args.preset, **over).fit(X, y)
+    if clf.interrupted_:  # Ctrl-C: never save a half-trained model as done
+        raise KeyboardInterrupt
     clf.save(args.out)
     print(
         f"trained '{args.preset}' on {len(X)} images in {len(clf.history_)} epochs; "
@@ -185,27 +198,56 @@ def predict(args: argparse.Namespace) -> int:
         if path in images:
             continue
         X, _ = read_pixel_csv(path)
-        frames.append((pd.DataFrame({"source": path, "row": range(len(X))}), X))
+        frames.append((pd.DataFrame({"source": _text(path), "row": range(len(X))}), X))
     if images:
         frames.append(
             (
-                pd.DataFrame({"source": images, "row": 0}),
+                pd.DataFrame({"source": [_text(p) for p in images], "row": 0}),
                 read_images(images, invert=args.invert),
             )
         )
     out = []
+    fashion = np.issubdtype(model.classes_.dtype, np.integer) and sorted(
+        model.classes_.tolist()
+    ) == list(range(10))
     for meta, X in frames:
         proba = model.predict_proba(X)
         meta["label"] = model.classes_[proba.argmax(axis=1)]
-        if (
-            np.issubdtype(model.classes_.dtype, np.integer)
-            and len(model.classes_) == 10
-        ):
+        if fashion:  # exactly the labels 0-9: the Fashion-MNIST classes
             meta["class_name"] = [CLASS_NAMES[int(k)] for k in meta["label"]]
         for j, c in enumerate(model.classes_):
             meta[f"proba_{c}"] = proba[:, j].round(6)
         out.append(meta)
-    result = pd.concat(out, ignore_index=True)
+    result = _escape_cells(pd.concat(out, ignore_index=True))
     atomic_write(out_path, lambda tmp: result.to_csv(tmp, index=False))
     print(f"{len(result)} predictions written to {args.out}")
     return 0
+
+
+def _text(path) -> str:
+    """Return a file name as text: bytes that are not UTF-8 become escapes."""
+    return os.fsencode(path).decode("utf-8", "backslashreplace")
+
+
+#: A spreadsheet reads a cell starting with one of these as a formula.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _escape_cells(frame: pd.DataFrame) -> pd.DataFrame:
+    """Prefix text cells (and column names) a spreadsheet would run with ``'``.
+
+    Labels come from the model file and names from the file system: neither
+    may plant a formula in ``predictions.csv``. Numbers are left as they are.
+    """
+    import pandas as pd
+
+    def escape(value):
+        if isinstance(value, str) and value.startswith(_FORMULA_START):
+            return "'" + value
+        return value
+
+    frame.columns = [escape(str(c)) for c in frame.columns]
+    for column in frame.columns:
+        if not pd.api.types.is_numeric_dtype(frame[column]):
+            frame[column] = frame[column].map(escape)
+    return frame

@@ -44,12 +44,18 @@ def _fetch_once(
     """One attempt: stream ``url`` to a temporary file, verify, rename to ``dest``."""
     started = time.monotonic()
 
+    def left() -> float:
+        return deadline_s - (time.monotonic() - started)
+
     def write(tmp: Path) -> None:
         digest = hashlib.md5(usedforsecurity=False)
         with (
             open(tmp, "wb") as out,
-            urllib.request.urlopen(url, timeout=timeout) as resp,
+            urllib.request.urlopen(url, timeout=min(timeout, deadline_s)) as resp,
         ):
+            # each read returns what has arrived (read1) and waits at most until
+            # the deadline, so a mirror dripping bytes cannot stretch an attempt
+            sock = getattr(getattr(resp.fp, "raw", None), "_sock", None)
             expected_len = _content_length(resp.headers.get("Content-Length"), url)
             if expected_len is not None and expected_len > max_bytes:
                 raise DownloadError(
@@ -57,17 +63,31 @@ def _fetch_once(
                     f"{max_bytes:,}"
                 )
             received = 0
-            for chunk in iter(lambda: resp.read(_CHUNK), b""):
+
+            def too_slow() -> DownloadError:
+                return DownloadError(
+                    f"{url}: not complete after {deadline_s:g} s "
+                    f"({received:,} bytes received)"
+                )
+
+            while True:
+                if sock is not None:
+                    sock.settimeout(max(0.05, min(timeout, left())))
+                try:
+                    chunk = resp.read1(_CHUNK)
+                except TimeoutError:
+                    if left() > 0:
+                        raise  # the mirror stalled for a whole timeout
+                    raise too_slow() from None
+                if not chunk:
+                    break
                 received += len(chunk)
                 if received > max_bytes:
                     raise DownloadError(
                         f"{url}: sent more than {max_bytes:,} bytes, the most expected"
                     )
-                if time.monotonic() - started > deadline_s:
-                    raise DownloadError(
-                        f"{url}: not complete after {deadline_s:g} s "
-                        f"({received:,} bytes received)"
-                    )
+                if left() < 0:
+                    raise too_slow()
                 out.write(chunk)
                 digest.update(chunk)
             out.flush()

@@ -33,16 +33,20 @@ MAX_IDX_IMAGES = 1_000_000
 _CHUNK = 1 << 20
 
 
-def _read_at_most(fh: IO[bytes], n: int) -> bytes:
-    """Read up to ``n`` bytes in 1 MiB chunks (no ``n``-sized buffer up front)."""
-    parts, left = [], n
-    while left > 0:
-        chunk = fh.read(min(_CHUNK, left))
-        if not chunk:
+def _read_exactly(fh: IO[bytes], n: int) -> np.ndarray:
+    """Read up to ``n`` bytes into one uint8 array, 1 MiB at a time.
+
+    Returns the bytes read (fewer than ``n`` if the file is short): one
+    buffer in all, never the chunks plus their join plus a copy.
+    """
+    out = np.empty(n, np.uint8)
+    view, filled = memoryview(out.data), 0
+    while filled < n:
+        got = fh.readinto(view[filled : filled + _CHUNK])  # type: ignore[attr-defined]
+        if not got:
             break
-        parts.append(chunk)
-        left -= len(chunk)
-    return b"".join(parts)
+        filled += got
+    return out[:filled]
 
 
 _GZIP_ERRORS = (EOFError, gzip.BadGzipFile, zlib.error)
@@ -85,21 +89,21 @@ def read_idx(path: str | os.PathLike[str]) -> np.ndarray:
         with opener(path, "rb") as fh:  # type: ignore[operator]
             dims, header_len = _read_idx_header(fh, path)  # type: ignore[arg-type]
             n_bytes = int(np.prod(dims))
-            raw = _read_at_most(fh, n_bytes + 1)  # type: ignore[arg-type]
+            data = _read_exactly(fh, n_bytes)  # type: ignore[arg-type]
+            trailing = bool(fh.read(1))
     except _GZIP_ERRORS as exc:
         raise _corrupt_gzip(path, exc, "; delete the file and fetch it again") from exc
-    if len(raw) != n_bytes:
+    if len(data) != n_bytes or trailing:
         raise DataFormatError(
             f"{path}: IDX header declares shape {tuple(dims)} "
             f"({n_bytes + header_len} bytes) but the file holds "
-            f"{'more' if len(raw) > n_bytes else len(raw) + header_len} bytes; it "
+            f"{'more' if trailing else len(data) + header_len} bytes; it "
             "is truncated or corrupt."
         )
-    data = np.frombuffer(raw, dtype=np.uint8)
     if len(dims) == 1:
         _check_labels(data, path)
-        return data.copy()
-    return data.reshape(dims[0], N_PIXELS).copy()
+        return data
+    return data.reshape(dims[0], N_PIXELS)
 
 
 def _read_idx_header(fh: IO[bytes], path: Path) -> tuple[list[int], int]:
@@ -164,6 +168,12 @@ def _check_labels(y: np.ndarray, path: Path) -> None:
 def read_kaggle_csv(path: str | os.PathLike[str]) -> tuple[np.ndarray, np.ndarray]:
     """Read one Kaggle-format Fashion-MNIST CSV file.
 
+    The header line is read and checked first (at most
+    ``MAX_HEADER_BYTES``), before pandas sees the file; rows are then parsed
+    ``_CSV_CHUNK_ROWS`` at a time and kept as uint8, at most
+    ``MAX_CSV_ROWS`` of them, so a small compressed file cannot make the
+    parser take hours or memory grow with what it claims.
+
     Parameters
     ----------
     path : str or path-like
@@ -180,38 +190,40 @@ def read_kaggle_csv(path: str | os.PathLike[str]) -> tuple[np.ndarray, np.ndarra
     FileNotFoundError
         The file does not exist.
     DataFormatError
-        Wrong header, a row with the wrong number of columns, a non-integer
-        value, a pixel outside 0-255 or a label outside 0-9.
+        Wrong or oversized header, a row with the wrong number of columns, a
+        non-integer value, a pixel outside 0-255, a label outside 0-9, or more
+        than ``MAX_CSV_ROWS`` rows.
     """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such CSV file.")
-    try:
-        frame = pd.read_csv(path, engine="c")
-    except _GZIP_ERRORS as exc:
-        raise _corrupt_gzip(path, exc) from exc
-    except pd.errors.ParserError as exc:
-        raise DataFormatError(
-            f"{path}: a row does not have {N_PIXELS + 1} columns "
-            f"(label + {N_PIXELS} pixels): {exc}"
-        ) from exc
-    except (ValueError, pd.errors.EmptyDataError) as exc:
-        raise DataFormatError(
-            f"{path}: cannot parse as integer pixel rows ({exc}); expected header "
-            "'label,pixel1,...,pixel784' and integers 0-255."
-        ) from exc
-    if list(frame.columns) != KAGGLE_COLUMNS:
-        cols = list(frame.columns)
+    cols = _csv_header(path)
+    if cols != KAGGLE_COLUMNS:
         shown = [*cols[:3], "...", *cols[-1:]] if len(cols) > 4 else cols
         raise DataFormatError(
             f"{path}: header has {len(cols)} columns {shown}; expected "
             f"{N_PIXELS + 1} columns 'label,pixel1,...,pixel784'."
         )
-    if frame.empty:  # a header and no rows: a valid, empty file
+    Xs, ys = [], []
+    for offset, frame in _csv_chunks(path, len(cols), engine="c"):
+        X, y = _kaggle_rows(frame, path, offset)
+        Xs.append(X)
+        ys.append(y)
+    if not Xs:  # a header and no rows: a valid, empty file
         return np.empty((0, N_PIXELS), np.uint8), np.empty(0, np.int64)
+    return np.concatenate(Xs), np.concatenate(ys)
+
+
+def _kaggle_rows(frame, path: Path, offset: int) -> tuple[np.ndarray, np.ndarray]:
+    """Check one chunk of Kaggle rows (``offset`` rows came before it)."""
+    if list(frame.columns) != KAGGLE_COLUMNS:  # quoting read otherwise by pandas
+        raise DataFormatError(
+            f"{path}: pandas reads the header as {len(frame.columns)} columns; "
+            f"expected {N_PIXELS + 1} columns 'label,pixel1,...,pixel784'."
+        )
     missing = frame.isna().to_numpy().any(axis=1)
     if missing.any():
-        row = int(np.flatnonzero(missing)[0])
+        row = offset + int(np.flatnonzero(missing)[0])
         raise DataFormatError(
             f"{path}: data row {row + 1} has fewer than {N_PIXELS + 1} values "
             f"(label + {N_PIXELS} pixels)."
@@ -230,11 +242,88 @@ def read_kaggle_csv(path: str | os.PathLike[str]) -> tuple[np.ndarray, np.ndarra
     if X.size and (X.min() < 0 or X.max() > 255):
         row = int(np.flatnonzero(((X < 0) | (X > 255)).any(axis=1))[0])
         raise DataFormatError(
-            f"{path}: data row {row + 1} has a pixel value outside 0-255 "
+            f"{path}: data row {offset + row + 1} has a pixel value outside 0-255 "
             f"(min {X[row].min()}, max {X[row].max()})."
         )
     _check_labels(y, path)
     return X.astype(np.uint8), y
+
+
+#: The longest header line a CSV may have (the 785 Kaggle names take 7 KB).
+MAX_HEADER_BYTES = 64 * 1024
+#: Most columns a CSV header may name.
+MAX_CSV_COLUMNS = 4096
+#: Most data rows a CSV may hold (the Kaggle training file has 60,000).
+MAX_CSV_ROWS = 1_000_000
+#: Rows parsed at a time (as int64 by pandas, then kept as uint8).
+_CSV_CHUNK_ROWS = 2048
+
+
+def _csv_header(path: Path) -> list[str]:
+    """Read and check the header line, bounded, before pandas parses anything.
+
+    pandas renames repeated column names in quadratic time, so a tiny file
+    whose header repeats one name could keep it busy for hours.
+    """
+    opener = gzip.open if path.suffix == ".gz" else open
+    try:
+        with opener(path, "rb") as fh:  # type: ignore[operator]
+            line = fh.readline(MAX_HEADER_BYTES + 1)
+    except _GZIP_ERRORS as exc:
+        raise _corrupt_gzip(path, exc) from exc
+    if len(line) > MAX_HEADER_BYTES:
+        raise DataFormatError(
+            f"{path}: no header line within {MAX_HEADER_BYTES:,} bytes; expected a "
+            "CSV header such as 'label,pixel1,...,pixel784'."
+        )
+    text = line.decode("utf-8", "replace").lstrip("\ufeff").rstrip("\r\n")
+    if not text:
+        raise DataFormatError(
+            f"{path}: cannot parse an empty file as CSV; expected a header such as "
+            "'label,pixel1,...,pixel784'."
+        )
+    names = [n.strip().strip('"').strip() for n in text.split(",")]
+    if len(names) > MAX_CSV_COLUMNS:
+        raise DataFormatError(
+            f"{path}: header has {len(names):,} columns; expected at most "
+            f"{MAX_CSV_COLUMNS:,} (a pixel CSV has 784 or 785)."
+        )
+    seen: set[str] = set()
+    for name in names:
+        if name in seen:
+            raise DataFormatError(
+                f"{path}: header repeats {name!r}; expected distinct column names."
+            )
+        seen.add(name)
+    return names
+
+
+def _csv_chunks(path: Path, n_columns: int, **kwargs):
+    """Yield ``(rows before, DataFrame)`` chunks, at most ``MAX_CSV_ROWS`` rows."""
+    offset = 0
+    try:
+        reader = pd.read_csv(path, chunksize=_CSV_CHUNK_ROWS, **kwargs)
+        for frame in reader:
+            if offset + len(frame) > MAX_CSV_ROWS:
+                raise DataFormatError(
+                    f"{path}: more than {MAX_CSV_ROWS:,} rows; expected at most "
+                    f"{MAX_CSV_ROWS:,} (Fashion-MNIST has 70,000). Split the file."
+                )
+            if len(frame):
+                yield offset, frame
+            offset += len(frame)
+    except _GZIP_ERRORS as exc:
+        raise _corrupt_gzip(path, exc) from exc
+    except pd.errors.ParserError as exc:
+        raise DataFormatError(
+            f"{path}: a row does not have {n_columns} columns (as many as the "
+            f"header names; a Kaggle file has label + {N_PIXELS} pixels): {exc}"
+        ) from exc
+    except (ValueError, pd.errors.EmptyDataError) as exc:
+        raise DataFormatError(
+            f"{path}: cannot parse as integer pixel rows ({exc}); expected header "
+            "'label,pixel1,...,pixel784' and integers 0-255."
+        ) from exc
 
 
 def read_pixel_csv(
@@ -243,37 +332,42 @@ def read_pixel_csv(
     """Read a CSV of pixel rows: columns ``pixel1..pixel784``, ``label`` optional.
 
     Returns ``(X, y)`` with ``y`` None when there is no ``label`` column.
-    Raises DataFormatError naming the file when pixel columns are missing or
-    values are not integers in 0-255.
+    Raises DataFormatError naming the file when the header is oversized or
+    repeats a name, pixel columns are missing, values are not integers in
+    0-255, or the file has more than ``MAX_CSV_ROWS`` rows (checked as in
+    :func:`read_kaggle_csv`).
     """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such CSV file.")
-    try:
-        frame = pd.read_csv(path)
-    except _GZIP_ERRORS as exc:
-        raise _corrupt_gzip(path, exc) from exc
-    except (ValueError, pd.errors.ParserError, OSError) as exc:
-        raise DataFormatError(f"{path}: cannot parse as CSV ({exc}).") from exc
+    columns = _csv_header(path)
     pixels = KAGGLE_COLUMNS[1:]
-    missing = [c for c in pixels if c not in frame.columns]
+    missing = [c for c in pixels if c not in columns]
     if missing:
         raise DataFormatError(
             f"{path}: {len(missing)} pixel columns missing (first: {missing[0]!r}); "
             "expected columns pixel1..pixel784 (and optionally label)."
         )
-    X = frame[pixels].to_numpy()
-    if not np.issubdtype(X.dtype, np.integer) or (
-        X.size and (X.min() < 0 or X.max() > 255)
-    ):
-        raise DataFormatError(
-            f"{path}: pixel values must be integers 0-255; found dtype {X.dtype}"
-            + (
-                f", range [{X.min()}, {X.max()}]"
-                if np.issubdtype(X.dtype, np.number)
-                else ""
+    Xs, ys = [], []
+    for _, frame in _csv_chunks(path, len(columns)):
+        X = frame[pixels].to_numpy()
+        if not np.issubdtype(X.dtype, np.integer) or (
+            X.size and (X.min() < 0 or X.max() > 255)
+        ):
+            raise DataFormatError(
+                f"{path}: pixel values must be integers 0-255; found dtype {X.dtype}"
+                + (
+                    f", range [{X.min()}, {X.max()}]"
+                    if np.issubdtype(X.dtype, np.number)
+                    else ""
+                )
+                + "."
             )
-            + "."
-        )
-    y = frame["label"].to_numpy() if "label" in frame.columns else None
-    return X.astype(np.uint8), y
+        Xs.append(X.astype(np.uint8))
+        if "label" in frame.columns:
+            ys.append(frame["label"].to_numpy())
+    X = np.concatenate(Xs) if Xs else np.empty((0, N_PIXELS), np.uint8)
+    y = np.concatenate(ys) if ys else None
+    if "label" in columns and y is None:
+        y = np.empty(0, np.int64)
+    return X, y

@@ -18,7 +18,7 @@ import warnings
 from collections.abc import Sequence
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 from ..exceptions import DataFormatError
 
@@ -80,7 +80,8 @@ def _read_one(path: str | os.PathLike[str], invert: bool) -> np.ndarray:
                         f"{MAX_IMAGE_PIXELS:,} pixels (e.g. 4096x4096). Downscale it "
                         "first."
                     )
-                gray = _to_gray(img, background=255 if invert else 0)
+                upright = ImageOps.exif_transpose(img)  # phones store shots sideways
+                gray = _to_gray(upright, background=255 if invert else 0)
                 gray = gray.resize((28, 28), Image.Resampling.LANCZOS)
                 return np.asarray(gray, dtype=np.uint8)
     except DataFormatError:
@@ -104,8 +105,10 @@ def _to_gray(img: Image.Image, background: int) -> Image.Image:
         wide = np.asarray(img, dtype=np.float64)
         scaled = np.clip(np.rint(wide * (255 / 65535)), 0, 255).astype(np.uint8)
         return Image.fromarray(scaled)
+    # alpha bands, or a tRNS chunk naming a transparent colour (palette,
+    # grayscale and RGB PNGs alike)
     has_alpha = img.mode in ("RGBA", "LA", "PA", "La", "RGBa") or (
-        img.mode == "P" and "transparency" in img.info
+        "transparency" in img.info
     )
     if has_alpha:
         rgba = img.convert("RGBA")

@@ -19,6 +19,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 import time
@@ -217,6 +218,8 @@ def make_objective(
         start = time.perf_counter()
         for epoch in range(est.max_epochs):
             est.partial_fit(Xtr, ytr)
+            if est.interrupted_:  # Ctrl-C: Optuna fails the trial and re-raises
+                raise KeyboardInterrupt
             score = float(est.score(Xva, yva))
             if live:
                 text = epoch_text(
@@ -246,9 +249,27 @@ def optimize(
 ) -> None:
     """Run ``n_trials`` trials of ``study`` in this process (shared by all paths)."""
     objective = make_objective(**objective_kw, num_threads=threads)
-    study.optimize(
-        objective, n_trials=n_trials, timeout=timeout, catch=(FloatingPointError,)
-    )
+    log = logging.getLogger("optuna.study._optimize")
+    quiet = _QuietInterrupt()
+    log.addFilter(quiet)
+    try:
+        study.optimize(
+            objective, n_trials=n_trials, timeout=timeout, catch=(FloatingPointError,)
+        )
+    finally:
+        log.removeFilter(quiet)
+
+
+class _QuietInterrupt(logging.Filter):
+    """Keep Optuna's one-line "Trial N failed" for Ctrl-C, without its traceback.
+
+    The interrupt itself propagates; the command line reports it in one line.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and isinstance(record.exc_info[1], KeyboardInterrupt):
+            record.exc_info = None
+        return True
 
 
 def _worker(settings: dict[str, Any]) -> None:

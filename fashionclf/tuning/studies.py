@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import optuna
 
-from .._utils.messages import redact_urls
+from .._utils.messages import first_line, redact_urls
 
 __all__ = [
     "claim",
@@ -33,6 +33,27 @@ __all__ = [
     "sampler_seed",
     "study_identity",
 ]
+
+
+#: Seconds a PostgreSQL connection attempt may take before it counts as failed.
+CONNECT_TIMEOUT_S = 10
+
+#: Words of a driver's error that mean the storage cannot be reached at all
+#: (retrying will not help), as opposed to workers racing to create tables.
+_UNREACHABLE = (
+    "connect",
+    "unable to open database file",
+    "timeout expired",
+    "could not translate host name",
+    "name or service not known",
+)
+
+
+def _unreachable(exc: BaseException) -> bool:
+    from sqlalchemy.exc import OperationalError
+
+    text = str(getattr(exc, "orig", exc)).lower()
+    return isinstance(exc, OperationalError) and any(w in text for w in _UNREACHABLE)
 
 
 def _storage(
@@ -59,6 +80,10 @@ def _storage(
     kwargs: dict[str, Any] = {}
     if storage.startswith("sqlite"):
         kwargs["engine_kwargs"] = {"connect_args": {"timeout": 60}}
+    elif storage.startswith("postgresql"):  # a server that never answers
+        kwargs["engine_kwargs"] = {
+            "connect_args": {"connect_timeout": CONNECT_TIMEOUT_S}
+        }
     if heartbeat_interval:
         kwargs.update(
             heartbeat_interval=heartbeat_interval,
@@ -116,7 +141,14 @@ def open_study(
                 pruner=_pruner(pruner),
                 sampler=optuna.samplers.TPESampler(seed=random_state),
             )
-        except DBAPIError:
+        except DBAPIError as exc:
+            if _unreachable(exc):
+                reason = first_line(getattr(exc, "orig", exc))
+                raise ConnectionError(
+                    f"cannot reach the study storage {redact_urls(str(storage))} "
+                    f"({redact_urls(reason)}); check the URL, that the server runs "
+                    "and the folder exists."
+                ) from exc
             # Several workers creating the schema of a new database at once
             # (duplicate table, duplicate pg_type key, lock timeouts): one
             # wins, the others retry and find the tables there.
