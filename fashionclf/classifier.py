@@ -241,14 +241,19 @@ class FashionCNNClassifier(ClassifierMixin, BaseEstimator):
     history_ : skorch.History
         Per-epoch ``train_loss``, ``dur`` and, with a validation split,
         ``valid_loss`` and ``valid_acc``.
+    interrupted_ : bool
+        Whether the last ``fit`` / ``partial_fit`` was stopped by Ctrl-C
+        (``KeyboardInterrupt``, which skorch swallows): the model then holds
+        the weights of the last completed epoch. ``False`` after ``load``.
 
     Notes
     -----
     Parameters that only change how predictions are computed are read at
     predict time, so ``set_params`` on a fitted model takes effect at once:
     ``tta``, ``precision``, ``batch_size``, ``num_threads``, and
-    ``quantize=False`` (``quantize=True`` needs a model fitted with it). All
-    others take effect at the next ``fit``, as in scikit-learn.
+    ``quantize=False`` (``quantize=True`` needs a model fitted with it). They
+    are validated there, when read. All others take effect at the next
+    ``fit``, as in scikit-learn.
 
     With metadata routing enabled (``sklearn.set_config(
     enable_metadata_routing=True)``), ``clf.set_fit_request(sample_weight=
@@ -816,6 +821,7 @@ class FashionCNNClassifier(ClassifierMixin, BaseEstimator):
         )
         self.net_ = build_net(self.get_params(), self._state, device=self.device_)
         restore_net_state(self.net_, exported["net"], exported["history"])
+        self.__dict__.setdefault("interrupted_", False)  # kept by pickles
         self._finish(None, calibrate_now=False)
         if exported["int8"] is not None:
             self.int8_network_ = Int8Network(
