@@ -126,3 +126,28 @@ def pytest_terminal_summary(terminalreporter):
             f"deselected {len(_DESELECTED)} sklearn check_array_api_input checks: "
             "fashionclf estimators do not claim array-API support."
         )
+
+
+def trial_states(study):
+    """``{TrialState: count}`` of a study's trials."""
+    out = {}
+    for t in study.trials:
+        out[t.state] = out.get(t.state, 0) + 1
+    return out
+
+
+def kaggle_folder(folder, sample):
+    """Write the sample as Kaggle CSVs into ``folder``; return the folder."""
+    import gzip
+
+    import pandas as pd
+
+    from fashionclf.datasets.formats import KAGGLE_COLUMNS
+
+    X, y, Xt, yt = sample
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, (A, b) in {"train": (X, y), "test": (Xt, yt)}.items():
+        frame = pd.DataFrame(np.column_stack([b, A]), columns=KAGGLE_COLUMNS)
+        with gzip.open(folder / f"fashion-mnist_{name}.csv.gz", "wt") as fh:
+            frame.to_csv(fh, index=False)
+    return folder

@@ -1,4 +1,4 @@
-"""Benchmark harness on the bundled sample: rows, summary, files, plots."""
+"""The benchmark harness (fashionclf.benchmark.harness): runs, model lists, curves, sample efficiency, progress."""
 
 import json
 
@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 
 from fashionclf.benchmark import resolve_models, run_benchmark
-from fashionclf.benchmark.significance import mcnemar_exact
 
 
 def test_run_and_save(small, tmp_path, capsys):
@@ -78,55 +77,6 @@ def test_cnn_rows_record_a_test_accuracy_curve_timed_apart(small):
     assert est.callbacks is None  # the held-out images are not kept
     curve = dict(est.net_.callbacks_)["test_accuracy"]
     assert curve.X is None and curve.spent_s_ > 0
-
-
-@pytest.fixture(scope="module")
-def two_seed_result(small):
-    X, y, Xt, yt = small
-    return run_benchmark(
-        ["dummy", "logreg", "cnn-tiny"],
-        X,
-        y,
-        Xt,
-        yt,
-        random_state=[0, 1],
-        verbose=False,
-    )
-
-
-def test_summary_spreads_use_ddof_1_and_single_runs_have_none(two_seed_result):
-    res = two_seed_result
-    summary = res.summary()
-    cnn = res.runs[res.runs["model"] == "cnn-tiny"]
-    assert summary.loc["cnn-tiny", "accuracy_std"] == pytest.approx(
-        np.std(cnn["accuracy"], ddof=1)
-    )
-    assert np.isnan(summary.loc["logreg", "accuracy_std"])
-    md = res.to_markdown()
-    logreg_row = next(line for line in md.splitlines() if line.startswith("| logreg"))
-    assert "±" not in logreg_row and logreg_row.endswith("| 1 |")
-    cnn_row = next(line for line in md.splitlines() if line.startswith("| cnn-tiny"))
-    assert " ± " in cnn_row and cnn_row.endswith("| 2 |")
-
-
-def test_summary_tests_every_model_against_the_best(two_seed_result, small):
-    res = two_seed_result
-    summary = res.summary()
-    best = summary.index[0]
-    assert np.isnan(summary.loc[best, "p_mcnemar"])
-    n_train = len(small[1])
-    for name in summary.index[1:]:
-        first = res.outcomes[(name, 0, n_train)]
-        expected = mcnemar_exact(first, res.outcomes[(best, 0, n_train)])
-        assert summary.loc[name, "p_mcnemar"] == pytest.approx(expected)
-        low, high = summary.loc[name, ["ci_low", "ci_high"]]
-        assert low <= first.mean() <= high
-        assert summary.loc[name, "diff_ci_low"] <= summary.loc[name, "diff_vs_best"]
-    assert summary.loc["dummy", "p_mcnemar"] < 1e-6  # a dummy is far off
-    assert summary.loc["cnn-tiny", "larger_noise"] in ("seeds", "test sampling")
-    assert summary.loc["logreg", "larger_noise"] == ""
-    md = res.to_markdown()
-    assert "McNemar p" in md and "paired bootstrap" in md
 
 
 def test_train_sizes_give_a_sample_efficiency_table_and_plot(small, tmp_path):
