@@ -51,13 +51,20 @@ from skorch.helper import predefined_split
 
 from . import serialization
 from ._estimator.construction import (
+    AMP_DTYPES,
     OPTIMIZERS,
     FittedState,
     build_net,
     fingerprint,
     split_validation,
 )
-from ._estimator.devices import resolve_device
+from ._estimator.devices import (
+    PRECISIONS,
+    available_device,
+    data_placement,
+    resolve_device,
+    resolve_precision,
+)
 from ._estimator.inference import folded_copy, predict_proba_batches
 from ._estimator.locks import seeded_torch_rng
 from ._estimator.quantization import Int8Network, state_from_bytes, state_to_bytes
@@ -88,7 +95,15 @@ PREDICT_CHUNK = 8192
 
 #: Parameters read at predict time, so ``set_params`` on a fitted model takes
 #: effect at once; they are validated there too.
-PREDICT_PARAMS = ("tta", "precision", "batch_size", "num_threads", "quantize")
+PREDICT_PARAMS = (
+    "tta",
+    "precision",
+    "batch_size",
+    "predict_batch_size",
+    "num_threads",
+    "quantize",
+    "device",
+)
 
 
 class FashionCNNClassifier(ClassifierMixin, BaseEstimator):
@@ -145,7 +160,8 @@ class FashionCNNClassifier(ClassifierMixin, BaseEstimator):
     lr_schedule : {'onecycle', 'cosine', 'constant'}, default='onecycle'
         Per-batch schedule over ``max_epochs``.
     batch_size : int, default=256
-        Images per training step, and per forward pass when predicting.
+        Images per training step (and per forward pass when predicting, unless
+        ``predict_batch_size`` is set).
     max_epochs : int, default=10
         Passes over the training data in ``fit``; the learning-rate schedule
         spans them (and ``max_epochs`` calls of ``partial_fit``).
@@ -173,9 +189,15 @@ class FashionCNNClassifier(ClassifierMixin, BaseEstimator):
         horizontal mirror. Only for models trained with ``augment=True``
         (which flips): a model that never saw mirrored images loses accuracy
         (measured: 92.1% -> 88.0% for the ``'fast'`` preset).
-    precision : {'float32', 'bfloat16'}, default='float32'
+    precision : {'float32', 'bfloat16', 'float16', 'auto'}, default='float32'
         ``'bfloat16'`` trains and predicts under bf16 autocast (fast only on
-        CPUs with native bf16, e.g. AVX512-BF16/AMX, and on GPUs).
+        CPUs with native bf16, e.g. AVX512-BF16/AMX, and on GPUs);
+        ``'float16'`` under float16 autocast with a gradient scaler (CUDA
+        only); ``'auto'``: bfloat16 on GPUs that support it, else float16 on
+        GPUs, float32 on the CPU.
+    predict_batch_size : int or None, default=None
+        Images per forward pass when predicting (``None``: ``batch_size``).
+        On a GPU, larger batches (e.g. 4096) keep it busy.
     quantize : bool, default=False
         After training, quantize the network to int8 for CPU inference
         (post-training static quantization, calibrated once on up to 2,048
@@ -299,7 +321,8 @@ class FashionCNNClassifier(ClassifierMixin, BaseEstimator):
         "pixel_range": [tuple, list, None],
         "image_shape": [tuple, list],
         "tta": ["boolean"],
-        "precision": [StrOptions({"float32", "bfloat16"})],
+        "precision": [StrOptions(set(PRECISIONS))],
+        "predict_batch_size": [Interval(Integral, 1, None, closed="left"), None],
         "quantize": ["boolean"],
         "device": [str],
         "checkpoint_path": [str, os.PathLike, None],
@@ -336,7 +359,8 @@ class FashionCNNClassifier(ClassifierMixin, BaseEstimator):
         pixel_range: tuple[float, float] | None = (0, 255),
         image_shape: Sequence[int] = (1, 28, 28),
         tta: bool = False,
-        precision: Literal["float32", "bfloat16"] = "float32",
+        precision: Literal["float32", "bfloat16", "float16", "auto"] = "float32",
+        predict_batch_size: int | None = None,
         quantize: bool = False,
         device: str = "auto",
         checkpoint_path: str | os.PathLike[str] | None = None,
@@ -370,6 +394,7 @@ class FashionCNNClassifier(ClassifierMixin, BaseEstimator):
         self.image_shape = image_shape
         self.tta = tta
         self.precision = precision
+        self.predict_batch_size = predict_batch_size
         self.quantize = quantize
         self.device = device
         self.checkpoint_path = checkpoint_path
@@ -433,6 +458,8 @@ class FashionCNNClassifier(ClassifierMixin, BaseEstimator):
         first, whole = not hasattr(self, "net_"), epochs is None
         if first:
             self._check_params()
+        else:
+            self._follow_device()
         Xt, yt, wt, seed = self._prepare(X, y, classes, sample_weight, first=first)
         with self._torch_env(seed + (0 if first else len(self.net_.history))):
             Xtr, ytr, wtr, valid = split_validation(
@@ -467,14 +494,10 @@ class FashionCNNClassifier(ClassifierMixin, BaseEstimator):
                 )
             )
         self.device_ = resolve_device(self.device, owner)
-        if self.quantize and self.device_ != "cpu":
-            raise ValueError(
-                expected_got(
-                    owner,
-                    f"quantize=True with device={self.device_!r}",
-                    "device='cpu': int8 kernels run on the CPU only",
-                )
-            )
+        # float16 needs CUDA: refused here, before any training
+        resolve_precision(self.precision, self.device_, owner)
+        # quantize=True on a GPU: trained there, calibrated and run in int8 on
+        # the CPU (int8 kernels are CPU kernels)
 
     def _prepare(self, X, y, classes, sample_weight, *, first: bool):
         """Images, label codes, sample weights as tensors, and the fit's seed."""
@@ -521,6 +544,9 @@ class FashionCNNClassifier(ClassifierMixin, BaseEstimator):
     def _train(self, Xtr, ytr, wtr, epochs: int | None) -> None:
         """Run ``epochs`` epochs (``None``: ``max_epochs``) through skorch."""
         self.net_.max_epochs = self.max_epochs if epochs is None else epochs
+        if data_placement(Xtr.nbytes, self.device_) == "device":  # once per fit
+            Xtr, ytr = Xtr.to(self.device_), ytr.to(self.device_)
+            wtr = None if wtr is None else wtr.to(self.device_)
         snapshot = dict(self.net_.callbacks_)["snapshot"]
         snapshot.interrupted_ = False
         if self.net_.max_epochs > 0:
@@ -577,6 +603,7 @@ class FashionCNNClassifier(ClassifierMixin, BaseEstimator):
         """
         check_is_fitted(self)
         self._check_predict_params()
+        self._follow_device()
         try:
             n = _num_samples(X)
         except TypeError:  # not array-like: let the validation say so
@@ -591,6 +618,21 @@ class FashionCNNClassifier(ClassifierMixin, BaseEstimator):
                 for i in range(0, n, PREDICT_CHUNK)
             ]
         )
+
+    def _follow_device(self) -> None:
+        """Move the fitted model when ``device`` names another device than ``device_``.
+
+        ``set_params(device='cuda')`` on a model loaded on the CPU takes
+        effect at the next prediction or ``partial_fit``; ``'auto'`` keeps
+        the model where it is.
+        """
+        if self.device == "auto":
+            return
+        wanted = resolve_device(self.device, type(self).__name__)
+        if wanted != self.device_:
+            exported = self._export()
+            self.device_ = wanted
+            self._restore(exported)
 
     def _check_predict_params(self) -> None:
         """Validate the parameters read at predict time (``set_params`` after fit)."""
@@ -616,15 +658,17 @@ class FashionCNNClassifier(ClassifierMixin, BaseEstimator):
         return proba / proba.sum(axis=1, keepdims=True)
 
     def _forward(self, Xt: torch.Tensor) -> np.ndarray:
-        """Softmax of the int8 or the folded float network, batch by batch."""
+        """Softmax of the int8 (CPU) or the folded float network, batch by batch."""
+        batch_size = self.predict_batch_size or self.batch_size
         if self.quantize:
-            return self._int8().predict_proba(Xt, self.batch_size)
+            return self._int8().predict_proba(Xt, batch_size)
+        precision = resolve_precision(self.precision, self.device_, type(self).__name__)
         return predict_proba_batches(
             self._float_network,
             Xt,
-            batch_size=self.batch_size,
+            batch_size=batch_size,
             device=self.device_,
-            bf16=self.precision == "bfloat16",
+            amp_dtype=AMP_DTYPES[precision],
         )
 
     def predict(self, X) -> np.ndarray:
@@ -739,7 +783,11 @@ class FashionCNNClassifier(ClassifierMixin, BaseEstimator):
 
     @classmethod
     def load(
-        cls, path: str | os.PathLike[str], *, trusted_modules: Sequence[str] = ()
+        cls,
+        path: str | os.PathLike[str],
+        *,
+        trusted_modules: Sequence[str] = (),
+        device: str = "cpu",
     ) -> FashionCNNClassifier:
         """Load a model saved by :meth:`save`; never unpickles code.
 
@@ -751,11 +799,14 @@ class FashionCNNClassifier(ClassifierMixin, BaseEstimator):
             Import paths (``'package.module:Class'``, or a whole
             ``'package.module'``) of user networks (``module``) the file may
             name; a file naming any other is refused, nothing is imported.
+        device : str, default='cpu'
+            Where the model lives: ``'cpu'``, ``'cuda'``, ``'cuda:N'`` or
+            ``'auto'``; later, ``set_params(device=...)`` moves it.
 
         Returns
         -------
         model : FashionCNNClassifier
-            Fitted, on the CPU (``device='cpu'``); see
+            Fitted, on ``device``; see
             :func:`fashionclf.serialization.read_model_file` for what is
             restored and checked.
 
@@ -766,7 +817,9 @@ class FashionCNNClassifier(ClassifierMixin, BaseEstimator):
         ModelFileError
             The file is not a valid model file, or names an untrusted module.
         """
+        resolve_device(device, cls.__name__)  # the caller's choice, not the file's
         params, exported = serialization.read_model_file(path, trusted_modules)
+        params["device"] = device
         try:
             model = cls(**params)
             model._check_params()
@@ -846,14 +899,16 @@ class FashionCNNClassifier(ClassifierMixin, BaseEstimator):
         exported = state.pop("_exported", None)
         self.__dict__.update(state)
         if exported is not None:
-            if self.device_.startswith("cuda") and not torch.cuda.is_available():
+            device, reason = available_device(self.device_)
+            if reason is not None:
                 warnings.warn(
-                    f"This model was fitted on {self.device_!r}, which is not "
-                    "available here; it is loaded on the CPU.",
+                    f"This model was fitted on {self.device_!r}: {reason}.",
                     UserWarning,
                     stacklevel=2,
                 )
-                self.device_ = "cpu"
+                self.device_ = device
+                if self.device != "auto":  # else the next prediction moves it back
+                    self.device = device
             if isinstance(exported["int8"], bytes):
                 exported["int8"] = state_from_bytes(exported["int8"])
             self._restore(exported)

@@ -77,6 +77,10 @@ class Dropout(nn.Dropout):
 
     generator: torch.Generator | None = None
 
+    def __prepare_scriptable__(self) -> nn.Dropout:
+        """For ``torch.jit.script``: a plain ``nn.Dropout`` (no generator)."""
+        return nn.Dropout(self.p, self.inplace).train(self.training)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Zero each element with probability ``p`` and rescale (training only)."""
         if not self.training or self.generator is None or self.p == 0:

@@ -498,7 +498,7 @@ ROWS = [
     ),
     (
         "predict-after-bad-set-params",
-        lambda t, m: clone_fitted(m).set_params(precision="float16").predict(Z),
+        lambda t, m: clone_fitted(m).set_params(precision="float64").predict(Z),
         ValueError,
         "'precision' parameter of FashionCNNClassifier",
     ),

@@ -756,7 +756,7 @@ def test_prediction_never_returns_nan_probabilities_silently(small):
     "param, value",
     [
         ("tta", "no"),
-        ("precision", "float16"),
+        ("precision", "float64"),
         ("batch_size", 0),
         ("num_threads", 0),
         ("quantize", "yes"),
@@ -782,3 +782,41 @@ def test_an_interrupted_fit_says_so(small, monkeypatch):
     with pytest.warns(UserWarning, match="interrupted during epoch 2"):
         clf.fit(X, y)
     assert clf.interrupted_ is True and len(clf.history_) == 1
+
+
+# ------------------------------------------------------ devices after fitting
+def test_load_takes_a_device_and_refuses_one_that_is_not_here(small, tmp_path):
+    X, y, _, _ = small
+    clf = tiny_cnn().fit(X[:200], y[:200])
+    clf.save(tmp_path / "m.pt")
+    loaded = FashionCNNClassifier.load(tmp_path / "m.pt", device="auto")
+    assert loaded.device == "auto" and loaded.device_ == "cpu"
+    with pytest.raises(ValueError, match=r"device='cuda:3'.*CUDA is not available"):
+        FashionCNNClassifier.load(tmp_path / "m.pt", device="cuda:3")
+
+
+def test_a_fitted_model_follows_a_new_device(small):
+    # a model that lives on a GPU, moved by set_params(device='cpu')
+    X, y, Xt, _ = small
+    clf = tiny_cnn(max_epochs=2).fit(X[:300], y[:300])
+    before = clf.predict_proba(Xt)
+    clf.device_ = "cuda:0"  # what a GPU fit leaves (the tensors are CPU here)
+    clf.set_params(device="cpu")
+    np.testing.assert_array_equal(clf.predict_proba(Xt), before)
+    assert clf.device_ == "cpu" and str(clf.net_.device) == "cpu"
+    clf.partial_fit(X[:300], y[:300])  # and partial_fit continues there
+    assert len(clf.history_) == 3
+
+
+def test_predictions_have_a_batch_size_of_their_own(small):
+    X, y, Xt, _ = small
+    clf = tiny_cnn(batch_size=64).fit(X[:200], y[:200])
+    reference = clf.predict_proba(Xt[:50])
+    seen = []
+    hook = clf._float_network.register_forward_hook(
+        lambda m, args, out: seen.append(len(args[0]))
+    )
+    clf.set_params(predict_batch_size=7)
+    np.testing.assert_allclose(clf.predict_proba(Xt[:50]), reference, atol=1e-6)
+    hook.remove()
+    assert seen == [7] * 7 + [1]

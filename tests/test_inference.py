@@ -85,7 +85,7 @@ def test_batches_give_the_same_probabilities():
     assert whole.shape == (100, 10) and whole.dtype == np.float32
     np.testing.assert_allclose(pieces, whole, rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(whole.sum(1), 1.0, rtol=1e-5)
-    bf16 = predict_proba_batches(module, x, batch_size=32, bf16=True)
+    bf16 = predict_proba_batches(module, x, batch_size=32, amp_dtype=torch.bfloat16)
     assert np.mean(bf16.argmax(1) == whole.argmax(1)) > 0.9
 
 

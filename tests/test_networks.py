@@ -74,3 +74,14 @@ def test_per_block_width_and_convs():
 def test_per_block_values_must_fit_n_blocks(kwargs, name):
     with pytest.raises(ValueError, match=rf"{name}=.* does not fit n_blocks=2"):
         FashionCNN(**kwargs)
+
+
+@pytest.mark.parametrize("arch", ["cnn", "compact", "seed"])
+def test_built_in_networks_script_with_torch_jit(arch):
+    net = build_network(arch, (1, 28, 28), 10, n_blocks=2, width=8, dropout=0.3)
+    net.eval()
+    # torch 2.13 deprecates TorchScript (for torch.export); it still works
+    with pytest.warns(DeprecationWarning, match=r"torch.jit.script. is deprecated"):
+        scripted = torch.jit.script(net)
+    x = torch.randn(4, 1, 28, 28)
+    torch.testing.assert_close(scripted(x), net(x), rtol=0, atol=0)

@@ -51,6 +51,7 @@ _REFERENCE_AS_OF_ISSUE_11 = {
     "optimizer": "adamw",
     "pixel_range": (0, 255),
     "precision": "float32",
+    "predict_batch_size": None,
     "quantize": False,
     "random_state": None,
     "standardize": True,

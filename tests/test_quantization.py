@@ -76,14 +76,25 @@ def test_quantize_switched_on_after_fit_asks_for_a_refit(small):
         model.predict(Xt)
 
 
-def test_quantize_needs_the_cpu_and_says_so_before_training(small, monkeypatch):
-    X, y, _, _ = small
+def test_quantize_is_accepted_with_a_gpu_for_training(monkeypatch):
+    # train on the GPU, calibrate and run int8 on the CPU: no refusal, no refit
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
     model = tiny_cnn(quantize=True, device="cuda:0")
-    with pytest.raises(ValueError, match=r"device='cuda:0'.*expected device='cpu'"):
-        model.fit(X, y)
-    assert not hasattr(model, "net_")  # refused before any training
+    model._check_params()
+    assert model.device_ == "cuda:0"
+
+
+def test_int8_of_a_model_tagged_cuda_runs_on_the_cpu(int8_model, sample):
+    # what a model trained on a GPU with quantize=True looks like on a CPU machine
+    _, _, Xt, _ = sample
+    state = int8_model.__getstate__()
+    state["device_"], state["device"] = "cuda:0", "cuda:0"
+    moved = type(int8_model).__new__(type(int8_model))
+    with pytest.warns(UserWarning, match=r"'cuda:0' is not available here"):
+        moved.__setstate__(state)
+    assert moved.device_ == "cpu" and moved.int8_network_ is not None
+    np.testing.assert_array_equal(moved.predict_proba(Xt), int8_model.predict_proba(Xt))
 
 
 def test_engine_setting_is_restored():

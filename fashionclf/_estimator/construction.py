@@ -28,6 +28,7 @@ from skorch.helper import predefined_split
 
 from .._utils.messages import expected_got
 from ..networks import SIZE_PARAMS, Standardized, build_network
+from .devices import resolve_precision
 from .locks import exclusive, seeded_torch_rng, shared
 from .schedule import schedule_callback
 from .state import EpochCheckpoint
@@ -47,6 +48,13 @@ OPTIMIZERS: dict[str, tuple[type[torch.optim.Optimizer], dict[str, Any]]] = {
     "adamw": (torch.optim.AdamW, {}),
     "adam": (torch.optim.Adam, {}),
     "sgd": (torch.optim.SGD, {"momentum": 0.9, "nesterov": True}),
+}
+
+#: precision -> the autocast dtype (None: plain float32)
+AMP_DTYPES: dict[str, torch.dtype | None] = {
+    "float32": None,
+    "bfloat16": torch.bfloat16,
+    "float16": torch.float16,
 }
 
 #: Names skorch and the estimator give their own callbacks.
@@ -181,7 +189,9 @@ def build_net(
         classes=list(range(state.n_classes)),
         device=device,
         verbose=params["verbose"],
-        bf16=params["precision"] == "bfloat16",
+        amp_dtype=AMP_DTYPES[
+            resolve_precision(params["precision"], device, "FashionCNNClassifier")
+        ],
         channels_last=True,
         seed=state.seed,
     )

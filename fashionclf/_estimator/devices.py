@@ -1,4 +1,14 @@
-"""Which device a fit with ``device='auto'`` takes, also in parallel searches."""
+"""Devices: which one a fit takes, where its data lives, which precision it runs.
+
+- :func:`resolve_device`: ``device='auto'`` resolved (also in parallel
+  searches), others checked;
+- :func:`available_device`: where a model fitted on some device can live here
+  (unpickling on a machine with fewer GPUs, or none);
+- :func:`data_placement`: whether a fit's training data moves to the GPU once,
+  or goes batch by batch from pinned memory;
+- :func:`resolve_precision`: ``precision='auto'`` and the devices each
+  precision runs on.
+"""
 
 from __future__ import annotations
 
@@ -36,10 +46,91 @@ def auto_device() -> str:
         return "cuda"
     with _lock:
         turn = next(_turn)
-    free = [torch.cuda.mem_get_info(i)[0] for i in range(count)]
+    free = _free_memory(count)
     # most free memory first; among equals, start from this fit's turn
     best = max(range(count), key=lambda i: (free[i], -((i - turn) % count)))
     return f"cuda:{best}"
+
+
+def _free_memory(count: int) -> list[int]:
+    """Free bytes of each visible GPU.
+
+    From NVML where it can be read (``torch.cuda.device_memory_used``, with
+    the ``pynvml`` package): that opens no CUDA context on any GPU. Else from
+    ``torch.cuda.mem_get_info``, which opens one on each GPU it asks.
+    """
+    try:
+        return [
+            torch.cuda.get_device_properties(i).total_memory
+            - torch.cuda.device_memory_used(i)
+            for i in range(count)
+        ]
+    except Exception:  # no pynvml, or NVML not usable here
+        return [torch.cuda.mem_get_info(i)[0] for i in range(count)]
+
+
+def available_device(device: str) -> tuple[str, str | None]:
+    """Where a model fitted on ``device`` can live here, and why, if elsewhere.
+
+    A CUDA device this machine lacks (``'cuda:5'`` on a one-GPU machine) maps
+    to ``'cuda'``; without CUDA, to ``'cpu'``.
+    """
+    dev = torch.device(device)
+    if dev.type != "cuda":
+        return device, None
+    if not torch.cuda.is_available():
+        return "cpu", f"{device!r} is not available here (no CUDA); loaded on the CPU"
+    count = torch.cuda.device_count()
+    if dev.index is not None and dev.index >= count:
+        return "cuda", f"{device!r} does not exist here ({count} GPU); loaded on 'cuda'"
+    return device, None
+
+
+#: Training data moves to the GPU once when it takes at most this share of
+#: the GPU's free memory (the Fashion-MNIST training set: 188 MB as float32).
+DEVICE_DATA_SHARE = 0.5
+
+
+def data_placement(n_bytes: int, device: str, free_bytes: int | None = None) -> str:
+    """``'device'``: move the data once; ``'pinned'``: copy each batch; ``'cpu'``.
+
+    ``free_bytes`` is the GPU's free memory (read from the device if None).
+    """
+    dev = torch.device(device)
+    if dev.type != "cuda":
+        return "cpu"
+    if free_bytes is None:
+        free_bytes = torch.cuda.mem_get_info(dev)[0]
+    return "device" if n_bytes <= DEVICE_DATA_SHARE * free_bytes else "pinned"
+
+
+#: The ``precision`` choices.
+PRECISIONS = ("float32", "bfloat16", "float16", "auto")
+
+
+def resolve_precision(precision: str, device: str, owner: str) -> str:
+    """Return the precision a fit or prediction on ``device`` runs in.
+
+    ``'auto'``: bfloat16 on GPUs that support it, else float16 on GPUs, and
+    float32 on the CPU. ``'float16'`` (autocast with a gradient scaler) needs
+    CUDA.
+    """
+    cuda = torch.device(device).type == "cuda"
+    if precision == "auto":
+        if not cuda:
+            return "float32"
+        return "bfloat16" if torch.cuda.is_bf16_supported() else "float16"
+    if precision == "float16" and not cuda:
+        raise ValueError(
+            expected_got(
+                owner,
+                f"precision='float16' on device={device!r}",
+                "a CUDA device for float16",
+                "On the CPU use 'bfloat16' (fast with AVX512-BF16 or AMX) or "
+                "'float32'.",
+            )
+        )
+    return precision
 
 
 def resolve_device(device: str, owner: str) -> str:

@@ -85,6 +85,9 @@ def exclusive() -> Iterator[None]:
 def seeded_torch_rng(seed: int, device: str = "cpu") -> Iterator[None]:
     """Seed torch's global RNG (CPU, and ``device`` if CUDA); restore it after.
 
+    Only those two generators are seeded, and both are restored: other GPUs'
+    generators are never touched.
+
     Seeding and restoring are exclusive sections, so they never land in the
     middle of another thread's seeded initialisation.
     """
@@ -94,7 +97,12 @@ def seeded_torch_rng(seed: int, device: str = "cpu") -> Iterator[None]:
     with exclusive():
         saved = torch.get_rng_state()
         saved_cuda = torch.cuda.get_rng_state(device) if cuda else None
-        torch.manual_seed(seed)
+        # seed only what is restored: the CPU and this fit's GPU (torch.manual_seed
+        # would reseed every GPU, and leave the others reseeded)
+        torch.default_generator.manual_seed(seed)
+        if cuda:
+            with torch.cuda.device(device):
+                torch.cuda.manual_seed(seed)
     try:
         yield
     finally:

@@ -7,7 +7,7 @@
 - :class:`FiniteLoss`: stops training with a clear error when the loss turns
   NaN or infinite.
 - :class:`Net`: ``NeuralNetClassifier`` with per-fit random streams,
-  per-sample loss weights, optional bf16 autocast and channels-last layout.
+  per-sample loss weights, optional bf16/fp16 autocast and channels-last layout.
 - :class:`EpochSnapshot`: rolls an interrupted epoch back.
 
 The learning-rate schedule is in :mod:`.schedule`, checkpoints in
@@ -24,8 +24,8 @@ import numpy as np
 import torch
 from skorch import NeuralNetClassifier
 from skorch.callbacks import Callback
-from skorch.dataset import Dataset
-from skorch.utils import to_tensor
+from skorch.dataset import Dataset, unpack_data
+from skorch.utils import TeeGenerator, to_tensor
 
 from ..networks import Dropout
 from .locks import shared
@@ -48,9 +48,14 @@ class TensorBatches:
         Shift each image by up to this many pixels in x and y, filling with 0.
     drop_single : bool, default=False
         Drop a final batch of one sample (batch norm cannot train on it).
-    generator : callable returning torch.Generator, or None, default=None
-        Called at the start of every pass for the generator that shuffles and
-        augments; None seeds one from torch's global RNG.
+    generator : callable or None, default=None
+        ``generator(device)`` is called at the start of every pass for the
+        generator that shuffles and augments, on the data's device; None
+        seeds one from torch's global RNG.
+    device : str or None, default=None
+        Where batches go. Data already there is sliced in place (no copy);
+        CPU data bound for a GPU is copied batch by batch from pinned memory,
+        without blocking.
     """
 
     def __init__(
@@ -61,7 +66,8 @@ class TensorBatches:
         flip: bool = False,
         max_shift: int = 0,
         drop_single: bool = False,
-        generator: Callable[[], torch.Generator] | None = None,
+        generator: Callable[[torch.device], torch.Generator] | None = None,
+        device: str | None = None,
     ) -> None:
         self.X, self.y = dataset.X, dataset.y
         self.weight = getattr(dataset, "weight", None)
@@ -71,6 +77,7 @@ class TensorBatches:
         self.max_shift = max_shift
         self.drop_single = drop_single
         self.generator = generator
+        self.device = device
 
     def __len__(self) -> int:
         n = len(self.X)
@@ -80,22 +87,30 @@ class TensorBatches:
         return n_batches
 
     def __iter__(self):
-        n = len(self.X)
+        n, here = len(self.X), self.X.device
         if self.generator is not None:
-            gen = self.generator()
+            gen = self.generator(here)
         else:  # evaluation (no shuffling, no augmentation) draws nothing
-            gen = torch.Generator()
+            gen = torch.Generator(device=here)
             if self.shuffle or self.flip or self.max_shift:
                 gen.manual_seed(int(torch.randint(2**62, (1,)).item()))
-        order = torch.randperm(n, generator=gen) if self.shuffle else None
+        order = torch.randperm(n, generator=gen, device=here) if self.shuffle else None
+        target = torch.device(self.device) if self.device is not None else here
+        copy = target.type == "cuda" and here.type == "cpu"
         for b in range(len(self)):
             sl = slice(b * self.batch_size, (b + 1) * self.batch_size)
             idx = order[sl] if order is not None else sl
             Xb = self.X[idx]
             yb = self.y[idx] if self.y is not None else None
+            wb = self.weight[idx] if self.weight is not None else None
+            if copy:  # pinned, so the copy to the GPU need not block
+                Xb, yb, wb = (
+                    None if t is None else t.pin_memory().to(target, non_blocking=True)
+                    for t in (Xb, yb, wb)
+                )
             if self.flip or self.max_shift:
                 Xb = augment(Xb, self.flip, self.max_shift, gen)
-            yield Xb, (yb if self.weight is None else (yb, self.weight[idx]))
+            yield Xb, (yb if wb is None else (yb, wb))
 
 
 class WeightedTensors(Dataset):
@@ -106,10 +121,19 @@ class WeightedTensors(Dataset):
         self.weight = weight
 
 
-def seeded_generator(seed: int, *key: int) -> torch.Generator:
-    """Return a CPU generator seeded from ``seed`` and ``key`` (epoch, stream)."""
+def seeded_generator(
+    seed: int, *key: int, device: str | torch.device = "cpu"
+) -> torch.Generator:
+    """Return a generator on ``device`` seeded from ``seed`` and ``key``.
+
+    ``key`` names the epoch and the stream (0: batches, 1: dropout).
+
+    A generator draws only for tensors on its own device: shuffling and
+    augmentation use one on the data's device, dropout one on the network's.
+    On the CPU the draws are those of every earlier version.
+    """
     state = np.random.SeedSequence([seed, *key]).generate_state(1, np.uint64)[0]
-    return torch.Generator().manual_seed(int(state >> np.uint64(1)))
+    return torch.Generator(device=device).manual_seed(int(state >> np.uint64(1)))
 
 
 def augment(
@@ -117,19 +141,21 @@ def augment(
 ) -> torch.Tensor:
     """Randomly flip (horizontally) and shift a batch of images ``(N, C, H, W)``."""
     n, c, h, w = X.shape
+    dev = X.device  # every draw and index on the images' device
     if flip:
-        mask = torch.rand(n, generator=gen) < 0.5
+        mask = torch.rand(n, generator=gen, device=dev) < 0.5
         X = torch.where(mask[:, None, None, None], X.flip(-1), X)
     if max_shift:
         s = max_shift
         padded = torch.nn.functional.pad(X, (s, s, s, s))
-        dy = torch.randint(0, 2 * s + 1, (n,), generator=gen)
-        dx = torch.randint(0, 2 * s + 1, (n,), generator=gen)
-        rows = (dy[:, None] + torch.arange(h))[:, None, :, None]  # (N, 1, H, 1)
-        cols = (dx[:, None] + torch.arange(w))[:, None, None, :]  # (N, 1, 1, W)
+        dy = torch.randint(0, 2 * s + 1, (n,), generator=gen, device=dev)
+        dx = torch.randint(0, 2 * s + 1, (n,), generator=gen, device=dev)
+        rows = (dy[:, None] + torch.arange(h, device=dev))[:, None, :, None]
+        cols = (dx[:, None] + torch.arange(w, device=dev))[:, None, None, :]
+        # rows: (N, 1, H, 1), cols: (N, 1, 1, W)
         X = padded[
-            torch.arange(n)[:, None, None, None],
-            torch.arange(c)[None, :, None, None],
+            torch.arange(n, device=dev)[:, None, None, None],
+            torch.arange(c, device=dev)[None, :, None, None],
             rows,
             cols,
         ]
@@ -159,19 +185,20 @@ class Net(NeuralNetClassifier):
       epoch draws what an uninterrupted one would.
     - per-sample weights: batches ``(X, (y, weight))`` (see
       :class:`WeightedTensors`) give the weighted mean of the loss.
-    - ``bf16`` autocast and ``channels_last`` memory layout.
+    - ``amp_dtype``: autocast to bfloat16 or float16 (float16 through a
+      gradient scaler), and ``channels_last`` memory layout.
     """
 
     def __init__(
         self,
         *args,
-        bf16: bool = False,
+        amp_dtype: torch.dtype | None = None,
         channels_last: bool = False,
         seed: int | None = None,
         **kwargs,
     ) -> None:
         super().__init__(*args, **kwargs)
-        self.bf16 = bf16
+        self.amp_dtype = amp_dtype
         self.channels_last = channels_last
         self.seed = seed
 
@@ -185,18 +212,25 @@ class Net(NeuralNetClassifier):
     def get_iterator(self, dataset, training=False):
         """Skorch's iterator; training passes draw from this fit's generators."""
         iterator = super().get_iterator(dataset, training=training)
-        if training and self.seed is not None and isinstance(iterator, TensorBatches):
-            iterator.generator = self._batch_generator
+        if isinstance(iterator, TensorBatches):
+            iterator.device = self.device
+            if training and self.seed is not None:
+                iterator.generator = self._batch_generator
         return iterator
 
-    def _batch_generator(self) -> torch.Generator:
+    def _batch_generator(self, data_device: torch.device) -> torch.Generator:
+        """Return this epoch's batch generator; give dropout its own.
+
+        Dropout's is on the net's device, the batches' (shuffling and
+        augmentation) on the data's.
+        """
         assert self.seed is not None  # only set as the generator with a seed
         epoch = len(self.history)
-        dropout = seeded_generator(self.seed, epoch, 1)
+        dropout = seeded_generator(self.seed, epoch, 1, device=self.device)
         for module in self.module_.modules():
             if isinstance(module, Dropout):
                 module.generator = dropout
-        return seeded_generator(self.seed, epoch, 0)
+        return seeded_generator(self.seed, epoch, 0, device=data_device)
 
     def on_train_end(self, net, **kwargs):
         """Detach the generators from the module (they are per epoch)."""
@@ -206,15 +240,44 @@ class Net(NeuralNetClassifier):
                 module.generator = None
 
     def infer(self, x, **fit_params):
-        """Forward a batch, under bf16 autocast if asked; logits come back fp32."""
+        """Forward a batch, under autocast if asked; logits come back float32."""
         x = to_tensor(x, device=self.device)
         if self.channels_last and x.ndim == 4:
             x = x.contiguous(memory_format=torch.channels_last)
         device_type = torch.device(self.device).type
-        with torch.autocast(device_type, dtype=torch.bfloat16, enabled=self.bf16):
+        amp = self.amp_dtype is not None
+        with torch.autocast(device_type, dtype=self.amp_dtype, enabled=amp):
             with shared():
                 out = self.module_(x, **fit_params)
         return out.float()
+
+    def train_step(self, batch, **fit_params):
+        """One optimisation step; under float16, through a gradient scaler.
+
+        float16 gradients underflow without loss scaling. The scaler unscales
+        them before callbacks see them (``on_grad_computed``) and skips steps
+        whose gradients are not finite.
+        """
+        if self.amp_dtype != torch.float16:
+            return super().train_step(batch, **fit_params)
+        if getattr(self, "grad_scaler_", None) is None:
+            self.grad_scaler_ = torch.amp.GradScaler(torch.device(self.device).type)
+        scaler = self.grad_scaler_
+        self._zero_grad_optimizer()
+        self._set_training(True)
+        Xi, yi = unpack_data(batch)
+        y_pred = self.infer(Xi, **fit_params)
+        loss = self.get_loss(y_pred, yi, X=Xi, training=True)
+        scaler.scale(loss).backward()
+        scaler.unscale_(self.optimizer_)
+        self.notify(
+            "on_grad_computed",
+            named_parameters=TeeGenerator(self.get_all_learnable_params()),
+            batch=batch,
+        )
+        scaler.step(self.optimizer_)
+        scaler.update()
+        return {"loss": loss, "y_pred": y_pred}
 
     def get_loss(self, y_pred, y_true, X=None, training=False):
         """Return the criterion's loss; with sample weights, their weighted mean."""

@@ -1,0 +1,87 @@
+"""The skorch net's machinery (fashionclf._estimator.training): random streams on
+the right devices, batches, float16 steps."""
+
+import numpy as np
+import torch
+from skorch.dataset import Dataset
+
+from fashionclf._estimator import training
+from fashionclf._estimator.training import Net, TensorBatches, augment, seeded_generator
+from fashionclf.networks import Dropout
+
+from .conftest import tiny_cnn
+
+
+def test_each_generator_is_made_on_the_device_of_what_it_draws_for(small, monkeypatch):
+    # dropout draws for the network's activations, shuffling and augmentation
+    # for the data: a CPU generator on CUDA activations crashed every network
+    # with dropout > 0 at its first batch
+    X, y, _, _ = small
+    clf = tiny_cnn(dropout=0.3).fit(X[:100], y[:100])
+    made = []
+
+    def recording(seed, *key, device="cpu"):
+        made.append((key[-1], str(device)))
+        return torch.Generator()
+
+    monkeypatch.setattr(training, "seeded_generator", recording)
+    net = clf.net_
+    net.device = "cuda:1"  # what a fit on the second GPU sets
+    net._batch_generator(torch.device("cuda:1"))
+    net._batch_generator(torch.device("cpu"))  # data left on the host
+    assert made == [(1, "cuda:1"), (0, "cuda:1"), (1, "cuda:1"), (0, "cpu")]
+    assert all(
+        m.generator is not None for m in net.module_.modules() if isinstance(m, Dropout)
+    )
+
+
+def test_batches_ask_for_a_generator_on_the_data_s_device():
+    X, y = torch.zeros(10, 1, 4, 4), torch.arange(10)
+    asked = []
+
+    def factory(device):
+        asked.append(device)
+        return torch.Generator(device=device).manual_seed(0)
+
+    batches = TensorBatches(
+        Dataset(X, y), 4, shuffle=True, flip=True, generator=factory
+    )
+    assert len(list(batches)) == 3
+    assert asked == [X.device]
+
+
+def test_data_already_on_the_device_is_sliced_without_a_copy():
+    X, y = torch.arange(40.0).reshape(10, 1, 2, 2), torch.arange(10)
+    batches = TensorBatches(Dataset(X, y), 4, device="cpu")
+    first, _ = next(iter(batches))
+    assert first.data_ptr() == X.data_ptr()  # a view
+
+
+def test_augmentation_draws_on_the_generator_s_device_and_is_unchanged_on_cpu():
+    X = torch.rand(8, 1, 6, 6)
+    a = augment(X, True, 2, seeded_generator(1, 0, 0))
+    b = augment(X, True, 2, seeded_generator(1, 0, 0, device="cpu"))
+    torch.testing.assert_close(a, b, rtol=0, atol=0)
+    assert a.shape == X.shape and not torch.equal(a, X)
+
+
+def test_a_float16_step_goes_through_a_gradient_scaler():
+    # the same code path CUDA takes, on the CPU (which autocasts float16 too)
+    X = torch.rand(64, 1, 8, 8)
+    y = (X.mean(dim=(1, 2, 3)) > X.mean()).long()  # learnable
+    net = Net(
+        torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(64, 2)),
+        criterion=torch.nn.CrossEntropyLoss,
+        optimizer=torch.optim.SGD,
+        lr=0.5,
+        max_epochs=12,
+        batch_size=16,
+        iterator_train=TensorBatches,
+        train_split=None,
+        amp_dtype=torch.float16,
+        verbose=0,
+    )
+    net.fit(X, y)
+    assert isinstance(net.grad_scaler_, torch.amp.GradScaler)
+    losses = net.history[:, "train_loss"]
+    assert np.isfinite(losses).all() and losses[-1] < losses[0]
