@@ -25,6 +25,7 @@ _LAZY = {
     "DataFormatError": "exceptions",
     "DownloadError": "exceptions",
     "ModelFileError": "exceptions",
+    "ImageFileReader": "preprocessing",
     "ImageFlattener": "preprocessing",
     "ImageReshaper": "preprocessing",
     "PixelScaler": "preprocessing",
@@ -38,6 +39,7 @@ __all__ = [
     "DataFormatError",
     "DownloadError",
     "FashionCNNClassifier",
+    "ImageFileReader",
     "ImageFlattener",
     "ImageReshaper",
     "ModelFileError",
@@ -68,7 +70,12 @@ if TYPE_CHECKING:  # for type checkers and IDEs: the eager imports
         DownloadError,
         ModelFileError,
     )
-    from .preprocessing import ImageFlattener, ImageReshaper, PixelScaler
+    from .preprocessing import (
+        ImageFileReader,
+        ImageFlattener,
+        ImageReshaper,
+        PixelScaler,
+    )
 
 
 def __getattr__(name: str) -> Any:

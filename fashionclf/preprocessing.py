@@ -7,6 +7,8 @@ Kaggle CSV gives them.
 - :class:`PixelScaler`: 0-255 -> float32 in [0, 1], optionally standardized.
 - :class:`ImageReshaper`: flat ``(n, 784)`` -> ``(n, 1, 28, 28)`` images.
 - :class:`ImageFlattener`: ``(n, 28, 28)`` / ``(n, 1, 28, 28)`` -> flat ``(n, 784)``.
+- :class:`ImageFileReader`: pictures of any size (files, PIL, arrays) -> flat
+  ``(n, 784)`` rows, converted as the dataset was made.
 
 Scaling rule (explicit, never guessed from the values): ``pixel_range=(lo, hi)``
 declares the raw scale; values must lie inside it and map linearly to [0, 1].
@@ -15,16 +17,18 @@ declares the raw scale; values must lie inside it and map linearly to [0, 1].
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Literal
 
 import numpy as np
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator, OneToOneFeatureMixin, TransformerMixin
+from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
 from ._utils.messages import expected_got
 from ._utils.validation import check_pixel_range, check_pixels, resolve_image_shape
 
-__all__ = ["ImageFlattener", "ImageReshaper", "PixelScaler"]
+__all__ = ["ImageFileReader", "ImageFlattener", "ImageReshaper", "PixelScaler"]
 
 
 class PixelScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
@@ -307,3 +311,112 @@ class ImageFlattener(TransformerMixin, BaseEstimator):
         tags = super().__sklearn_tags__()
         tags.input_tags.three_d_array = True
         return tags
+
+
+class ImageFileReader(TransformerMixin, BaseEstimator):
+    """Read pictures of garments as 784-pixel rows, the way Fashion-MNIST was made.
+
+    Takes a list of image files (PNG, JPEG, WebP), PIL images or uint8 arrays
+    of any size, and converts each with
+    :func:`fashionclf.datasets.read_images`: trimmed to the article, longest
+    edge resized to 28, sharpened, centred, negated when the background is
+    light. So ``make_pipeline(ImageFileReader(), FashionCNNClassifier())``
+    fits and predicts from file paths. Stateless: ``fit`` only checks the
+    parameters.
+
+    Its input is a list of pictures, not a numeric array, so scikit-learn's
+    estimator checks (which feed numeric arrays) do not apply; it clones,
+    pickles and works in pipelines and searches (tested).
+
+    Parameters
+    ----------
+    background : {'auto', 'light', 'dark'}, default='auto'
+        The pictures' background: read from each picture's corners, or
+        forced.
+    method : {'fashion-mnist', 'resize'}, default='fashion-mnist'
+        The dataset's conversion, or a plain resize to 28x28.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fashionclf.preprocessing import ImageFileReader
+    >>> shot = np.full((120, 90, 3), 250, np.uint8)  # an article on white
+    >>> shot[20:100, 20:70] = (30, 60, 200)
+    >>> ImageFileReader().fit_transform([shot]).shape
+    (1, 784)
+    """
+
+    _parameter_constraints: dict = {
+        "background": [StrOptions({"auto", "light", "dark"})],
+        "method": [StrOptions({"fashion-mnist", "resize"})],
+    }
+
+    def __init__(
+        self,
+        *,
+        background: Literal["auto", "light", "dark"] = "auto",
+        method: Literal["fashion-mnist", "resize"] = "fashion-mnist",
+    ) -> None:
+        self.background = background
+        self.method = method
+
+    def fit(self, X, y=None) -> ImageFileReader:
+        """Check the parameters (nothing is learned).
+
+        Parameters
+        ----------
+        X : list of path-like, PIL images or uint8 arrays
+            Pictures (not read by ``fit``).
+        y : ignored
+
+        Returns
+        -------
+        self : ImageFileReader
+        """
+        self._validate_params()
+        return self
+
+    def transform(self, X) -> np.ndarray:
+        """Convert each picture to a row of 784 uint8 pixels.
+
+        Parameters
+        ----------
+        X : list of path-like, PIL images or uint8 arrays
+            Pictures of any size.
+
+        Returns
+        -------
+        rows : ndarray of uint8, shape (n_pictures, 784)
+        """
+        from .datasets.images import read_images
+
+        self._validate_params()
+        if isinstance(X, str | bytes) or (
+            isinstance(X, np.ndarray) and X.dtype != object and X.ndim < 3
+        ):
+            raise ValueError(
+                expected_got(
+                    type(self).__name__,
+                    f"X of type {type(X).__name__}"
+                    + (f" and shape {X.shape}" if isinstance(X, np.ndarray) else ""),
+                    "a list of pictures (paths, PIL images or arrays)",
+                    "For one picture, pass [picture].",
+                )
+            )
+        return read_images(list(X), background=self.background, method=self.method)
+
+    def get_feature_names_out(self, input_features=None) -> np.ndarray:
+        """Return ``pixel1`` ... ``pixel784``, the Kaggle CSV's column names.
+
+        Parameters
+        ----------
+        input_features : ignored
+
+        Returns
+        -------
+        names : ndarray of str
+        """
+        return np.array([f"pixel{i}" for i in range(1, 785)], dtype=object)
+
+    def __sklearn_is_fitted__(self) -> bool:
+        return True  # stateless

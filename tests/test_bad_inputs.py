@@ -549,7 +549,7 @@ ROWS = [
         "image-postscript-named-png",
         lambda t, m: _read_images([_csv(t, "%!PS-Adobe-3.0\nshowpage\n", "p.png")]),
         DataFormatError,
-        "expected a PNG or JPEG file",
+        "expected a PNG, JPEG",
     ),
     (
         "image-gif",
@@ -557,7 +557,7 @@ ROWS = [
             [_image(t, "a.gif", lambda Image, p: Image.new("L", (8, 8)).save(p))]
         ),
         DataFormatError,
-        "expected a PNG or JPEG file",
+        "expected a PNG, JPEG",
     ),
     (
         "image-too-large",

@@ -89,8 +89,8 @@ def test_predict_csv_and_image(model_file, pixel_csv, png, tmp_path):
         "source",
         "label",
         "class_name",
-        "proba_0",
-        "proba_9",
+        "proba_T-shirt/top",
+        "proba_Ankle boot",
     } <= set(frame.columns)
     np.testing.assert_allclose(frame.filter(like="proba_").sum(axis=1), 1.0, atol=1e-4)
 

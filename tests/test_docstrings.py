@@ -44,6 +44,7 @@ def _documented(doc: str, section: str) -> set[str]:
 def _estimators():
     from fashionclf import (
         FashionCNNClassifier,
+        ImageFileReader,
         ImageFlattener,
         ImageReshaper,
         PixelScaler,
@@ -57,6 +58,7 @@ def _estimators():
         (PixelScaler(), False),
         (ImageReshaper(), False),
         (ImageFlattener(), False),
+        (ImageFileReader(), False),  # fit takes pictures but reads none
         (PartialFitPipeline([("scale", PixelScaler())]), False),
     ], FashionCNNClassifier
 

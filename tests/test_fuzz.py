@@ -301,5 +301,8 @@ def test_any_mode_and_size_of_png_or_jpeg(tmp_path, width, height, mode, fmt):
         Image.new(mode, (width, height), color=1).save(path, format=fmt)
     except (OSError, KeyError, ValueError):
         return  # a mode this format cannot store
-    out = read_images([path])
+    # one colour everywhere: no article to find, refused by name
+    with pytest.raises(DataFormatError, match=r"x\.\w+: the picture is all background"):
+        read_images([path])
+    out = read_images([path], method="resize")
     assert out.shape == (1, 784) and out.dtype == np.uint8

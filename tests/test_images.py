@@ -8,7 +8,7 @@ import pytest
 from PIL import Image
 
 from fashionclf import DataFormatError
-from fashionclf.datasets.images import MAX_IMAGE_PIXELS, read_images
+from fashionclf.datasets.images import FORMATS, MAX_IMAGE_PIXELS, read_images
 
 
 def _png_header_only(path, width, height):
@@ -26,8 +26,9 @@ def _png_header_only(path, width, height):
 def test_grayscale_png_round_trip(tmp_path):
     arr = np.arange(784, dtype=np.uint8).reshape(28, 28)
     Image.fromarray(arr).save(tmp_path / "g.png")
-    np.testing.assert_array_equal(read_images([tmp_path / "g.png"])[0], arr.ravel())
-    inverted = read_images([tmp_path / "g.png"], invert=True)[0]
+    plain = read_images([tmp_path / "g.png"], method="resize", background="dark")
+    np.testing.assert_array_equal(plain[0], arr.ravel())
+    inverted = read_images([tmp_path / "g.png"], method="resize", invert=True)[0]
     np.testing.assert_array_equal(inverted, 255 - arr.ravel())
 
 
@@ -37,7 +38,7 @@ def test_postscript_named_png_is_refused(tmp_path):
         b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 28 28\nshowpage\n%%EOF\n"
     )
     with pytest.raises(
-        DataFormatError, match=r"photo.png: not a readable image.*PNG or JPEG"
+        DataFormatError, match=r"photo.png: not a readable image.*PNG, JPEG"
     ):
         read_images([eps])
 
@@ -46,7 +47,7 @@ def test_postscript_named_png_is_refused(tmp_path):
 def test_other_formats_are_refused(tmp_path, fmt):
     path = tmp_path / f"x.{fmt.lower()}"
     Image.new("L", (28, 28)).save(path, format=fmt)
-    with pytest.raises(DataFormatError, match="expected a PNG or JPEG file"):
+    with pytest.raises(DataFormatError, match="expected a PNG, JPEG"):
         read_images([path])
 
 
@@ -66,7 +67,8 @@ def test_sixteen_bit_png_is_scaled_not_clipped(tmp_path):
     Image.fromarray(ramp).save(tmp_path / "wide.png")  # mode I;16
     with Image.open(tmp_path / "wide.png") as img:
         assert img.mode.startswith("I")
-    got = read_images([tmp_path / "wide.png"])[0].reshape(28, 28).astype(int)
+    got = read_images([tmp_path / "wide.png"], method="resize", background="dark")
+    got = got[0].reshape(28, 28).astype(int)
     expected = np.rint(ramp / 257.0)
     assert np.abs(got - expected).max() <= 2  # Lanczos at the same size: ~identity
     assert 120 < got[14, 14] < 135  # mid-grey stays mid-grey, not white
@@ -78,7 +80,8 @@ def test_transparent_pixels_become_the_background(tmp_path, invert, seen):
     rgba[..., :3] = 255  # white everywhere, hidden where transparent
     rgba[10:18, 10:18, 3] = 255  # an opaque white square
     Image.fromarray(rgba, "RGBA").save(tmp_path / "a.png")
-    got = read_images([tmp_path / "a.png"], invert=invert)[0].reshape(28, 28)
+    got = read_images([tmp_path / "a.png"], method="resize", invert=invert)
+    got = got[0].reshape(28, 28)
     assert got[0, 0] == seen  # transparent corner: background, black after invert
     assert got[14, 14] == (0 if invert else 255)
 
@@ -96,7 +99,8 @@ def test_trns_transparency_of_grayscale_and_rgb_pngs_is_composited(tmp_path, mod
     if mode == "RGB":
         img, transparency = img.convert("RGB"), (key, key, key)
     img.save(tmp_path / "t.png", transparency=transparency)
-    out = read_images([tmp_path / "t.png"]).reshape(28, 28)
+    out = read_images([tmp_path / "t.png"], method="resize", background="dark")
+    out = out.reshape(28, 28)
     assert (out[art == 0] == 0).all()  # background, not 77
     assert (out[10:18, 10:18] > 150).all()
 
@@ -109,5 +113,114 @@ def test_jpeg_exif_orientation_is_applied(tmp_path):
     exif = Image.Exif()
     exif[0x0112] = 6  # rotate 90 degrees clockwise to display
     Image.fromarray(stored).save(tmp_path / "p.jpg", exif=exif.tobytes(), quality=95)
-    out = read_images([tmp_path / "p.jpg"]).reshape(28, 28)
+    out = read_images([tmp_path / "p.jpg"], method="resize", background="dark")
+    out = out.reshape(28, 28)
     assert out[2:8].mean() > 200 and out[12:].mean() < 30
+
+
+# ------------------------------------------- the dataset's own conversion
+def _shot(article, canvas=(300, 220), at=(40, 30), bg=250):
+    """An article (light on black, any size) on a light canvas, negated."""
+    h, w = canvas
+    shot = np.full((h, w), bg, np.uint8)
+    ah, aw = article.shape
+    shot[at[0] : at[0] + ah, at[1] : at[1] + aw] = bg - article.astype(int) * bg // 255
+    return shot
+
+
+def test_a_product_shot_is_trimmed_centred_negated_with_its_aspect_kept():
+    article = np.full((180, 90), 255, np.uint8)  # a tall black article, 2:1
+    out = read_images([_shot(article)])[0].reshape(28, 28)
+    cols = np.flatnonzero((out > 128).any(axis=0))
+    rows = np.flatnonzero((out > 128).any(axis=1))
+    assert rows[0] <= 1 and rows[-1] >= 26  # the long edge fills 28
+    assert 12 <= len(cols) <= 16 and abs((cols[0] + cols[-1]) / 2 - 13.5) <= 1
+    assert out[0, 0] == 0 and out[14, 3] == 0  # the background ends at 0
+
+
+def test_the_same_article_gives_the_same_28x28_in_any_shot(sample):
+    _, _, Xt, _ = sample
+    from PIL import Image as PILImage
+
+    for img in Xt[:20]:
+        big = np.asarray(
+            PILImage.fromarray(img.reshape(28, 28)).resize((140, 140), PILImage.LANCZOS)
+        )
+        small = read_images([_shot(big, canvas=(300, 400), at=(100, 200))])
+        other = read_images([_shot(big, canvas=(500, 200), at=(10, 30), bg=235)])
+        assert np.abs(small.astype(int) - other.astype(int)).mean() < 6
+
+
+def test_the_background_is_read_from_the_corners_or_forced():
+    article = np.full((60, 40), 255, np.uint8)
+    on_white = _shot(article)
+    on_black = 255 - on_white  # a light article on black, as in the dataset
+    light = read_images([on_white])[0]
+    assert (read_images([on_black])[0] == light).all()  # not negated: already so
+    assert (read_images([on_white], background="light")[0] == light).all()
+    forced = read_images([on_white], background="dark")[0].reshape(28, 28)
+    assert forced[14, 14] == 0  # kept dark: the article is black on black
+    with pytest.raises(ValueError, match=r"background='grey'; expected one of"):
+        read_images([on_white], background="grey")
+
+
+def test_a_picture_that_is_all_background_is_refused_naming_it(tmp_path):
+    Image.fromarray(np.full((50, 80, 3), 240, np.uint8)).save(tmp_path / "blank.jpg")
+    with pytest.raises(
+        DataFormatError, match=r"blank.jpg: the picture is all background"
+    ):
+        read_images([tmp_path / "blank.jpg"])
+
+
+def test_transparent_product_shots_read_as_shots_on_white(tmp_path):
+    rgba = np.zeros((120, 80, 4), np.uint8)
+    rgba[20:100, 20:60] = (20, 30, 160, 255)  # a dark blue article, opaque
+    Image.fromarray(rgba, "RGBA").save(tmp_path / "cut-out.png")
+    out = read_images([tmp_path / "cut-out.png"])[0].reshape(28, 28)
+    assert out[0, 0] == 0 and out[14, 14] > 150
+
+
+def test_pil_images_and_arrays_of_any_size(tmp_path):
+    rgb = np.full((90, 160, 3), 245, np.uint8)
+    rgb[10:80, 60:100] = (150, 20, 20)
+    rows = read_images([rgb, Image.fromarray(rgb)])
+    assert rows.shape == (2, 784) and (rows[0] == rows[1]).all()
+    with pytest.raises(DataFormatError, match=r"dtype float64 .*expected uint8"):
+        read_images([rgb.astype(float)])
+
+
+@pytest.mark.skipif("WEBP" not in FORMATS, reason="this Pillow cannot read WebP")
+def test_webp_is_read_where_pillow_can(tmp_path):
+    rgb = np.full((90, 60, 3), 250, np.uint8)
+    rgb[10:80, 10:50] = 30
+    Image.fromarray(rgb).save(tmp_path / "s.webp", quality=90)
+    assert read_images([tmp_path / "s.webp"])[0].reshape(28, 28)[14, 14] > 150
+
+
+def test_image_file_reader_in_a_pipeline(tmp_path, sample):
+    import pickle
+
+    from sklearn.base import clone
+    from sklearn.pipeline import make_pipeline
+
+    from fashionclf import ImageFileReader
+
+    from .conftest import tiny_cnn
+
+    X, y, _, _ = sample
+    paths = []
+    for i, img in enumerate(X[:120]):
+        shot = _shot(img.reshape(28, 28), canvas=(40, 36), at=(6, 4))
+        Image.fromarray(shot).save(tmp_path / f"{i}.png")
+        paths.append(tmp_path / f"{i}.png")
+    pipe = make_pipeline(ImageFileReader(), tiny_cnn()).fit(paths, y[:120])
+    assert pipe.predict(paths[:5]).shape == (5,)
+    assert clone(pipe).get_params()["imagefilereader__background"] == "auto"
+    again = pickle.loads(pickle.dumps(pipe))
+    np.testing.assert_array_equal(again.predict_proba(paths), pipe.predict_proba(paths))
+    reader = ImageFileReader()
+    assert list(reader.get_feature_names_out()[[0, -1]]) == ["pixel1", "pixel784"]
+    with pytest.raises(ValueError, match=r"a list of pictures"):
+        reader.fit_transform(X[:3])  # flat rows are not pictures
+    with pytest.raises(ValueError, match=r"'background' parameter"):
+        ImageFileReader(background="grey").fit(paths)

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
+from .._utils.messages import first_line
 from ..datasets import CLASS_NAMES
+from ..exceptions import DataFormatError
 from .options import (
     add_data_args,
     add_random_state_arg,
@@ -89,16 +92,33 @@ def _add_predict_parser(sub) -> None:
     p.add_argument(
         "inputs",
         nargs="+",
-        help="CSV files of pixel rows (pixel1..pixel784) and/or PNG/JPEG images "
-        "(resized to 28x28 grayscale)",
+        help="CSV files of pixel rows (pixel1..pixel784), PNG/JPEG/WebP pictures "
+        "(converted as Fashion-MNIST was made: trimmed, centred, negated on a "
+        "light background), folders of pictures, or quoted globs ('shots/*.jpg')",
     )
     p.add_argument(
         "--out", default="predictions.csv", help="output CSV (default: %(default)s)"
     )
     p.add_argument(
+        "--background",
+        choices=["auto", "light", "dark"],
+        default="auto",
+        help="the pictures' background: read from the corners, or forced "
+        "(default: %(default)s)",
+    )
+    p.add_argument(
         "--invert",
-        action="store_true",
-        help="invert images (dark article on light background)",
+        dest="background",
+        action="store_const",
+        const="light",
+        help="the older spelling of --background light",
+    )
+    p.add_argument(
+        "--on-error",
+        choices=["skip", "stop"],
+        default="skip",
+        help="a picture that cannot be read: skip it (listed on stderr, exit "
+        "status 1) or stop with status 2 (default: %(default)s)",
     )
     p.set_defaults(func=predict)
 
@@ -190,21 +210,27 @@ def predict(args: argparse.Namespace) -> int:
                 "name, so no input is overwritten."
             )
     model = load_model(args.model)
+    csvs, pictures = _inputs(args.inputs)
     frames = []
-    images = [
-        p for p in args.inputs if not str(p).lower().endswith((".csv", ".csv.gz"))
-    ]
-    for path in args.inputs:
-        if path in images:
-            continue
+    for path in csvs:
         X, _ = read_pixel_csv(path)
         frames.append((pd.DataFrame({"source": _text(path), "row": range(len(X))}), X))
-    if images:
-        frames.append(
-            (
-                pd.DataFrame({"source": [_text(p) for p in images], "row": 0}),
-                read_images(images, invert=args.invert),
-            )
+    rows, read, skipped = [], [], []
+    for path in pictures:  # one at a time: a bad file need not stop the batch
+        try:
+            rows.append(read_images([path], background=args.background)[0])
+            read.append(path)
+        except (DataFormatError, FileNotFoundError, IsADirectoryError) as exc:
+            if args.on_error == "stop":
+                raise
+            skipped.append(f"{_text(path)}: {first_line(exc)}")
+    if read:
+        source = pd.DataFrame({"source": [_text(p) for p in read], "row": 0})
+        frames.append((source, np.stack(rows)))
+    if not frames:
+        raise ValueError(
+            f"none of the {len(pictures)} pictures could be read: "
+            + "; ".join(skipped[:3])
         )
     out = []
     fashion = np.issubdtype(model.classes_.dtype, np.integer) and sorted(
@@ -216,12 +242,55 @@ def predict(args: argparse.Namespace) -> int:
         if fashion:  # exactly the labels 0-9: the Fashion-MNIST classes
             meta["class_name"] = [CLASS_NAMES[int(k)] for k in meta["label"]]
         for j, c in enumerate(model.classes_):
-            meta[f"proba_{c}"] = proba[:, j].round(6)
+            name = CLASS_NAMES[int(c)] if fashion else c  # proba_Dress, ...
+            meta[f"proba_{name}"] = proba[:, j].round(6)
         out.append(meta)
     result = _escape_cells(pd.concat(out, ignore_index=True))
     atomic_write(out_path, lambda tmp: result.to_csv(tmp, index=False))
     print(f"{len(result)} predictions written to {args.out}")
-    return 0
+    for line in skipped:
+        print(f"fashionclf predict: skipped {line}", file=sys.stderr)
+    return 1 if skipped else 0
+
+
+def _inputs(given: list[str]) -> tuple[list[str], list[str]]:
+    """Split the inputs into CSV files and pictures; expand folders and globs.
+
+    A folder gives its pictures (by file name ending, sorted); a pattern with
+    ``*``, ``?`` or ``[`` that names no existing file is expanded with
+    :mod:`glob` (for shells that pass it on quoted).
+    """
+    import glob
+
+    from ..datasets.images import SUFFIXES
+
+    csvs: list[str] = []
+    pictures: list[str] = []
+    for item in given:
+        if os.path.isdir(item):
+            found = sorted(
+                os.path.join(item, n)
+                for n in os.listdir(item)
+                if n.lower().endswith(SUFFIXES)
+            )
+            if not found:
+                raise FileNotFoundError(
+                    f"{item}: a folder with no pictures ({', '.join(SUFFIXES)})."
+                )
+            pictures += found
+            continue
+        matches = [item]
+        if not os.path.exists(item) and any(ch in item for ch in "*?["):
+            matches = sorted(glob.glob(item))
+            if not matches:
+                raise FileNotFoundError(f"{item}: no file matches this pattern.")
+        for path in matches:
+            (csvs if _is_csv(path) else pictures).append(path)
+    return csvs, pictures
+
+
+def _is_csv(path: str) -> bool:
+    return str(path).lower().endswith((".csv", ".csv.gz"))
 
 
 def _text(path) -> str:
