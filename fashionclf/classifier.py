@@ -770,16 +770,24 @@ class FashionCNNClassifier(ClassifierMixin, BaseEstimator):
         return int8
 
     # ------------------------------------------------- saving, loading, pickles
-    def save(self, path: str | os.PathLike[str]) -> None:
+    def save(
+        self, path: str | os.PathLike[str], *, training_state: bool = True
+    ) -> None:
         """Save weights and parameters in the weights-only format (no pickle).
 
         Parameters
         ----------
         path : str or path-like
             The file to write (atomically: a crash never leaves half a file).
+        training_state : bool, default=True
+            Also store the optimizer state, schedule position and seed, so
+            ``partial_fit`` on the loaded model continues exactly. ``False``
+            writes only what prediction needs (about a third the size).
         """
         check_is_fitted(self)
-        serialization.write_model_file(path, self.get_params(), self._export())
+        serialization.write_model_file(
+            path, self.get_params(), self._export(), training_state=training_state
+        )
 
     @classmethod
     def load(

@@ -43,7 +43,11 @@ _TUPLE_PARAMS = ("image_shape", "pixel_range", "width", "convs_per_block")
 
 
 def write_model_file(
-    path: str | os.PathLike[str], params: dict[str, Any], exported: dict[str, Any]
+    path: str | os.PathLike[str],
+    params: dict[str, Any],
+    exported: dict[str, Any],
+    *,
+    training_state: bool = True,
 ) -> None:
     """Write a fitted classifier's parameters and state in the weights-only format.
 
@@ -61,6 +65,12 @@ def write_model_file(
     exported : dict
         The fitted state: classes, input description, weights, optimizer
         state, schedule position, seed, epochs, int8 state.
+    training_state : bool, default=True
+        Store what ``partial_fit`` needs to continue exactly (optimizer
+        state, schedule position, seed). ``False`` keeps only what prediction
+        needs: a file about a third the size, which loads like a file written
+        before the training state was stored (``partial_fit`` then starts a
+        fresh optimizer).
     """
     params = {**params, "callbacks": None, "checkpoint_path": None, "num_threads": None}
     if not isinstance(params["random_state"], int | type(None)):
@@ -96,6 +106,8 @@ def write_model_file(
             "optimizer": net["optimizer"],
         },
     }
+    if not training_state:
+        del payload["training"]
     atomic_write(path, lambda tmp: torch.save(payload, tmp))
 
 
