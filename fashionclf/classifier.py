@@ -849,6 +849,32 @@ class FashionCNNClassifier(ClassifierMixin, BaseEstimator):
             ) from exc
         return model
 
+    @classmethod
+    def pretrained(cls, *, device: str = "cpu") -> FashionCNNClassifier:
+        """Return the trained model that ships with fashionclf.
+
+        The default network, ``FashionCNNClassifier(random_state=0)``, trained
+        10 epochs on all 60,000 Fashion-MNIST training images (Kaggle split)
+        by ``benchmarks/train_pretrained.py``; its card (data checksums,
+        commit, machine, test accuracy) is ``fashionclf/data/pretrained.json``
+        and the README's *Pretrained model*. Loaded through :meth:`load`, like
+        any file.
+
+        Parameters
+        ----------
+        device : str, default='cpu'
+            Where the model lives, as in :meth:`load`.
+
+        Returns
+        -------
+        model : FashionCNNClassifier
+            Fitted; classes 0-9 (``fashionclf.CLASS_NAMES``).
+        """
+        from importlib.resources import as_file, files
+
+        with as_file(files("fashionclf").joinpath("data/pretrained.pt")) as path:
+            return cls.load(path, device=device)
+
     def _export(self) -> dict[str, Any]:
         """Return the fitted state as plain containers and CPU tensors.
 

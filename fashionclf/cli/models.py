@@ -87,14 +87,25 @@ def _add_evaluate_parser(sub) -> None:
 
 def _add_predict_parser(sub) -> None:
     """Add the ``predict`` subcommand."""
-    p = sub.add_parser("predict", help="predict labels and probabilities to CSV")
-    p.add_argument("model", help="model file written by 'fashionclf train'")
+    p = sub.add_parser(
+        "predict",
+        help="predict labels and probabilities to CSV",
+        usage="fashionclf predict (MODEL | --pretrained) INPUT [INPUT ...]",
+    )
     p.add_argument(
-        "inputs",
+        "paths",
         nargs="+",
-        help="CSV files of pixel rows (pixel1..pixel784), PNG/JPEG/WebP pictures "
-        "(converted as Fashion-MNIST was made: trimmed, centred, negated on a "
-        "light background), folders of pictures, or quoted globs ('shots/*.jpg')",
+        metavar="MODEL INPUT",
+        help="a model file written by 'fashionclf train' (not with --pretrained), "
+        "then the inputs: CSV files of pixel rows (pixel1..pixel784), PNG/JPEG/"
+        "WebP pictures (converted as Fashion-MNIST was made: trimmed, centred, "
+        "negated on a light background), folders of pictures, or quoted globs "
+        "('shots/*.jpg')",
+    )
+    p.add_argument(
+        "--pretrained",
+        action="store_true",
+        help="use the model that ships with fashionclf; every path is an input",
     )
     p.add_argument(
         "--out", default="predictions.csv", help="output CSV (default: %(default)s)"
@@ -198,19 +209,44 @@ def predict(args: argparse.Namespace) -> int:
     import pandas as pd
 
     from .._utils.atomic import atomic_write
-    from ..classifier import load_model
+    from ..classifier import FashionCNNClassifier, load_model
     from ..datasets.formats import read_pixel_csv
     from ..datasets.images import read_images
 
+    model_path, inputs = (
+        (None, args.paths)
+        if args.pretrained
+        else (
+            args.paths[0],
+            args.paths[1:],
+        )
+    )
+    if not inputs:
+        raise ValueError(
+            f"predict received the model {model_path} and no input; expected "
+            "MODEL INPUT [INPUT ...], or --pretrained INPUT [INPUT ...]."
+        )
     out_path = Path(args.out).resolve()
-    for given in [args.model, *args.inputs]:
+    for given in args.paths:
         if Path(given).resolve() == out_path:
             raise ValueError(
                 f"--out {args.out} is also an input ({given}); expected a new file "
                 "name, so no input is overwritten."
             )
-    model = load_model(args.model)
-    csvs, pictures = _inputs(args.inputs)
+    if model_path is None:
+        import json
+        from importlib.resources import files
+
+        model = FashionCNNClassifier.pretrained()
+        card_file = files("fashionclf").joinpath("data/pretrained.json")
+        card = json.loads(card_file.read_text())
+        who = (
+            f"the pretrained model shipped with fashionclf ({card['model']}; "
+            f"{card['test_accuracy']:.2%} on the Fashion-MNIST test set)"
+        )
+    else:
+        model, who = load_model(model_path), model_path
+    csvs, pictures = _inputs(inputs)
     frames = []
     for path in csvs:
         X, _ = read_pixel_csv(path)
@@ -248,6 +284,7 @@ def predict(args: argparse.Namespace) -> int:
     result = _escape_cells(pd.concat(out, ignore_index=True))
     atomic_write(out_path, lambda tmp: result.to_csv(tmp, index=False))
     print(f"{len(result)} predictions written to {args.out}")
+    print(f"fashionclf predict: model: {who}", file=sys.stderr)
     for line in skipped:
         print(f"fashionclf predict: skipped {line}", file=sys.stderr)
     return 1 if skipped else 0
