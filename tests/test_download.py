@@ -258,10 +258,18 @@ def test_a_misbehaving_mirror_falls_back_to_the_next(tmp_path, idx_files, mode):
     ],
 )
 def test_a_hostile_mirror_is_cut_off(tmp_path, idx_files, mode, limit, match):
-    """A dripping mirror hits the deadline; an endless body, the size cap."""
+    """A dripping mirror hits the deadline; an endless body, the size cap.
+
+    The deadline holds inside each read: one byte every 0.05 s used to keep a
+    read waiting for a whole 64 KiB block for 30 s (a hang bound, not a speed
+    target: the bound is 10x what the cut-off takes).
+    """
+    import time
+
     from fashionclf.datasets.download import download
 
     files, md5 = idx_files
+    started = time.monotonic()
     with (
         FileServer(files, modes={NAMES[0]: mode}) as srv,
         pytest.raises(DownloadError, match=match),
@@ -274,6 +282,7 @@ def test_a_hostile_mirror_is_cut_off(tmp_path, idx_files, mode, limit, match):
             n_retries=0,
             **limit,
         )
+    assert time.monotonic() - started < 10
     assert _leftovers(tmp_path) == []
     assert sum(p.stat().st_size for p in tmp_path.iterdir()) == 0
 
@@ -289,25 +298,3 @@ def test_downloaded_files_follow_the_umask(tmp_path, idx_files):
     finally:
         os.umask(old)
     assert {(tmp_path / n).stat().st_mode & 0o777 for n in NAMES} == {0o644}
-
-
-def test_the_deadline_holds_inside_a_dripping_read(tmp_path, idx_files):
-    # one byte every 0.05 s: a read waiting for a whole 64 KiB block used to
-    # outlast the deadline many times over
-    import time
-
-    from fashionclf.datasets.download import download
-
-    files, md5 = idx_files
-    with FileServer(files, modes={NAMES[0]: "drip"}) as srv:
-        started = time.monotonic()
-        with pytest.raises(DownloadError, match=r"not complete after 1 s"):
-            download(
-                NAMES[0],
-                tmp_path,
-                mirrors=[srv.url],
-                md5=md5[NAMES[0]],
-                n_retries=0,
-                deadline_s=1,
-            )
-        assert time.monotonic() - started < 3
