@@ -291,17 +291,21 @@ def test_redact_urls():
 
 
 # ---------------------------------------------------- work lost or reported done
-def _optuna_logs_to_this_capture():
-    """Optuna's log handler keeps the stderr it saw at its first import: in a
-    test suite, an earlier test's capture, closed by now. Point it here."""
+def _optuna_logs_to_this_capture(monkeypatch):
+    """Point Optuna's log handler at this test's captured stderr, until teardown.
+
+    The handler keeps the stream it saw when Optuna was imported; a test that
+    imported it under its own capture leaves a closed stream behind. The
+    original is restored after the test, so later tests are unaffected.
+    """
     import logging
     import sys
 
     for handler in logging.getLogger("optuna").handlers:
         if type(handler) is logging.StreamHandler:  # not pytest's own handlers
-            handler.stream = sys.stderr  # setStream would flush the closed one
+            monkeypatch.setattr(handler, "stream", sys.stderr)
             if hasattr(handler.formatter, "stream"):  # colorlog's isatty check
-                handler.formatter.stream = sys.stderr
+                monkeypatch.setattr(handler.formatter, "stream", sys.stderr)
 
 
 @pytest.mark.parametrize(
@@ -338,7 +342,7 @@ def test_ctrl_c_during_training_exits_130_and_records_nothing(
     out = ["--out", "m.pt"] if name == "train" else []
     out = ["--out-dir", "res"] if name == "benchmark" else out
     _interrupt_at(monkeypatch, epoch=2, batch=0)
-    _optuna_logs_to_this_capture()
+    _optuna_logs_to_this_capture(monkeypatch)
     with pytest.warns(UserWarning, match="interrupted during epoch 2"):
         assert main([*args, *out]) == 130
     assert f"fashionclf {name}: interrupted" in _err(capsys)
