@@ -280,9 +280,15 @@ class Net(NeuralNetClassifier):
         return {"loss": loss, "y_pred": y_pred}
 
     def get_loss(self, y_pred, y_true, X=None, training=False):
-        """Return the criterion's loss; with sample weights, their weighted mean."""
+        """Return the criterion's loss; with sample weights, their weighted mean.
+
+        The criterion is a module too: its call runs in a shared section
+        (:mod:`.locks`), so int8 tracing in another thread, which patches
+        ``nn.Module.__call__`` process-wide, never catches it.
+        """
         if not isinstance(y_true, tuple | list):
-            return super().get_loss(y_pred, y_true, X=X, training=training)
+            with shared():
+                return super().get_loss(y_pred, y_true, X=X, training=training)
         y_true, weight = (to_tensor(t, device=self.device) for t in y_true)
         losses = torch.nn.functional.cross_entropy(
             y_pred,
