@@ -71,6 +71,7 @@ from ._estimator.quantization import Int8Network, state_from_bytes, state_to_byt
 from ._estimator.schedule import SCHEDULES, schedule_steps
 from ._estimator.state import (
     checkpoint_file,
+    first_non_finite,
     net_state,
     restore_net_state,
     resume_from_checkpoint,
@@ -560,15 +561,11 @@ class FashionCNNClassifier(ClassifierMixin, BaseEstimator):
 
         The loss check runs on the loss before each epoch's last step.
         """
-        bad = [
-            name
-            for name, tensor in self.net_.module_.state_dict().items()
-            if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all())
-        ]
-        if bad:
+        bad = first_non_finite(self.net_.module_.state_dict())
+        if bad is not None:
             raise FloatingPointError(
                 f"After epoch {len(self.net_.history)} the weights are not finite "
-                f"(NaN or inf in {bad[0]!r}); training diverged. Lower lr, check the "
+                f"(NaN or inf in {bad!r}); training diverged. Lower lr, check the "
                 "input scaling (pixel_range) or use precision='float32'."
             )
 

@@ -24,6 +24,7 @@ import numpy as np
 import torch
 
 from ._estimator.construction import NETWORK_PARAMS, FittedState, build_module
+from ._estimator.state import first_non_finite
 from ._utils.atomic import atomic_write
 from ._utils.messages import first_line
 from ._utils.validation import resolve_image_shape
@@ -507,12 +508,12 @@ def check_tensors(skeleton: torch.nn.Module, exported: dict[str, Any], path) -> 
     optimizer state belongs to a parameter of the same shape. Raises
     :class:`ModelFileError` on the first difference.
     """
-    for name, tensor in exported["module"].items():
-        if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
-            raise ModelFileError(
-                f"{path}: holds non-finite values in {name!r} (NaN or inf); a "
-                "model with them predicts NaN. Refit it."
-            )
+    bad = first_non_finite(exported["module"])
+    if bad is not None:
+        raise ModelFileError(
+            f"{path}: holds non-finite values in {bad!r} (NaN or inf); a "
+            "model with them predicts NaN. Refit it."
+        )
     std = exported["module"].get("std")
     if std is not None and not float(std) > 0:
         raise ModelFileError(

@@ -26,6 +26,7 @@ __all__ = [
     "CHECKPOINT_MAX_AGE_S",
     "EpochCheckpoint",
     "checkpoint_file",
+    "first_non_finite",
     "net_state",
     "plain",
     "restore_net_state",
@@ -65,6 +66,14 @@ def restore_net_state(net, state: dict[str, Any], history: list) -> None:
     if state.get("optimizer") is not None:
         net.optimizer_.load_state_dict(state["optimizer"])
     net.history = History(history)
+
+
+def first_non_finite(state: dict[str, torch.Tensor]) -> str | None:
+    """Name of the first floating-point tensor holding NaN or inf, or None."""
+    for name, tensor in state.items():
+        if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+            return name
+    return None
 
 
 def plain(obj):

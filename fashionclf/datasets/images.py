@@ -223,7 +223,8 @@ def fashion_mnist_image(
         )
     transparent = _has_alpha(img)
     on = 0 if background == "dark" else 255  # transparency: a shot on white
-    rgb = np.asarray(_flatten(img, on, mode="RGB"), dtype=np.float64)
+    flat = _flatten(img, on, mode="RGB")  # composited once, read twice
+    rgb = np.asarray(flat, dtype=np.float64)
     corners = np.stack([rgb[0, 0], rgb[0, -1], rgb[-1, 0], rgb[-1, -1]])
     colour = np.full(3, float(on)) if transparent else np.median(corners, axis=0)
     distance = np.sqrt(((rgb - colour) ** 2).sum(axis=2))
@@ -240,7 +241,7 @@ def fashion_mnist_image(
             f"{name}: the picture is all background (every pixel within 5% of the "
             "corners' colour); expected an article on a plain background."
         )
-    gray = np.asarray(_flatten(img, on, mode="L"), dtype=np.float64)
+    gray = np.asarray(flat.convert("L"), dtype=np.float64)
     crop = gray[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
     level = float(np.dot(colour, [0.299, 0.587, 0.114]))  # the background's grey
     light = background == "light" or (background == "auto" and level >= 127.5)
