@@ -30,23 +30,28 @@ by the training standard deviation (stored in the model).
 from __future__ import annotations
 
 import contextlib
+import copy
 import dataclasses
 import os
 import warnings
 from collections.abc import Iterator, Sequence
 from numbers import Integral, Real
+from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
+import pandas as pd
 import torch
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils import _safe_indexing, check_random_state
 from sklearn.utils._param_validation import (
+    HasMethods,
     Interval,
     StrOptions,
     validate_parameter_constraints,
 )
 from sklearn.utils.validation import _num_samples, check_is_fitted, column_or_1d
+from skorch.callbacks import LRScheduler
 from skorch.helper import predefined_split
 
 from . import serialization
@@ -66,7 +71,7 @@ from ._estimator.devices import (
     resolve_precision,
 )
 from ._estimator.inference import folded_copy, predict_proba_batches
-from ._estimator.locks import seeded_torch_rng
+from ._estimator.locks import seeded_torch_rng, shared
 from ._estimator.quantization import Int8Network, state_from_bytes, state_to_bytes
 from ._estimator.schedule import SCHEDULES, schedule_steps
 from ._estimator.state import (
@@ -76,7 +81,9 @@ from ._estimator.state import (
     restore_net_state,
     resume_from_checkpoint,
 )
+from ._estimator.summary import network_summary
 from ._estimator.training import WeightedTensors
+from ._estimator.transfer import FREEZE_OPTIONS, load_source, transfer_weights
 from ._utils.messages import expected_got, first_line
 from ._utils.threads import torch_threads
 from ._utils.validation import (
@@ -86,8 +93,11 @@ from ._utils.validation import (
     resolve_image_shape,
     training_weights,
 )
+from .datasets.loaders import CLASS_NAMES
 from .exceptions import ModelFileError
-from .networks import ARCHITECTURES
+from .export import PixelsToProba
+from .export import write as export_module
+from .networks import ARCHITECTURES, settle_batch_norm
 
 __all__ = ["PREDICT_CHUNK", "FashionCNNClassifier", "load_model", "save_model"]
 
@@ -159,7 +169,10 @@ class FashionCNNClassifier(ClassifierMixin, BaseEstimator):
     weight_decay : float, default=1e-2
         Decoupled weight decay (AdamW) or L2 penalty (Adam, SGD).
     lr_schedule : {'onecycle', 'cosine', 'constant'}, default='onecycle'
-        Per-batch schedule over ``max_epochs``.
+        Per-batch schedule over ``max_epochs``. ``'constant'`` adds none,
+        which is what a ``skorch.callbacks.LRScheduler`` of your own in
+        ``callbacks`` needs (with another value it is refused: two schedules
+        would fight over the rate).
     batch_size : int, default=256
         Images per training step (and per forward pass when predicting, unless
         ``predict_batch_size`` is set).
@@ -237,6 +250,23 @@ class FashionCNNClassifier(ClassifierMixin, BaseEstimator):
         Weights of the classes in the loss, as in scikit-learn classifiers:
         a dict ``{label: weight}``, or ``'balanced'`` for weights inversely
         proportional to class frequencies. Multiplies ``sample_weight``.
+    init_from : FashionCNNClassifier, FrozenEstimator, str, path or None, default=None
+        Start the fit from this fitted model's weights (or a model file's)
+        instead of a random initialisation: transfer learning. Every tensor
+        is copied except the last layer's (the head: the last module holding
+        parameters) when the classes differ, which starts afresh for the new
+        classes; standardization keeps the source's statistics. The network
+        parameters (``architecture`` ... ``module_params``) and
+        ``image_shape`` must build the source's network. ``clone`` (as
+        ``Pipeline`` and ``GridSearchCV`` apply) leaves a model parameter
+        unfitted, so in searches pass ``FrozenEstimator(model)``
+        (``sklearn.frozen``) or a path; a file naming a user network is read
+        trusting only this estimator's ``module``. Not stored in model files.
+    freeze : {'features'} or None, default=None
+        ``'features'``: only the head trains; the other layers keep their
+        weights and batch-norm statistics (they stay in evaluation mode).
+        Needs ``init_from``; applies to later ``partial_fit`` calls and to
+        loaded models too.
     callbacks : list of (str, skorch.callbacks.Callback) or None, default=None
         Extra skorch callbacks run during training beside the built-in ones
         (e.g. ``[("tb", skorch.callbacks.TensorBoard(writer))]``); a bare
@@ -332,6 +362,8 @@ class FashionCNNClassifier(ClassifierMixin, BaseEstimator):
         "verbose": ["verbose"],
         "class_weight": [dict, StrOptions({"balanced"}), None],
         "callbacks": [list, None],
+        "init_from": [HasMethods(["predict_proba"]), str, os.PathLike, None],
+        "freeze": [StrOptions(set(FREEZE_OPTIONS)), None],
     }
 
     def __init__(
@@ -370,6 +402,8 @@ class FashionCNNClassifier(ClassifierMixin, BaseEstimator):
         verbose: int = 0,
         class_weight: dict | Literal["balanced"] | None = None,
         callbacks: list | None = None,
+        init_from: Any = None,
+        freeze: Literal["features"] | None = None,
     ) -> None:
         self.architecture = architecture
         self.module = module
@@ -404,6 +438,8 @@ class FashionCNNClassifier(ClassifierMixin, BaseEstimator):
         self.verbose = verbose
         self.class_weight = class_weight
         self.callbacks = callbacks
+        self.init_from = init_from
+        self.freeze = freeze
 
     # --------------------------------------------------------------- training
     def fit(self, X, y, sample_weight=None) -> FashionCNNClassifier:
@@ -473,6 +509,15 @@ class FashionCNNClassifier(ClassifierMixin, BaseEstimator):
                     None if valid is None else predefined_split(valid)
                 )
             self._train(Xtr, ytr, wtr, epochs)
+            if not self.net_.frozen_layers:  # frozen features keep their statistics
+                with shared():  # no int8 tracing in another thread meanwhile
+                    settle_batch_norm(
+                        self.net_.module_,
+                        Xtr,
+                        seed=seed,
+                        batch_size=self.batch_size,
+                        device=self.device_,
+                    )
         self._check_weights()
         self._finish(Xtr if self.quantize else None, calibrate_now=whole)
         return self
@@ -494,6 +539,25 @@ class FashionCNNClassifier(ClassifierMixin, BaseEstimator):
                     "Set e.g. validation_fraction=0.1.",
                 )
             )
+        schedulers = [
+            cb
+            for cb in (
+                c[1] if isinstance(c, tuple) else c for c in self.callbacks or []
+            )
+            if isinstance(cb, LRScheduler)
+        ]
+        if schedulers and self.lr_schedule != "constant":
+            raise ValueError(
+                expected_got(
+                    owner,
+                    f"callbacks with {type(schedulers[0]).__name__}("
+                    f"{getattr(schedulers[0], 'policy', '')!r}) and "
+                    f"lr_schedule={self.lr_schedule!r}",
+                    "one learning-rate schedule",
+                    "Set lr_schedule='constant' (no built-in schedule) to let your "
+                    "scheduler set the rate, or drop it from callbacks.",
+                )
+            )
         self.device_ = resolve_device(self.device, owner)
         # float16 needs CUDA: refused here, before any training
         resolve_precision(self.precision, self.device_, owner)
@@ -510,7 +574,15 @@ class FashionCNNClassifier(ClassifierMixin, BaseEstimator):
                 )
             )
         known = classes if first else self.classes_
-        self.classes_, codes = encode_labels(y, len(Xt), known, type(self).__name__)
+        fix = (
+            None
+            if first
+            else "A fitted model learns no new classes: to train on other labels "
+            "from its weights, fit FashionCNNClassifier(init_from=model)."
+        )
+        self.classes_, codes = encode_labels(
+            y, len(Xt), known, type(self).__name__, fix
+        )
         weight = training_weights(
             sample_weight, self.class_weight, codes, self.classes_
         )
@@ -523,10 +595,16 @@ class FashionCNNClassifier(ClassifierMixin, BaseEstimator):
         return Xt, torch.from_numpy(codes), wt, seed
 
     def _build(self, Xt, yt, wt, Xtr, valid, seed: int, epochs: int | None):
-        """Build ``net_`` for a first epoch; return the epochs left to train."""
+        """Build ``net_`` for a first epoch; return the epochs left to train.
+
+        With ``init_from``, the source's weights replace the initialisation.
+        """
+        source = self._transfer_source()
         mean, std = (
             (Xtr.mean().item(), Xtr.std().item()) if self.standardize else (0, 1)
         )
+        if source is not None:
+            mean, std = source.mean_std
         steps = schedule_steps(self.max_epochs, len(Xtr), self.batch_size)
         self._state = FittedState(
             len(self.classes_), self.image_shape_, steps, seed, mean, std or 1.0
@@ -538,9 +616,40 @@ class FashionCNNClassifier(ClassifierMixin, BaseEstimator):
         self.net_ = build_net(
             params, self._state, device=self.device_, valid=valid, checkpoint=checkpoint
         )
+        if source is not None:
+            same = np.array_equal(source.classes, self.classes_)
+            transfer_weights(
+                self.net_.module_, source, keep_head=same, owner=type(self).__name__
+            )
         if checkpoint is not None and epochs is None:
             epochs = self.max_epochs - resume_from_checkpoint(self.net_, *checkpoint)
         return epochs
+
+    def _transfer_source(self):
+        """Read ``init_from`` (None: a fit from scratch) and check it fits."""
+        owner = type(self).__name__
+        if self.init_from is None:
+            if self.freeze is not None:
+                raise ValueError(
+                    expected_got(
+                        owner,
+                        f"freeze={self.freeze!r} with init_from=None",
+                        "init_from (a fitted model or a model file) whose "
+                        "features to freeze",
+                    )
+                )
+            return None
+        source = load_source(self.init_from, FashionCNNClassifier, self.module, owner)
+        if source.image_shape != self.image_shape_:
+            raise ValueError(
+                expected_got(
+                    owner,
+                    f"images of shape {self.image_shape_} with init_from fitted on "
+                    f"{source.image_shape}",
+                    "the image shape init_from was trained on",
+                )
+            )
+        return source
 
     def _train(self, Xtr, ytr, wtr, epochs: int | None) -> None:
         """Run ``epochs`` epochs (``None``: ``max_epochs``) through skorch."""
@@ -715,6 +824,25 @@ class FashionCNNClassifier(ClassifierMixin, BaseEstimator):
             )
         return super().score(X, y, sample_weight=sample_weight)
 
+    def summary(self) -> pd.DataFrame:
+        """Describe the fitted network layer by layer: shapes, parameters, FLOPs.
+
+        As Keras' and fastai's ``summary()``: one row per layer in the order
+        they run (``layer``, ``type``, ``output_shape`` for one image,
+        ``params``, ``trainable``, ``flops`` per image) and a ``total`` row.
+        FLOPs count two per multiply-add of convolutions and matrix products
+        (:class:`torch.utils.flop_counter.FlopCounterMode`); element-wise
+        layers count 0. ``print(clf.summary().to_string(index=False))`` shows
+        it.
+
+        Returns
+        -------
+        table : pandas.DataFrame
+        """
+        check_is_fitted(self)
+        with self._torch_env():
+            return network_summary(self.net_.module_, self.image_shape_, self.device_)
+
     # ---------------------------------------------------------------- helpers
     def _to_images(self, X, *, reset: bool) -> torch.Tensor:
         Xf = check_pixels(
@@ -728,9 +856,10 @@ class FashionCNNClassifier(ClassifierMixin, BaseEstimator):
             self.image_shape_ = resolve_image_shape(
                 self.image_shape, Xf.shape[1], type(self).__name__
             )
-        return torch.from_numpy(np.ascontiguousarray(Xf)).reshape(
-            -1, *self.image_shape_
-        )
+        Xf = np.ascontiguousarray(Xf)
+        if not Xf.flags.writeable:  # e.g. a read-only pandas 3 view: torch warns
+            Xf = Xf.copy()
+        return torch.from_numpy(Xf).reshape(-1, *self.image_shape_)
 
     @contextlib.contextmanager
     def _torch_env(self, seed: int | None = None) -> Iterator[None]:
@@ -828,7 +957,9 @@ class FashionCNNClassifier(ClassifierMixin, BaseEstimator):
         try:
             model = cls(**params)
             model._check_params()
-            model._restore(exported)
+            # a user network is built once, here, and checked against the file
+            # (built-in ones were checked on the meta device, before any memory)
+            model._restore(exported, check=path if model.module is not None else None)
             if model.int8_network_ is not None:
                 try:  # built now, so a mismatch fails here
                     model.int8_network_.graph()
@@ -872,6 +1003,68 @@ class FashionCNNClassifier(ClassifierMixin, BaseEstimator):
         with as_file(files("fashionclf").joinpath("data/pretrained.pt")) as path:
             return cls.load(path, device=device)
 
+    def inference_module(self) -> PixelsToProba:
+        """Return the model as one PyTorch module: pixel rows in, probabilities out.
+
+        A :class:`fashionclf.export.PixelsToProba` on the CPU in float32, in
+        evaluation mode: reshaping, scaling by ``pixel_range``,
+        standardization, the network (batch norm folded), softmax and, with
+        ``tta=True``, the mirror average, so it takes the rows
+        ``predict_proba`` takes (as a float tensor ``(N, n_features_in_)``)
+        and returns its probabilities up to float rounding. Its
+        ``state_dict()`` holds every number the model uses.
+
+        Returns
+        -------
+        module : fashionclf.export.PixelsToProba
+        """
+        check_is_fitted(self)
+        network = copy.deepcopy(self._float_network).to("cpu", torch.float32)
+        network = network.to(memory_format=torch.contiguous_format)  # type: ignore[call-overload]
+        return PixelsToProba(
+            network, self.image_shape_, self.pixel_range, self.tta
+        ).eval()
+
+    def export(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        format: Literal["onnx", "program"] | None = None,
+    ) -> Path:
+        """Write the model for use outside fashionclf: ONNX or a torch.export program.
+
+        The file holds :meth:`inference_module`: it takes float32 pixel rows
+        ``(N, n_features_in_)`` in the fitted scale (0-255 by default) named
+        ``pixels`` and returns ``probabilities`` ``(N, n_classes)``, columns
+        in the order of ``classes_``. ONNX files carry ``classes_`` (and, for
+        classes 0-9, the Fashion-MNIST names) as metadata. Input checks and
+        int8 kernels stay in the library. See :mod:`fashionclf.export`.
+
+        Parameters
+        ----------
+        path : str or path-like
+            The file to write.
+        format : {'onnx', 'program'} or None, default=None
+            ``'onnx'`` (needs ``pip install "fashionclf[onnx]"``; run it with
+            onnxruntime) or ``'program'`` (``torch.export.save``; read it
+            with ``torch.export.load``); None: from the suffix, ``.onnx`` or
+            ``.pt2``.
+
+        Returns
+        -------
+        path : pathlib.Path
+            The file written.
+        """
+        module = self.inference_module()
+        names = None
+        if self.classes_.dtype.kind in "iu" and set(self.classes_.tolist()) <= set(
+            range(len(CLASS_NAMES))
+        ):
+            names = [CLASS_NAMES[int(c)] for c in self.classes_]
+        return export_module(
+            module, path, format=format, classes=list(self.classes_), class_names=names
+        )
+
     def _export(self) -> dict[str, Any]:
         """Return the fitted state as plain containers and CPU tensors.
 
@@ -892,8 +1085,12 @@ class FashionCNNClassifier(ClassifierMixin, BaseEstimator):
             "int8": None if int8 is None else int8.state,
         }
 
-    def _restore(self, exported: dict[str, Any]) -> None:
-        """Rebuild ``net_`` (on ``device_``) and the inference copies from _export."""
+    def _restore(self, exported: dict[str, Any], *, check=None) -> None:
+        """Rebuild ``net_`` (on ``device_``) and the inference copies from _export.
+
+        ``check``: the path of the model file ``exported`` comes from; its
+        tensors are compared with the built network before they are loaded.
+        """
         self.classes_ = np.asarray(exported["classes"])
         self.n_features_in_ = exported["n_features_in"]
         if exported["feature_names_in"] is not None:
@@ -904,6 +1101,8 @@ class FashionCNNClassifier(ClassifierMixin, BaseEstimator):
             fitted if isinstance(fitted, FittedState) else FittedState(**fitted)
         )
         self.net_ = build_net(self.get_params(), self._state, device=self.device_)
+        if check is not None:
+            serialization.check_tensors(self.net_.module_, exported["net"], check)
         restore_net_state(self.net_, exported["net"], exported["history"])
         self.__dict__.setdefault("interrupted_", False)  # kept by pickles
         self._finish(None, calibrate_now=False)

@@ -191,6 +191,33 @@ class ImageReshaper(TransformerMixin, BaseEstimator):
         X = validate_data(self, X, reset=False, dtype="numeric")
         return X.reshape(X.shape[0], *self.image_shape_)
 
+    def set_output(self, *, transform: str | None = None) -> ImageReshaper:
+        """Accept a pipeline's output container; the images stay NumPy arrays.
+
+        ``Pipeline.set_output(transform="pandas")`` configures every step. A
+        DataFrame (pandas or polars) holds 2-D tables and the images are
+        4-D, so this step's output is a NumPy array whatever is asked; the
+        steps before it (e.g. :class:`PixelScaler`) do return DataFrames.
+
+        Parameters
+        ----------
+        transform : {'default', 'pandas', 'polars'} or None, default=None
+            Checked, then ignored.
+
+        Returns
+        -------
+        self
+        """
+        if transform not in (None, "default", "pandas", "polars"):
+            raise ValueError(
+                expected_got(
+                    type(self).__name__,
+                    f"transform={transform!r}",
+                    "'default', 'pandas', 'polars' or None",
+                )
+            )
+        return self
+
     def inverse_transform(self, X) -> np.ndarray:
         """Flatten images back to ``(n_samples, n_features_in_)``."""
         check_is_fitted(self)

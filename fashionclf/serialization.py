@@ -61,8 +61,9 @@ def write_model_file(
     params : dict
         The estimator's ``get_params()``. Callbacks are objects, not data,
         and are not stored; neither are ``checkpoint_path`` and
-        ``num_threads`` (a file never chooses where a later fit writes). A
-        user ``module`` is stored as its import path.
+        ``num_threads`` (a file never chooses where a later fit writes), nor
+        ``init_from`` (the model a fit started from: its weights are in the
+        file's own). A user ``module`` is stored as its import path.
     exported : dict
         The fitted state: classes, input description, weights, optimizer
         state, schedule position, seed, epochs, int8 state.
@@ -73,7 +74,13 @@ def write_model_file(
         before the training state was stored (``partial_fit`` then starts a
         fresh optimizer).
     """
-    params = {**params, "callbacks": None, "checkpoint_path": None, "num_threads": None}
+    params = {
+        **{k: v for k, v in params.items() if not k.startswith("init_from__")},
+        "callbacks": None,
+        "checkpoint_path": None,
+        "num_threads": None,
+        "init_from": None,
+    }
     if not isinstance(params["random_state"], int | type(None)):
         params["random_state"] = None  # a RandomState object is not data
     if params.get("module") is not None:
@@ -147,8 +154,10 @@ def read_model_file(
     it declares must lie within :data:`FILE_BOUNDS`; a user network it names
     is imported only if listed in ``trusted_modules``; its tensors must match
     the architecture it declares, built on torch's ``meta`` device (no
-    memory; :func:`check_tensors`). Every failure raises
-    :class:`ModelFileError`.
+    memory; :func:`check_tensors`); a user network is built only once, by
+    :meth:`FashionCNNClassifier.load`, which checks the tensors against it
+    before loading them (a factory that loads weights itself cannot run on
+    the meta device). Every failure raises :class:`ModelFileError`.
 
     What is restored: the weights, the optimizer state, the learning-rate
     schedule's position and the seed, so ``partial_fit`` continues exactly
@@ -211,10 +220,11 @@ def read_model_file(
     try:
         params = _params(payload, path, trusted_modules)
         exported = _exported(payload, params, path)
-        skeleton = build_module(
-            {k: params[k] for k in NETWORK_PARAMS}, exported["fitted"], meta=True
-        )
-        check_tensors(skeleton, exported["net"], path)
+        if params.get("module") is None:  # a user network: checked once built
+            skeleton = build_module(
+                {k: params[k] for k in NETWORK_PARAMS}, exported["fitted"], meta=True
+            )
+            check_tensors(skeleton, exported["net"], path)
         return params, exported
     except ModelFileError:
         raise
@@ -324,7 +334,7 @@ def _params(payload: dict, path: Path, trusted: Sequence[str]) -> dict[str, Any]
     for key in _TUPLE_PARAMS:
         if isinstance(params.get(key), list):  # JSON has no tuples
             params[key] = tuple(params[key])
-    params.update(device="cpu", checkpoint_path=None, num_threads=None)
+    params.update(device="cpu", checkpoint_path=None, num_threads=None, init_from=None)
     if params.get("module") is not None:
         params["module"] = _trusted_import(params["module"], trusted, path)
     return params

@@ -151,3 +151,26 @@ def test_flattener_shape_changes_between_fit_and_transform():
 def test_pipeline_scaler_reshaper(sample):
     out = make_pipeline(PixelScaler(), ImageReshaper()).fit_transform(sample[0][:3])
     assert out.shape == (3, 1, 28, 28) and out.dtype == np.float32
+
+
+def test_set_output_pandas_on_the_readme_pipeline(small):
+    import pandas as pd
+    from sklearn.pipeline import make_pipeline
+
+    from fashionclf import FashionCNNClassifier
+    from fashionclf.preprocessing import ImageReshaper, PixelScaler
+
+    X, y, Xt, _ = small
+    pipe = make_pipeline(
+        PixelScaler(),
+        ImageReshaper(),
+        FashionCNNClassifier(pixel_range=None, max_epochs=1, width=8, random_state=0),
+    ).set_output(transform="pandas")
+    pipe.fit(X[:200], y[:200])
+    assert pipe.predict(Xt[:5]).shape == (5,)
+    scaled = pipe[0].transform(Xt[:5])
+    assert isinstance(scaled, pd.DataFrame) and scaled.shape == (5, 784)
+    images = pipe[:2].transform(Xt[:5])
+    assert isinstance(images, np.ndarray) and images.shape == (5, 1, 28, 28)
+    with pytest.raises(ValueError, match="transform='excel'"):
+        ImageReshaper().set_output(transform="excel")

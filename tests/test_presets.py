@@ -31,6 +31,8 @@ _REFERENCE_AS_OF_ISSUE_11 = {
     "augment": True,
     "batch_size": 256,
     "callbacks": None,  # added later; None trains as before
+    "init_from": None,  # added later (transfer); None trains as before
+    "freeze": None,
     "checkpoint_path": None,
     "class_weight": None,  # added later; None trains as before
     "convs_per_block": 2,

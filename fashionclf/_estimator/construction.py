@@ -33,6 +33,7 @@ from .locks import exclusive, seeded_torch_rng, shared
 from .schedule import schedule_callback
 from .state import EpochCheckpoint
 from .training import EpochSnapshot, FiniteLoss, Net, TensorBatches
+from .transfer import freeze_features
 
 __all__ = [
     "BUILTIN_CALLBACKS",
@@ -197,6 +198,8 @@ def build_net(
     )
     with exclusive(), seeded_torch_rng(state.seed, device):
         net.initialize()
+    if params["freeze"] == "features":
+        net.frozen_layers = freeze_features(net.module_)
     return net
 
 

@@ -187,6 +187,8 @@ class Net(NeuralNetClassifier):
       :class:`WeightedTensors`) give the weighted mean of the loss.
     - ``amp_dtype``: autocast to bfloat16 or float16 (float16 through a
       gradient scaler), and ``channels_last`` memory layout.
+    - ``frozen_layers``: set by ``freeze='features'`` to the layers outside
+      the head, which then stay in evaluation mode in training.
     """
 
     def __init__(
@@ -201,6 +203,13 @@ class Net(NeuralNetClassifier):
         self.amp_dtype = amp_dtype
         self.channels_last = channels_last
         self.seed = seed
+        self.frozen_layers: list[torch.nn.Module] = []
+
+    def _set_training(self, training=True):
+        """Training or evaluation mode; frozen feature layers stay in evaluation."""
+        super()._set_training(training)
+        for layer in self.frozen_layers:
+            layer.train(False)
 
     def initialize_module(self):
         """Build the module, then switch it to channels-last if asked."""

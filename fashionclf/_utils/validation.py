@@ -171,12 +171,15 @@ def check_pixels(
     return X.astype(np.float32, copy=False)
 
 
-def encode_labels(y, n: int, classes, owner: str) -> tuple[np.ndarray, np.ndarray]:
+def encode_labels(
+    y, n: int, classes, owner: str, fix: str | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Check ``y`` for ``n`` samples; return ``(classes, codes)``.
 
     ``classes`` None takes the sorted unique labels of ``y``; otherwise every
-    label must be one of ``classes``. pandas nullable labels without missing
-    values keep their type (``Int64`` labels stay ints).
+    label must be one of ``classes`` (else ``ValueError``, ending in
+    ``fix``). pandas nullable labels without missing values keep their type
+    (``Int64`` labels stay ints).
     """
     numpy_dtype = getattr(getattr(y, "dtype", None), "numpy_dtype", None)
     if numpy_dtype is not None and not y.isna().any():
@@ -203,6 +206,7 @@ def encode_labels(y, n: int, classes, owner: str) -> tuple[np.ndarray, np.ndarra
                 owner,
                 f"label {y[unknown][:1].tolist()[0]!r}",
                 f"one of the classes {classes.tolist()}",
+                fix,
             )
         )
     return classes, codes.astype(np.int64)

@@ -14,6 +14,7 @@ writes ``results.json``, ``results.md`` and PNG plots.
 
 from __future__ import annotations
 
+import copy
 import io
 import resource
 import sys
@@ -34,6 +35,7 @@ from sklearn.pipeline import make_pipeline
 from skorch.callbacks import Callback
 
 from ..datasets.loaders import CLASS_NAMES
+from ..networks import settle_batch_norm
 from ..preprocessing import ImageReshaper, PixelScaler
 from ..registry import (
     BENCHMARK_PRESETS,
@@ -146,12 +148,36 @@ class HeldOutAccuracy(Callback):
         self.images_: torch.Tensor | None = torch.from_numpy(images)
         self.spent_s_ += time.perf_counter() - t0
 
-    def on_epoch_end(self, net, **kwargs) -> None:
-        """Score the held-out images and record ``test_acc``."""
+    def on_epoch_end(self, net, dataset_train=None, **kwargs) -> None:
+        """Score the held-out images and record ``test_acc``.
+
+        Scored as the model would be if the fit ended here: a copy of the
+        network gets the batch-norm statistics a fit recomputes at its end
+        (:func:`~fashionclf.networks.settle_batch_norm`).
+        """
         if self.X is None:
             return
         t0 = time.perf_counter()
-        pred = net.predict(self.images_)
+        module = net.module_
+        if dataset_train is not None and not getattr(net, "frozen_layers", True):
+            module = copy.deepcopy(net.module_)
+            settle_batch_norm(
+                module,
+                dataset_train.X,
+                seed=net.seed,
+                batch_size=net.batch_size,
+                device=net.device,
+            )
+        module.eval()
+        assert self.images_ is not None  # set in on_train_begin
+        with torch.no_grad():
+            logits = torch.cat(
+                [
+                    module(batch.to(net.device)).float().cpu()
+                    for batch in self.images_.split(1024)
+                ]
+            )
+        pred = logits.argmax(1).numpy()
         net.history.record("test_acc", float(np.mean(pred == np.asarray(self.y))))
         self.spent_s_ += time.perf_counter() - t0
 

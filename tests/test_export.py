@@ -1,0 +1,102 @@
+"""Models out of the library: ONNX and torch.export (fashionclf/export.py)."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from sklearn.exceptions import NotFittedError
+
+from fashionclf import FashionCNNClassifier
+from fashionclf.export import PixelsToProba
+
+from .conftest import tiny_cnn
+
+onnx = pytest.importorskip("onnx", reason="the 'onnx' extra is not installed")
+ort = pytest.importorskip("onnxruntime", reason="the 'onnx' extra is not installed")
+
+
+@pytest.fixture(scope="module")
+def models(small):
+    X, y, _, _ = small
+    return {
+        "cnn": tiny_cnn().fit(X, y),
+        "compact+tta": FashionCNNClassifier(
+            max_epochs=1, width=8, tta=True, random_state=0
+        ).fit(X, y),
+    }
+
+
+@pytest.mark.parametrize("name", ["cnn", "compact+tta"])
+def test_onnx_file_gives_the_estimators_probabilities(models, small, tmp_path, name):
+    model, Xt = models[name], np.asarray(small[2])
+    path = model.export(tmp_path / "m.onnx")
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    (got,) = session.run(None, {"pixels": Xt.astype(np.float32)})
+    expected = model.predict_proba(Xt)
+    diff = float(np.abs(got - expected).max())
+    print(f"{name}: onnxruntime vs predict_proba, max abs difference {diff:.2e}")
+    assert diff < 1e-5
+    assert [i.name for i in session.get_inputs()] == ["pixels"]
+    assert session.get_inputs()[0].shape[0] != 200  # any batch size
+    (one,) = session.run(None, {"pixels": Xt[:1].astype(np.float32)})
+    np.testing.assert_allclose(one, expected[:1], atol=1e-5)
+    meta = {p.key: p.value for p in onnx.load(str(path)).metadata_props}
+    assert json.loads(meta["classes"]) == model.classes_.tolist()
+    assert json.loads(meta["class_names"])[:2] == ["T-shirt/top", "Trouser"]
+
+
+def test_string_labels_travel_as_metadata(small, tmp_path):
+    X, y, _, _ = small
+    names = np.array(["a", "b"])[(np.asarray(y) >= 5).astype(int)]
+    model = tiny_cnn().fit(X, names)
+    path = model.export(tmp_path / "m.onnx", format="onnx")
+    meta = {p.key: p.value for p in onnx.load(str(path)).metadata_props}
+    assert json.loads(meta["classes"]) == ["a", "b"]
+    assert "class_names" not in meta
+
+
+def test_program_and_module_take_raw_pixels(models, small, tmp_path):
+    model, Xt = models["compact+tta"], np.asarray(small[2])
+    expected = model.predict_proba(Xt)
+    rows = torch.tensor(Xt, dtype=torch.float32)
+    module = model.inference_module()
+    assert isinstance(module, PixelsToProba) and not module.training
+    with torch.no_grad():
+        np.testing.assert_allclose(module(rows).numpy(), expected, atol=1e-5)
+    path = model.export(tmp_path / "m.pt2")
+    program = torch.export.load(path)
+    np.testing.assert_allclose(program.module()(rows).numpy(), expected, atol=1e-5)
+    # the state dict holds the preprocessing too
+    state = module.state_dict()
+    assert float(state["span"]) == 255.0 and "network.mean" in state
+
+
+def test_scaled_input_models_export_the_identity_scale(small, tmp_path):
+    X, y, Xt, _ = small
+    model = tiny_cnn(pixel_range=None).fit(np.asarray(X) / 255.0, y)
+    scaled = np.asarray(Xt) / 255.0
+    with torch.no_grad():
+        got = model.inference_module()(torch.tensor(scaled, dtype=torch.float32))
+    np.testing.assert_allclose(got.numpy(), model.predict_proba(scaled), atol=1e-5)
+
+
+def test_bad_exports_say_what_is_wrong(models, tmp_path, monkeypatch):
+    with pytest.raises(NotFittedError):
+        tiny_cnn().export(tmp_path / "m.onnx")
+    model = models["cnn"]
+    with pytest.raises(ValueError, match=r"suffix of \['.onnx', '.pt2'\]"):
+        model.export(tmp_path / "m.bin")
+    with pytest.raises(ValueError, match=r"format='tflite'"):
+        model.export(tmp_path / "m.onnx", format="tflite")
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util,
+        "find_spec",
+        lambda name, *a: None if name == "onnxscript" else real(name, *a),
+    )
+    with pytest.raises(ImportError, match=r"fashionclf\[onnx\]"):
+        model.export(tmp_path / "m.onnx")
+    assert not (tmp_path / "m.onnx").exists()
