@@ -463,3 +463,152 @@ def test_tune_storage_that_cannot_be_reached_ends_in_one_line(
     err = _err(capsys)
     assert "\n" not in err and "PASSWORD" not in err
     assert "cannot reach the study storage" in err
+
+
+# ------------------------------------ train/tune/evaluate finish what they start
+def test_train_takes_any_parameter_and_a_params_file(tmp_path, capsys):
+    import json
+
+    from fashionclf import FashionCNNClassifier
+
+    (tmp_path / "best.json").write_text(
+        json.dumps({"model": "cnn-tiny", "params": {"lr": 0.002, "width": [4, 8]}})
+    )
+    out = tmp_path / "m.pt"
+    args = ["train", "--sample", "--quiet", "--out", str(out), "--max-epochs", "1"]
+    extra = ["--params", str(tmp_path / "best.json"), "--set", "dense_units=12"]
+    extra += ["--set", "precision=float32", "--device", "cpu", "--num-threads", "1"]
+    assert main([*args, *extra]) == 0
+    assert "trained 'tiny'" in capsys.readouterr().out  # the file's model
+    model = FashionCNNClassifier.load(out)
+    assert model.lr == 0.002 and model.width == (4, 8) and model.dense_units == 12
+    assert model.architecture == "cnn" and model.max_epochs == 1
+
+
+@pytest.mark.parametrize(
+    "extra, match",
+    [
+        (["--set", "widht=48"], r"parameter 'widht'.*expected one of"),
+        (["--set", "width"], r"--set 'width': expected NAME=VALUE"),
+        (["--set", "lr=-1"], r"'lr' parameter"),
+        (["--params", "missing.json"], r"--params missing.json"),
+    ],
+)
+def test_train_refuses_bad_parameters_before_reading_data(
+    extra, match, tmp_path, capsys, monkeypatch
+):
+    monkeypatch.chdir(tmp_path)
+    args = ["train", "--data-home", str(tmp_path / "none"), "--no-download"]
+    assert main([*args, *extra]) == 2
+    import re
+
+    assert re.search(match, _err(capsys))
+
+
+@pytest.fixture
+def image_folder(tmp_path):
+    """A shop's own folders of pictures: two classes, text labels."""
+    X, y = load_sample(subset="test", return_X_y=True)
+    root = tmp_path / "shop"
+    for name, code in (("boots", 9), ("trousers", 1)):
+        (root / name).mkdir(parents=True)
+        for i, row in enumerate(X[y == code][:30]):
+            picture = Image.fromarray(255 - row.reshape(28, 28)).resize((84, 84))
+            picture.convert("RGB").save(root / name / f"{i}.png")
+    (root / "boots" / "notes.txt").write_text("ignored")
+    return root
+
+
+def test_train_and_evaluate_on_a_folder_of_class_subfolders(
+    image_folder, tmp_path, capsys
+):
+    out = tmp_path / "shop.pt"
+    args = ["train", "--data", str(image_folder), "--preset", "tiny", "--quiet"]
+    assert main([*args, "--max-epochs", "3", "--out", str(out)]) == 0
+    assert "on 60 images" in capsys.readouterr().out
+    assert main(["evaluate", "--data", str(image_folder), str(out)]) == 0
+    report = capsys.readouterr().out
+    assert "boots" in report and "trousers" in report and "accuracy" in report
+
+
+def test_evaluate_on_a_labelled_csv_and_refuses_unknown_labels(
+    model_file, tmp_path, capsys
+):
+    X, y = load_sample(subset="test", return_X_y=True, as_frame=True)
+    path = tmp_path / "mine.csv"
+    pd.concat([y, X], axis=1).iloc[:50].to_csv(path, index=False)
+    assert main(["evaluate", "--data", str(path), str(model_file)]) == 0
+    assert "Ankle boot" in capsys.readouterr().out
+    frame = pd.concat([y.map(lambda k: f"c{k}"), X], axis=1).iloc[:50]
+    frame.to_csv(path, index=False)
+    assert main(["evaluate", "--data", str(path), str(model_file)]) == 2
+    assert "never saw in training" in _err(capsys)
+    pd.concat([X], axis=1).iloc[:5].to_csv(path, index=False)
+    assert main(["evaluate", "--data", str(path), str(model_file)]) == 2
+    assert "has no 'label' column" in _err(capsys)
+
+
+def test_a_folder_without_class_subfolders_is_one_clear_error(tmp_path, capsys):
+    (tmp_path / "flat").mkdir()
+    args = ["train", "--data", str(tmp_path / "flat"), "--out", str(tmp_path / "m.pt")]
+    assert main(args) == 2
+    assert "holds no subfolders" in _err(capsys)
+
+
+def test_predict_and_evaluate_take_trusted_modules(
+    tmp_path, pixel_csv, capsys, monkeypatch
+):
+    import sys
+
+    from fashionclf import FashionCNNClassifier
+
+    (tmp_path / "fcl_cli_nets.py").write_text(
+        "from torch import nn\n\n\n"
+        "class Flat(nn.Module):\n"
+        "    def __init__(self, n_classes=10):\n"
+        "        super().__init__()\n"
+        "        self.fc = nn.Linear(784, n_classes)\n\n"
+        "    def forward(self, x):\n"
+        "        return self.fc(x.flatten(1))\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import fcl_cli_nets
+
+    try:
+        X, y = load_sample(return_X_y=True)
+        model = FashionCNNClassifier(module=fcl_cli_nets.Flat, max_epochs=1)
+        model.fit(X[:300], y[:300]).save(tmp_path / "user.pt")
+        out = tmp_path / "p.csv"
+        args = ["predict", str(tmp_path / "user.pt"), str(pixel_csv), "--out", str(out)]
+        assert main(args) == 2
+        assert "not trusted" in _err(capsys)
+        assert main([*args, "--trusted-module", "fcl_cli_nets"]) == 0
+        assert len(pd.read_csv(out)) == 7
+        evaluate = ["evaluate", "--sample", str(tmp_path / "user.pt")]
+        assert main([*evaluate, "--trusted-module", "fcl_cli_nets:Flat"]) == 0
+    finally:
+        sys.modules.pop("fcl_cli_nets", None)
+
+
+def test_tune_writes_the_best_parameters_and_refits_them(tmp_path, capsys, monkeypatch):
+    import json
+
+    from fashionclf import FashionCNNClassifier
+
+    monkeypatch.chdir(tmp_path)
+    _optuna_logs_to_this_capture(monkeypatch)
+    args = "tune --sample --model cnn-tiny --n-trials 1 --max-epochs 1".split()
+    args += ["--storage", "", "--train-size", "400", "--progress", "never"]
+    assert main([*args, "--best-out", "best.json", "--refit-out", "best.pt"]) == 0
+    record = json.loads((tmp_path / "best.json").read_text())
+    assert record["model"] == "cnn-tiny" and record["params"]["max_epochs"] == 1
+    model = FashionCNNClassifier.load(tmp_path / "best.pt")
+    assert model.lr == pytest.approx(record["params"]["lr"])
+    assert len(model.history_) == 1
+    assert "refitted the best parameters on 2000 images" in capsys.readouterr().out
+    # the file trains again
+    assert main(["train", "--sample", "--quiet", "--params", "best.json"]) == 0
+    capsys.readouterr()
+    bad = ["tune", "--sample", "--model", "logreg", "--refit-out", "m.pt"]
+    assert main(bad) == 2
+    assert "expected a CNN model" in _err(capsys)

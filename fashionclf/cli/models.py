@@ -16,7 +16,9 @@ from ..exceptions import DataFormatError
 from .options import (
     add_data_args,
     add_random_state_arg,
-    load_data,
+    add_trusted_module_arg,
+    add_user_data_arg,
+    load_labelled,
 )
 
 if TYPE_CHECKING:
@@ -36,12 +38,31 @@ def _add_train_parser(sub) -> None:
 
     p = sub.add_parser("train", help="train a CNN preset and save it (weights-only)")
     add_data_args(p)
+    add_user_data_arg(p, "train on")
     p.add_argument(
         "--preset",
-        default="default",
+        default=None,
         choices=sorted(PRESETS),
-        help="CNN configuration (default: %(default)s)",
+        help="CNN configuration (default: the 'model' of --params, else 'default')",
     )
+    p.add_argument(
+        "--params",
+        default=None,
+        metavar="FILE",
+        help="estimator parameters from a JSON file: the one 'fashionclf tune "
+        "--best-out' writes, or a plain JSON object",
+    )
+    p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="set one estimator parameter (after --params), e.g. --set lr=0.001 "
+        "--set width=48; VALUE is read as JSON when it parses (numbers, "
+        "true/false, [16, 64]), else as text; repeat for several",
+    )
+    p.add_argument("--device", default=None, help="'cpu', 'cuda', 'cuda:N' or 'auto'")
+    p.add_argument("--num-threads", type=int, default=None, help="torch CPU threads")
     p.add_argument(
         "--out", default="model.pt", help="model file (default: %(default)s)"
     )
@@ -67,6 +88,8 @@ def _add_evaluate_parser(sub) -> None:
         "evaluate", help="score a saved model on the test set, with plots"
     )
     add_data_args(p)
+    add_user_data_arg(p, "score on")
+    add_trusted_module_arg(p)
     p.add_argument("model", help="model file written by 'fashionclf train'")
     p.add_argument(
         "--out-dir",
@@ -107,6 +130,7 @@ def _add_predict_parser(sub) -> None:
         action="store_true",
         help="use the model that ships with fashionclf; every path is an input",
     )
+    add_trusted_module_arg(p)
     p.add_argument(
         "--out", default="predictions.csv", help="output CSV (default: %(default)s)"
     )
@@ -144,23 +168,78 @@ def train(args: argparse.Namespace) -> int:
             f"--out {args.out}: no such folder {folder}; create it first or choose "
             "another path."
         )
-    X, y = load_data(args, "train")
-    over = {
+    preset, params = _train_params(args)
+    over: dict = {
         "random_state": args.random_state,
         "verbose": 0 if args.quiet else 2,
         "validation_fraction": args.validation_fraction,
     }
-    if args.max_epochs is not None:
-        over["max_epochs"] = args.max_epochs
-    clf = make_cnn(args.preset, **over).fit(X, y)
+    for name in ("max_epochs", "device", "num_threads"):
+        if getattr(args, name) is not None:
+            over[name] = getattr(args, name)
+    clf = make_cnn(preset, **{**over, **params})  # parameters checked before data
+    clf._validate_params()
+    X, y = load_labelled(args, "train")
+    clf.fit(X, y)
     if clf.interrupted_:  # Ctrl-C: never save a half-trained model as done
         raise KeyboardInterrupt
     clf.save(args.out)
     print(
-        f"trained '{args.preset}' on {len(X)} images in {len(clf.history_)} epochs; "
+        f"trained '{preset}' on {len(X)} images in {len(clf.history_)} epochs; "
         f"saved to {args.out}"
     )
     return 0
+
+
+def _train_params(args: argparse.Namespace) -> tuple[str, dict]:
+    """Return the preset and the parameters of ``--params`` and ``--set``."""
+    import json
+
+    from ..classifier import FashionCNNClassifier
+
+    params: dict = {}
+    model = None
+    if args.params is not None:
+        try:
+            given = json.loads(Path(args.params).read_text())
+        except (OSError, ValueError) as exc:
+            raise ValueError(
+                f"--params {args.params}: {first_line(exc)}; expected a JSON file "
+                "('fashionclf tune --best-out' writes one)."
+            ) from exc
+        if isinstance(given, dict) and isinstance(given.get("params"), dict):
+            model, given = given.get("model"), given["params"]
+        if not isinstance(given, dict):
+            raise ValueError(
+                f"--params {args.params}: holds {type(given).__name__}; expected a "
+                "JSON object of parameter names and values."
+            )
+        params.update(given)
+    for item in args.set:
+        name, sep, text = item.partition("=")
+        if not sep or not name:
+            raise ValueError(f"--set {item!r}: expected NAME=VALUE, e.g. lr=0.001.")
+        try:
+            params[name.strip()] = json.loads(text)
+        except ValueError:
+            params[name.strip()] = text
+    known = FashionCNNClassifier().get_params()
+    unknown = sorted(set(params) - set(known))
+    if unknown:
+        raise ValueError(
+            f"train received the parameter {unknown[0]!r}, which "
+            f"FashionCNNClassifier does not have; expected one of {sorted(known)}."
+        )
+    for name in ("width", "convs_per_block", "image_shape", "pixel_range"):
+        if isinstance(params.get(name), list):  # JSON has no tuples
+            params[name] = tuple(params[name])
+    if args.preset is not None:
+        preset = args.preset
+    elif isinstance(model, str) and model.startswith("cnn-"):
+        preset = model.removeprefix("cnn-")
+    else:
+        preset = "default"
+    return preset, params
 
 
 def evaluate(args: argparse.Namespace) -> int:
@@ -174,13 +253,24 @@ def evaluate(args: argparse.Namespace) -> int:
         raise SystemExit(
             "fashionclf evaluate: --saliency needs --out-dir for saliency.png"
         )
-    model = load_model(args.model)
-    X, y = load_data(args, "test")
+    model = load_model(args.model, trusted_modules=args.trusted_module)
+    X, y = load_labelled(args, "test")
+    unknown = sorted(set(np.asarray(y).tolist()) - set(model.classes_.tolist()))
+    if unknown:
+        raise ValueError(
+            f"evaluate received the label {unknown[0]!r}, which {args.model} never "
+            f"saw in training; expected its classes {model.classes_.tolist()}."
+        )
     proba = model.predict_proba(X)
     pred = model.classes_[proba.argmax(axis=1)]
     print(
         classification_report(
-            y, pred, target_names=list(CLASS_NAMES), digits=4, zero_division=0
+            y,
+            pred,
+            labels=model.classes_,
+            target_names=_class_names(model.classes_),
+            digits=4,
+            zero_division=0,
         )
     )
     if args.out_dir:
@@ -202,6 +292,15 @@ def evaluate(args: argparse.Namespace) -> int:
             )
         print(f"plots written to {out}/")
     return 0
+
+
+def _class_names(classes: np.ndarray) -> list[str]:
+    """Fashion-MNIST names for exactly the labels 0-9, else the labels as text."""
+    if np.issubdtype(classes.dtype, np.integer) and sorted(classes.tolist()) == list(
+        range(10)
+    ):
+        return [CLASS_NAMES[int(k)] for k in classes]
+    return [str(c) for c in classes]
 
 
 def predict(args: argparse.Namespace) -> int:
@@ -245,7 +344,8 @@ def predict(args: argparse.Namespace) -> int:
             f"{card['test_accuracy']:.2%} on the Fashion-MNIST test set)"
         )
     else:
-        model, who = load_model(model_path), model_path
+        model = load_model(model_path, trusted_modules=args.trusted_module)
+        who = model_path
     csvs, pictures = _inputs(inputs)
     frames = []
     for path in csvs:

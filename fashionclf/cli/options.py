@@ -10,7 +10,10 @@ __all__ = [
     "add_data_args",
     "add_progress_arg",
     "add_random_state_arg",
+    "add_trusted_module_arg",
+    "add_user_data_arg",
     "load_data",
+    "load_labelled",
 ]
 
 #: ``--progress`` choice -> the ``verbose`` value of the library
@@ -71,3 +74,51 @@ def load_data(args: argparse.Namespace, subset: Literal["train", "test", "all"])
         return_X_y=True,
         download_if_missing=not getattr(args, "no_download", False),
     )
+
+
+def add_user_data_arg(p: argparse.ArgumentParser, what: str) -> None:
+    """Add ``--data PATH``: the user's own labelled images instead of Fashion-MNIST."""
+    p.add_argument(
+        "--data",
+        default=None,
+        metavar="PATH",
+        help=f"{what} your own labelled images instead of Fashion-MNIST: a CSV in "
+        "the Kaggle layout (label, pixel1..pixel784) or a folder with one "
+        "subfolder of pictures per class (folder/CLASS/picture.jpg, as "
+        "torchvision's ImageFolder); labels may be text",
+    )
+
+
+def add_trusted_module_arg(p: argparse.ArgumentParser) -> None:
+    """Add ``--trusted-module`` (repeatable)."""
+    p.add_argument(
+        "--trusted-module",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="import path ('package.module' or 'package.module:Class') of a user "
+        "network the model file may name; repeat for several. Loading imports "
+        "(runs) that code: name only code you trust",
+    )
+
+
+def load_labelled(args: argparse.Namespace, subset: Literal["train", "test"]):
+    """``(X, y)``: the user's ``--data`` if given, else Fashion-MNIST's ``subset``."""
+    from pathlib import Path
+
+    from ..datasets import read_image_folder
+    from ..datasets.formats import read_pixel_csv
+    from ..exceptions import DataFormatError
+
+    if getattr(args, "data", None) is None:
+        return load_data(args, subset)
+    path = Path(args.data)
+    if path.is_dir():
+        return read_image_folder(path)
+    X, y = read_pixel_csv(path)
+    if y is None:
+        raise DataFormatError(
+            f"{path}: has no 'label' column; --data needs labelled rows (label, "
+            "pixel1..pixel784) or a folder of class subfolders."
+        )
+    return X, y

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import json
+from pathlib import Path
 
+from .._utils.atomic import atomic_write
 from .options import (
     VERBOSE,
     add_data_args,
@@ -58,6 +61,20 @@ def _add_tune_parser(sub) -> None:
         help="tune on a stratified subset of this many training images",
     )
     add_random_state_arg(p)
+    p.add_argument(
+        "--best-out",
+        default=None,
+        metavar="FILE",
+        help="write the best trial's model and parameters as JSON (read by "
+        "'fashionclf train --params FILE')",
+    )
+    p.add_argument(
+        "--refit-out",
+        default=None,
+        metavar="MODEL",
+        help="refit the best parameters on all the training data (not the "
+        "--train-size subset) and save the model here (CNN models)",
+    )
     _add_study_args(p)
     p.set_defaults(func=tune)
 
@@ -96,9 +113,20 @@ def tune(args: argparse.Namespace) -> int:
     """Run (or resume) a study and print its best trial."""
     from sklearn.model_selection import train_test_split
 
+    from ..registry import is_cnn
     from ..tuning.search import best_summary, run_study
 
-    X, y = load_data(args, "train")
+    if args.refit_out is not None and not is_cnn(args.model):
+        raise ValueError(
+            f"tune received --refit-out with --model {args.model}; expected a CNN "
+            "model (cnn-...): model files hold CNNs only. Use --best-out to keep "
+            "the parameters of a baseline."
+        )
+    for out in (args.best_out, args.refit_out):  # before the study, not after
+        if out is not None and not Path(out).resolve().parent.is_dir():
+            raise FileNotFoundError(f"{out}: no such folder; create it first.")
+    X_all, y_all = load_data(args, "train")
+    X, y = X_all, y_all
     if args.train_size and args.train_size < len(y):
         X, _, y, _ = train_test_split(
             X,
@@ -124,4 +152,43 @@ def tune(args: argparse.Namespace) -> int:
         verbose=VERBOSE[args.progress],
     )
     print(best_summary(study))
+    if args.best_out is None and args.refit_out is None:
+        return 0
+    try:
+        best = study.best_trial
+    except ValueError:  # no completed trial
+        raise RuntimeError(
+            f"study '{study.study_name}' has no completed trial; nothing to write "
+            "to --best-out or refit for --refit-out."
+        ) from None
+    fixed = {"max_epochs": args.max_epochs} if args.max_epochs else {}
+    params = {**fixed, **best.params}
+    if args.best_out is not None:
+        record = {
+            "model": args.model,
+            "params": params,
+            "value": best.value,
+            "study": study.study_name,
+            "trial": best.number,
+        }
+        text = json.dumps(record, indent=2) + "\n"
+
+        def write(tmp: Path) -> None:
+            tmp.write_text(text)
+
+        atomic_write(Path(args.best_out), write)
+        print(f"best parameters written to {args.best_out}")
+    if args.refit_out is not None:
+        from ..registry import make_model
+
+        model = make_model(args.model, random_state=args.random_state, **params)
+        model.set_params(verbose=0)
+        model.fit(X_all, y_all)
+        if model.interrupted_:
+            raise KeyboardInterrupt
+        model.save(args.refit_out)
+        print(
+            f"refitted the best parameters on {len(y_all)} images; saved to "
+            f"{args.refit_out}"
+        )
     return 0

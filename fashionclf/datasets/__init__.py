@@ -11,7 +11,7 @@ fetch_fashion_mnist`` stays cheap.
 - :mod:`~fashionclf.datasets.images`: PNG/JPEG files as pixel rows.
 """
 
-from .images import read_images
+from .images import read_image_folder, read_images
 from .loaders import (
     CLASS_NAMES,
     OFFICIAL_MD5,
@@ -37,6 +37,7 @@ __all__ = [
     "get_mirrors",
     "load_sample",
     "read_idx",
+    "read_image_folder",
     "read_images",
     "read_kaggle_csv",
 ]

@@ -29,6 +29,7 @@ from __future__ import annotations
 import os
 import warnings
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Literal
 
 import numpy as np
@@ -41,6 +42,7 @@ __all__ = [
     "FORMATS",
     "MAX_IMAGE_PIXELS",
     "fashion_mnist_image",
+    "read_image_folder",
     "read_images",
 ]
 
@@ -130,6 +132,64 @@ def read_images(
     if not rows:
         return np.empty((0, 784), np.uint8)
     return np.stack(rows).reshape(len(rows), 784)
+
+
+def read_image_folder(
+    folder: str | os.PathLike[str],
+    *,
+    background: Literal["auto", "light", "dark"] = "auto",
+) -> tuple[np.ndarray, np.ndarray]:
+    """Read a folder of class subfolders of pictures, as torchvision's ImageFolder.
+
+    ``folder/sandal/001.jpg`` is a picture of class ``'sandal'``. Pictures
+    are the files whose names end in :data:`SUFFIXES`, converted by
+    :func:`read_images`; other files are ignored, subfolders are classes
+    (sorted by name).
+
+    Parameters
+    ----------
+    folder : path-like
+    background : {'auto', 'light', 'dark'}, default='auto'
+        As in :func:`read_images`.
+
+    Returns
+    -------
+    X : ndarray of uint8, shape (n, 784)
+    y : ndarray of str, shape (n,)
+        The subfolder (class) names.
+
+    Raises
+    ------
+    FileNotFoundError
+        ``folder`` is not a folder.
+    DataFormatError
+        It has no class subfolders, a class subfolder has no pictures, or a
+        picture cannot be read (the message names the file).
+    """
+    root = Path(folder)
+    if not root.is_dir():
+        raise FileNotFoundError(f"{root}: no such folder of class subfolders.")
+    classes = sorted(p for p in root.iterdir() if p.is_dir())
+    if not classes:
+        raise DataFormatError(
+            f"{root}: holds no subfolders; expected one subfolder of pictures per "
+            "class (folder/CLASS/picture.jpg), as torchvision's ImageFolder reads."
+        )
+    rows, labels = [], []
+    for sub in classes:
+        files = sorted(
+            p
+            for p in sub.iterdir()
+            if p.is_file() and p.name.lower().endswith(SUFFIXES)
+        )
+        if not files:
+            raise DataFormatError(
+                f"{sub}: class folder {sub.name!r} holds no pictures "
+                f"({', '.join(SUFFIXES)})."
+            )
+        rows.append(read_images(files, background=background))
+        labels += [sub.name] * len(files)
+    return np.concatenate(rows), np.array(labels)
 
 
 def _convert(image, background: str, method: str) -> np.ndarray:
