@@ -9,7 +9,13 @@ the library predicted before batch norm was folded) and through the folded
 path, and the default model in float32 and int8 (``quantize=True``), plus
 single-image latency; it prints the ratio to the reference.
 
+With ``--runtimes``, the shipped model on the 10,000 test images through
+torch (float32, int8) and onnxruntime (the exported file, float32 and its
+static int8 quantization): accuracy and images/s.
+
     .venv/bin/python benchmarks/bench_throughput.py
+    FASHIONCLF_DATA=../shared/data/fashion-mnist .venv/bin/python \
+        benchmarks/bench_throughput.py --runtimes
 """
 
 import argparse
@@ -61,6 +67,12 @@ def train_step_flops(model, x, y) -> int:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument(
+        "--runtimes",
+        action="store_true",
+        help="also compare torch and onnxruntime, float32 and int8, on the shipped "
+        "model and the full test set (needs FASHIONCLF_DATA and fashionclf[onnx])",
+    )
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
@@ -128,6 +140,103 @@ def main() -> None:
         f"default int8 = {int8:,.0f} img/s ({int8 / 15000:.2f} of 15,000), "
         f"int8 / float32 = {int8 / fp32:.2f}"
     )
+    if args.runtimes:
+        compare_runtimes(args.threads)
+
+
+class _Calibration:
+    """onnxruntime's calibration reader: batches of training rows."""
+
+    def __init__(self, X: np.ndarray, batch: int = 256) -> None:
+        self.batches = iter(
+            [{"pixels": X[i : i + batch]} for i in range(0, len(X), batch)]
+        )
+
+    def get_next(self):
+        return next(self.batches, None)
+
+
+def onnx_runtime(model, X_calib, threads: int, folder) -> dict:
+    """Sessions for ``model`` exported to ONNX: float32, and int8 (static, QDQ).
+
+    The int8 file is made by onnxruntime's own static quantization
+    (``quantize_static``: per-channel int8 weights, uint8 activations,
+    calibrated on ``X_calib``, 2,048 training rows as ``quantize=True`` uses).
+    """
+    import onnxruntime as ort
+    from onnxruntime.quantization import QuantType, quantize_static
+    from onnxruntime.quantization.shape_inference import quant_pre_process
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    path = model.export(folder / "model.onnx")
+    quant_pre_process(str(path), str(folder / "pre.onnx"))
+    quantize_static(
+        str(folder / "pre.onnx"),
+        str(folder / "int8.onnx"),
+        _Calibration(X_calib.astype(np.float32)),
+        per_channel=True,
+        activation_type=QuantType.QUInt8,
+        weight_type=QuantType.QInt8,
+    )
+    return {
+        name: ort.InferenceSession(
+            str(file), options, providers=["CPUExecutionProvider"]
+        )
+        for name, file in (("float32", path), ("int8", folder / "int8.onnx"))
+    }
+
+
+def _ort_proba(session, X: np.ndarray, batch: int = 256) -> np.ndarray:
+    X = X.astype(np.float32)
+    return np.concatenate(
+        [
+            session.run(None, {"pixels": X[i : i + batch]})[0]
+            for i in range(0, len(X), batch)
+        ]
+    )
+
+
+def compare_runtimes(threads: int) -> None:
+    """The shipped model on the 10,000 test images: accuracy and images/s.
+
+    torch float32 (folded), torch int8 (``quantize=True``, torch.ao), and
+    onnxruntime float32 and int8 on the exported file, all at batch 256 in
+    this run. Needs the full data (``FASHIONCLF_DATA``) and the ``onnx`` extra.
+    """
+    import tempfile
+    from pathlib import Path
+
+    from fashionclf import FashionCNNClassifier, fetch_fashion_mnist
+
+    X = fetch_fashion_mnist(subset="train", return_X_y=True)[0]
+    Xt, yt = fetch_fashion_mnist(subset="test", return_X_y=True)
+    Xt, yt = np.asarray(Xt), np.asarray(yt)
+    calib = np.asarray(X)[np.random.default_rng(0).permutation(len(X))[:2048]]
+    model = FashionCNNClassifier.pretrained()
+    model.set_params(num_threads=threads)
+    int8 = FashionCNNClassifier.pretrained()
+    int8.set_params(quantize=True, num_threads=threads)
+    int8._calibration = int8._to_images(calib, reset=False)  # as fit would set it
+    int8._int8()
+    rows = {
+        "torch float32 (folded)": lambda A: model.predict_proba(A),
+        "torch int8 (quantize=True, torch.ao)": lambda A: int8.predict_proba(A),
+    }
+    with tempfile.TemporaryDirectory() as tmp:
+        sessions = onnx_runtime(model, calib, threads, Path(tmp))
+        for name, session in sessions.items():
+            rows[f"onnxruntime {name}"] = lambda A, s=session: _ort_proba(s, A)
+        base = None
+        for name, proba in rows.items():
+            accuracy = float((proba(Xt).argmax(1) == yt).mean())
+            rate = len(Xt) / _timeit(lambda p=proba: p(Xt), 3)
+            base = base or rate
+            print(
+                f"{name}: accuracy {100 * accuracy:.2f}%, {rate:,.0f} img/s "
+                f"({rate / base:.2f}x torch float32)"
+            )
 
 
 if __name__ == "__main__":
