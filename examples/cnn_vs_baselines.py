@@ -1,7 +1,10 @@
-"""CNN vs classic baselines, with an accuracy-vs-fit-time plot.
+"""CNN vs classic baselines, with an accuracy-vs-fit-time plot
+===========================================================
 
-python examples/cnn_vs_baselines.py             # full data, a few minutes
-FASHIONCLF_SMOKE=1 python examples/cnn_vs_baselines.py
+Run it::
+
+    python examples/cnn_vs_baselines.py             # full data, a few minutes
+    FASHIONCLF_SMOKE=1 python examples/cnn_vs_baselines.py
 """
 
 import os

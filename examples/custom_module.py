@@ -1,8 +1,11 @@
-"""Train your own PyTorch network with FashionCNNClassifier.
+"""Train your own PyTorch network with FashionCNNClassifier
+========================================================
 
 The estimator keeps everything around the network (pixel scaling,
 standardization, augmentation, the learning-rate schedule, early stopping,
 model files, scikit-learn searches); ``module`` swaps the network itself.
+
+Run it::
 
     python examples/custom_module.py
     FASHIONCLF_SMOKE=1 python examples/custom_module.py

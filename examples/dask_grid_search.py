@@ -1,8 +1,12 @@
-"""Run a scikit-learn GridSearchCV on a Dask cluster through joblib's dask backend.
+"""GridSearchCV on a Dask cluster
+===============================
 
-python examples/dask_grid_search.py                 # a LocalCluster on this machine
-DASK_SCHEDULER=tcp://host:8786 python examples/dask_grid_search.py   # a real cluster
-FASHIONCLF_SMOKE=1 python examples/dask_grid_search.py
+A scikit-learn search runs on a Dask cluster through joblib's dask backend.
+Run it::
+
+    python examples/dask_grid_search.py   # a LocalCluster on this machine
+    DASK_SCHEDULER=tcp://host:8786 python examples/dask_grid_search.py
+    FASHIONCLF_SMOKE=1 python examples/dask_grid_search.py
 """
 
 import os

@@ -1,9 +1,13 @@
-"""Tune the CNN with Optuna: a pruned, resumable study, then OptunaSearchCV.
+"""Tune the CNN with Optuna: a pruned, resumable study, then OptunaSearchCV
+========================================================================
+
+Run it::
 
     python examples/optuna_study.py
     FASHIONCLF_SMOKE=1 python examples/optuna_study.py
 
-Watch a persistent study while it runs:
+Watch a persistent study while it runs::
+
     pip install optuna-dashboard && optuna-dashboard sqlite:///optuna_example.db
 """
 

@@ -1,5 +1,9 @@
-"""Pipeline + GridSearchCV over preprocessing, architecture and training parameters,
-for the CNN and a classic baseline alike.
+"""Pipeline and GridSearchCV, for the CNN and a baseline alike
+===========================================================
+
+A search over preprocessing, architecture and training parameters.
+
+Run it::
 
     python examples/pipeline_grid_search.py
     FASHIONCLF_SMOKE=1 python examples/pipeline_grid_search.py

@@ -1,7 +1,10 @@
-"""Quickstart: load Fashion-MNIST, fit the CNN, report, save and reload.
+"""Quickstart: load Fashion-MNIST, fit the CNN, report, save and reload
+====================================================================
 
-python examples/quickstart.py            # full data (set FASHIONCLF_DATA)
-FASHIONCLF_SMOKE=1 python examples/quickstart.py   # bundled sample, 1 epoch
+Run it::
+
+    python examples/quickstart.py            # full data (set FASHIONCLF_DATA)
+    FASHIONCLF_SMOKE=1 python examples/quickstart.py   # bundled sample, 1 epoch
 """
 
 import os
