@@ -1,6 +1,7 @@
 # Two commands do all the set-up on a fresh machine:
 #   make run    - the main job (creates/reuses .venv, installs, runs the quick benchmark)
-#   make test   - lint + the whole test suite
+#   make test   - lint + the whole test suite + the docs build
+#   make docs   - the documentation site (docs/_build/html), warnings as errors
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -9,7 +10,7 @@ STAMP := $(VENV)/.installed
 # machine's disk; the library itself asks for a range (see pyproject.toml).
 TORCH_PIN ?= torch==2.13.0
 
-.PHONY: venv run test lint format clean
+.PHONY: venv run test lint format clean docs
 
 $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -47,10 +48,16 @@ lint: $(STAMP)
 
 test: lint
 	$(BIN)/python -m pytest
+	$(MAKE) docs
+
+# The gallery runs every example in smoke mode (docs/conf.py), so this stays short.
+docs: $(STAMP)
+	rm -rf docs/_build docs/generated docs/auto_examples
+	MPLCONFIGDIR=$(CURDIR)/.cache/matplotlib $(BIN)/sphinx-build -W --keep-going -q -b html docs docs/_build/html
 
 format: $(STAMP)
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
 clean:
-	rm -rf $(VENV) results .pytest_cache .ruff_cache
+	rm -rf $(VENV) results .pytest_cache .ruff_cache docs/_build docs/generated docs/auto_examples

@@ -171,7 +171,7 @@ def onnx_runtime(model, X_calib, threads: int, folder) -> dict:
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
     path = model.export(folder / "model.onnx")
-    quant_pre_process(str(path), str(folder / "pre.onnx"))
+    quant_pre_process(str(path), str(folder / "pre.onnx"), skip_symbolic_shape=True)
     quantize_static(
         str(folder / "pre.onnx"),
         str(folder / "int8.onnx"),

@@ -1,10 +1,11 @@
-"""The README's Python examples run, in order, on the bundled sample.
+"""The Python snippets of the README and of the user guide run, page by page.
 
 Smoke mode, the same way the examples run: the data loaders return the
-bundled sample, every ``FashionCNNClassifier`` trains one small epoch, and
-searches try two candidates. The code is otherwise the README's own. The
-Dask block needs a scheduler at ``tcp://scheduler:8786``; it runs against a
-local in-process cluster instead.
+bundled sample, every ``FashionCNNClassifier`` trains one small epoch (a
+transfer fit keeps the network of the model it starts from), and searches
+try two candidates. The code is otherwise the pages' own; each page runs in
+order in a namespace of its own. The Dask block needs a scheduler at
+``tcp://scheduler:8786``; it runs against a local in-process cluster instead.
 """
 
 import re
@@ -13,22 +14,31 @@ from pathlib import Path
 
 import pytest
 
-README = Path(__file__).resolve().parents[1] / "README.md"
+ROOT = Path(__file__).resolve().parents[1]
+README = ROOT / "README.md"
+PAGES = [README, *sorted((ROOT / "docs").rglob("*.md"))]
 _BLOCK = re.compile(r"^( *)```python\n(.*?)^\1```", re.MULTILINE | re.DOTALL)
 
 
-def readme_blocks() -> list[str]:
-    """Every ```python block of the README, dedented."""
-    text = README.read_text(encoding="utf-8")
+def python_blocks(page: Path) -> list[str]:
+    """Every ```python block of a Markdown page, dedented."""
+    text = page.read_text(encoding="utf-8")
     return [textwrap.dedent(m.group(2)) for m in _BLOCK.finditer(text)]
 
 
-def test_the_readme_has_python_examples():
-    assert len(readme_blocks()) >= 5
+def test_the_pages_have_python_examples():
+    assert len(python_blocks(README)) >= 2
+    assert sum(len(python_blocks(p)) for p in PAGES) >= 12
+
+
+def test_the_readme_is_a_front_page():
+    assert len(README.read_text(encoding="utf-8")) < 10_000
+    links = re.findall(r"\]\((docs/[^)#]+)", README.read_text(encoding="utf-8"))
+    assert links and all((ROOT / link).is_file() for link in links), links
 
 
 def _smoke(source: str) -> str:
-    """Cheap settings for the README's expensive calls (the code is the same)."""
+    """Cheap settings for the pages' expensive calls (the code is the same)."""
     source = source.replace("n_trials=20", "n_trials=2").replace("cv=3", "cv=2")
     source = source.replace('Client("tcp://scheduler:8786")', "Client(processes=False)")
     return source.replace(
@@ -38,7 +48,12 @@ def _smoke(source: str) -> str:
     )
 
 
-def test_readme_examples_run(tmp_path, monkeypatch):
+@pytest.mark.parametrize(
+    "page",
+    [p for p in PAGES if python_blocks(p)],
+    ids=lambda p: str(p.relative_to(ROOT)),
+)
+def test_page_examples_run(page, tmp_path, monkeypatch):
     pytest.importorskip("distributed", reason="the Dask block needs distributed")
     import fashionclf
     from fashionclf import FashionCNNClassifier as Full
@@ -49,10 +64,12 @@ def test_readme_examples_run(tmp_path, monkeypatch):
         return X[:600], y[:600]
 
     class FashionCNNClassifier(Full):  # same name: make_pipeline names steps by it
-        """One epoch of a small network: the README's calls, cheaply."""
+        """One epoch of a small network: the pages' calls, cheaply."""
 
         def fit(self, X, y, sample_weight=None):
-            self.set_params(max_epochs=1, width=8, batch_size=64)
+            self.set_params(max_epochs=1, batch_size=64)
+            if self.init_from is None and self.module is None:
+                self.set_params(width=8)
             return super().fit(X, y, sample_weight=sample_weight)
 
     monkeypatch.chdir(tmp_path)
@@ -60,12 +77,15 @@ def test_readme_examples_run(tmp_path, monkeypatch):
     monkeypatch.setattr(fashionclf, "FashionCNNClassifier", FashionCNNClassifier)
     namespace: dict = {"X": sample()[0], "y": sample()[1]}
     try:
-        for i, block in enumerate(readme_blocks(), 1):
+        for i, block in enumerate(python_blocks(page), 1):
             try:
-                exec(compile(_smoke(block), f"README block {i}", "exec"), namespace)
+                exec(
+                    compile(_smoke(block), f"{page.name} block {i}", "exec"), namespace
+                )
             except Exception as exc:
-                raise AssertionError(f"README block {i} failed:\n{block}") from exc
+                raise AssertionError(f"{page.name} block {i} failed:\n{block}") from exc
     finally:
         if "client" in namespace:
             namespace["client"].close()
-    assert (tmp_path / "model.pt").is_file()  # the quickstart saved its model
+    if page == README:
+        assert (tmp_path / "model.pt").is_file()  # the quickstart saved its model

@@ -219,11 +219,12 @@ class BenchmarkResult:
         """
         table = self.summary()
         sig = "p_mcnemar" in table
-        head = "| model | test accuracy |"
+        columns = ["model", "test accuracy"]
         if sig:
-            head += " 95% CI | vs best, pt (95% CI) | McNemar p | seed std / test SE |"
-        head += " macro-F1 | fit s | predict img/s | peak RSS MB | size MB | n |"
-        lines = [head, "|" + "---|" * (head.count("|") - 1)]
+            columns += ["95% CI", "vs best, pt (95% CI)", "McNemar p"]
+            columns += ["seed std / test SE"]
+        columns += ["macro-F1", "fit s", "predict img/s", "peak RSS MB", "size MB", "n"]
+        rows = []
         for name, r in table.iterrows():
             cells = [str(name), _spread(100 * r.accuracy, 100 * r.accuracy_std, "%")]
             if sig:
@@ -236,24 +237,18 @@ class BenchmarkResult:
                 f"{r.model_size_mb:.2f}",
                 str(int(r.n)),
             ]
-            lines.append("| " + " | ".join(cells) + " |")
-        if sig:
-            lines += ["", _legend(table)]
-        return "\n".join(lines)
+            rows.append(cells)
+        text = _markdown(pd.DataFrame(rows, columns=columns))
+        return f"{text}\n\n{_legend(table)}" if sig else text
 
     def sample_efficiency_markdown(self) -> str:
         """Test accuracy per model (rows) and training-set size (columns)."""
         eff = self.sample_efficiency()
-        sizes = sorted(eff["n_train"].unique())
-        lines = [
-            "| model | " + " | ".join(f"{s:,}" for s in sizes) + " |",
-            "|---|" + "---|" * len(sizes),
-        ]
-        for name, rows in eff.groupby("model", sort=False):
-            acc = dict(zip(rows["n_train"], rows["accuracy"], strict=True))
-            cells = [f"{100 * acc[s]:.2f}%" if s in acc else "" for s in sizes]
-            lines.append(f"| {name} | " + " | ".join(cells) + " |")
-        return "\n".join(lines)
+        wide = eff.pivot(index="model", columns="n_train", values="accuracy")
+        wide = wide.reindex(eff["model"].drop_duplicates())  # the summary's order
+        cells = wide.map(lambda a: "" if pd.isna(a) else f"{100 * a:.2f}%")
+        cells.columns = [f"{s:,}" for s in cells.columns]
+        return _markdown(cells.reset_index())
 
     def save(
         self,
@@ -335,6 +330,11 @@ class BenchmarkResult:
                 plotting.plot_sample_efficiency(self.sample_efficiency()),
                 out / "sample_efficiency.png",
             )
+
+
+def _markdown(frame: pd.DataFrame) -> str:
+    """Format text cells as a GitHub Markdown table (``DataFrame.to_markdown``)."""
+    return frame.to_markdown(index=False, tablefmt="github", disable_numparse=True)
 
 
 def _records(df: pd.DataFrame) -> list[dict[str, Any]]:
