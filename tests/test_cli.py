@@ -614,3 +614,16 @@ def test_tune_writes_the_best_parameters_and_refits_them(tmp_path, capsys, monke
     bad = ["tune", "--sample", "--model", "logreg", "--refit-out", "m.pt"]
     assert main(bad) == 2
     assert "expected a CNN model" in _err(capsys)
+
+
+def test_tune_without_a_completed_trial_writes_nothing(tmp_path, capsys, monkeypatch):
+    import optuna
+
+    import fashionclf.tuning.search as search
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(search, "run_study", lambda *a, **k: optuna.create_study())
+    args = ["tune", "--sample", "--model", "dummy", "--storage", ""]
+    assert main([*args, "--best-out", "best.json"]) == 2
+    assert "no completed trial" in _err(capsys)
+    assert not (tmp_path / "best.json").exists()

@@ -157,7 +157,7 @@ def tune(args: argparse.Namespace) -> int:
     try:
         best = study.best_trial
     except ValueError:  # no completed trial
-        raise RuntimeError(
+        raise ValueError(
             f"study '{study.study_name}' has no completed trial; nothing to write "
             "to --best-out or refit for --refit-out."
         ) from None
