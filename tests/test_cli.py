@@ -622,6 +622,7 @@ def test_tune_without_a_completed_trial_writes_nothing(tmp_path, capsys, monkeyp
     import fashionclf.tuning.search as search
 
     monkeypatch.chdir(tmp_path)
+    _optuna_logs_to_this_capture(monkeypatch)
     monkeypatch.setattr(search, "run_study", lambda *a, **k: optuna.create_study())
     args = ["tune", "--sample", "--model", "dummy", "--storage", ""]
     assert main([*args, "--best-out", "best.json"]) == 2
