@@ -93,7 +93,7 @@ from ._utils.validation import (
     resolve_image_shape,
     training_weights,
 )
-from .datasets.loaders import CLASS_NAMES
+from .datasets.loaders import fashion_class_names
 from .exceptions import ModelFileError
 from .export import PixelsToProba
 from .export import write as export_module
@@ -1037,7 +1037,7 @@ class FashionCNNClassifier(ClassifierMixin, BaseEstimator):
         ``(N, n_features_in_)`` in the fitted scale (0-255 by default) named
         ``pixels`` and returns ``probabilities`` ``(N, n_classes)``, columns
         in the order of ``classes_``. ONNX files carry ``classes_`` (and, for
-        classes 0-9, the Fashion-MNIST names) as metadata. Input checks and
+        exactly the classes 0-9, the Fashion-MNIST names) as metadata. Input checks and
         int8 kernels stay in the library. See :mod:`fashionclf.export`.
 
         Parameters
@@ -1055,14 +1055,12 @@ class FashionCNNClassifier(ClassifierMixin, BaseEstimator):
         path : pathlib.Path
             The file written.
         """
-        module = self.inference_module()
-        names = None
-        if self.classes_.dtype.kind in "iu" and set(self.classes_.tolist()) <= set(
-            range(len(CLASS_NAMES))
-        ):
-            names = [CLASS_NAMES[int(c)] for c in self.classes_]
         return export_module(
-            module, path, format=format, classes=list(self.classes_), class_names=names
+            self.inference_module(),
+            path,
+            format=format,
+            classes=list(self.classes_),
+            class_names=fashion_class_names(self.classes_),
         )
 
     def _export(self) -> dict[str, Any]:

@@ -25,6 +25,7 @@ import importlib.util
 import io
 import json
 import logging
+import math
 import os
 import warnings
 from collections.abc import Iterator, Sequence
@@ -116,9 +117,7 @@ def write(
     path = Path(path)
     format = _format(format, path)
     module = module.eval()
-    n_features = 1
-    for side in module.image_shape:
-        n_features *= side
+    n_features = math.prod(module.image_shape)
     example = (module.low + module.span * torch.rand(2, n_features),)
     batch = torch.export.Dim("batch", min=1)
     shapes = {"pixels": {0: batch}}

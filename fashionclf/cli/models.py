@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .._utils.messages import first_line
-from ..datasets import CLASS_NAMES
+from ..datasets.loaders import fashion_class_names
 from ..exceptions import DataFormatError
 from .options import (
     add_data_args,
@@ -296,11 +296,7 @@ def evaluate(args: argparse.Namespace) -> int:
 
 def _class_names(classes: np.ndarray) -> list[str]:
     """Fashion-MNIST names for exactly the labels 0-9, else the labels as text."""
-    if np.issubdtype(classes.dtype, np.integer) and sorted(classes.tolist()) == list(
-        range(10)
-    ):
-        return [CLASS_NAMES[int(k)] for k in classes]
-    return [str(c) for c in classes]
+    return fashion_class_names(classes) or [str(c) for c in classes]
 
 
 def predict(args: argparse.Namespace) -> int:
@@ -369,16 +365,15 @@ def predict(args: argparse.Namespace) -> int:
             + "; ".join(skipped[:3])
         )
     out = []
-    fashion = np.issubdtype(model.classes_.dtype, np.integer) and sorted(
-        model.classes_.tolist()
-    ) == list(range(10))
+    names = fashion_class_names(model.classes_)  # exactly the labels 0-9
     for meta, X in frames:
         proba = model.predict_proba(X)
-        meta["label"] = model.classes_[proba.argmax(axis=1)]
-        if fashion:  # exactly the labels 0-9: the Fashion-MNIST classes
-            meta["class_name"] = [CLASS_NAMES[int(k)] for k in meta["label"]]
+        codes = proba.argmax(axis=1)
+        meta["label"] = model.classes_[codes]
+        if names is not None:
+            meta["class_name"] = [names[k] for k in codes]
         for j, c in enumerate(model.classes_):
-            name = CLASS_NAMES[int(c)] if fashion else c  # proba_Dress, ...
+            name = c if names is None else names[j]  # proba_Dress, ...
             meta[f"proba_{name}"] = proba[:, j].round(6)
         out.append(meta)
     result = _escape_cells(pd.concat(out, ignore_index=True))

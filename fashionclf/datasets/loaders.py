@@ -42,6 +42,7 @@ __all__ = [
     "OFFICIAL_MD5",
     "OFFICIAL_MIRRORS",
     "download_fashion_mnist",
+    "fashion_class_names",
     "fetch_fashion_mnist",
     "get_cache_dir",
     "get_data_home",
@@ -63,6 +64,20 @@ CLASS_NAMES: tuple[str, ...] = (
     "Bag",
     "Ankle boot",
 )
+
+
+def fashion_class_names(classes) -> list[str] | None:
+    """Return the Fashion-MNIST names of ``classes`` if they are exactly 0-9.
+
+    Any other label set (text, a subset, 1-10) is a user's own labels: None.
+    """
+    classes = np.asarray(classes)
+    if np.issubdtype(classes.dtype, np.integer) and sorted(classes.tolist()) == list(
+        range(len(CLASS_NAMES))
+    ):
+        return [CLASS_NAMES[int(k)] for k in classes]
+    return None
+
 
 OFFICIAL_MIRRORS: tuple[str, ...] = (
     "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",
