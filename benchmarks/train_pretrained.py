@@ -3,7 +3,7 @@
 The default network (``FashionCNNClassifier(random_state=0)``, 10 epochs) on
 the full 60,000 training images, saved without optimizer state (weights,
 standardization, classes: what prediction needs) to
-``fashionclf/data/pretrained.pt``, and ``pretrained.json`` beside it: the
+``fashionclf/data/pretrained.safetensors``, and ``pretrained.json`` beside it: the
 command, the data files' sha256, the seed, the commit, the machine, torch's
 version and the test accuracy.
 
@@ -79,7 +79,7 @@ def main() -> None:
     fit_s = time.perf_counter() - t0
     accuracy = float(clf.score(Xt, yt))
     args.out_dir.mkdir(parents=True, exist_ok=True)
-    path = args.out_dir / "pretrained.pt"
+    path = args.out_dir / "pretrained.safetensors"
     clf.save(path, training_state=False)
     folder = get_data_home()
     data = {p.name: _sha256(p) for p in sorted(folder.glob("*")) if p.is_file()}

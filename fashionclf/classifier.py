@@ -1000,7 +1000,9 @@ class FashionCNNClassifier(ClassifierMixin, BaseEstimator):
         """
         from importlib.resources import as_file, files
 
-        with as_file(files("fashionclf").joinpath("data/pretrained.pt")) as path:
+        with as_file(
+            files("fashionclf").joinpath("data/pretrained.safetensors")
+        ) as path:
             return cls.load(path, device=device)
 
     def inference_module(self) -> PixelsToProba:

@@ -1,11 +1,15 @@
 """Weights-only model files: tensors plus JSON parameters, loaded without unpickling.
 
-:func:`write_model_file` writes a ``torch.save`` archive holding only plain
-containers, strings, numbers and tensors; :func:`read_model_file` reads it with
-``torch.load(weights_only=True)``, whose restricted unpickler refuses any
-other object, so opening a model file never executes code. (Pickle/joblib
-files of a fitted estimator also work, but may run code when loaded: open
-them only from trusted sources.)
+:func:`write_model_file` writes a safetensors file: the tensors by name, and
+the parameters, classes and training state as JSON in its metadata
+(:mod:`fashionclf._estimator.tensorfile`). Reading one parses JSON and copies
+bytes; there is no unpickler at all, and any safetensors tool can list its
+tensors. :func:`read_model_file` also reads the files of fashionclf 0.1 (a
+``torch.save`` archive of plain containers, strings, numbers and tensors)
+with ``torch.load(weights_only=True)``, whose restricted unpickler refuses
+any other object. Either way opening a model file never executes code.
+(Pickle/joblib files of a fitted estimator also work, but may run code when
+loaded: open them only from trusted sources.)
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ import torch
 
 from ._estimator.construction import NETWORK_PARAMS, FittedState, build_module
 from ._estimator.state import first_non_finite
+from ._estimator.tensorfile import read_tree, write_tree
 from ._utils.atomic import atomic_write
 from ._utils.messages import first_line
 from ._utils.validation import resolve_image_shape
@@ -35,11 +40,14 @@ __all__ = [
     "MIN_TORCH",
     "check_tensors",
     "read_model_file",
+    "read_payload",
     "write_model_file",
+    "write_payload",
 ]
 
 _FORMAT = "fashionclf.FashionCNNClassifier"
-_FORMAT_VERSION = 1
+_FORMAT_VERSION = 2  # a safetensors file; version 1 was a torch.save zip archive
+_ZIP_VERSION = 1
 _TUPLE_PARAMS = ("image_shape", "pixel_range", "width", "convs_per_block")
 
 
@@ -116,7 +124,86 @@ def write_model_file(
     }
     if not training_state:
         del payload["training"]
-    atomic_write(path, lambda tmp: torch.save(payload, tmp))
+    write_payload(payload, path)
+
+
+def write_payload(payload: dict[str, Any], path: str | os.PathLike[str]) -> None:
+    """Write a model file's payload (the dict :func:`read_payload` returns).
+
+    Unchecked: for tools and tests that craft files; use
+    :func:`write_model_file` to save a model.
+    """
+    metadata = {"format": _FORMAT, "format_version": str(_FORMAT_VERSION)}
+    atomic_write(path, lambda tmp: write_tree(payload, tmp, metadata))
+
+
+def read_payload(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Return a model file's payload as stored, before any check of its content.
+
+    Safetensors files and fashionclf 0.1's zip archives alike; neither runs
+    code. Raises :class:`ModelFileError` when the container itself is not one
+    of them or exceeds :data:`FILE_BOUNDS`.
+    """
+    path = Path(path)
+    size = path.stat().st_size
+    if size > FILE_BOUNDS["file_bytes"]:
+        raise ModelFileError(
+            f"{path}: {size:,} bytes; a model file may hold at most "
+            f"{FILE_BOUNDS['file_bytes']:,}."
+        )
+    with open(path, "rb") as fh:
+        is_zip = fh.read(2) == b"PK"
+    if is_zip:
+        return _read_zip(path)
+    try:
+        payload, _ = read_tree(
+            path,
+            max_header_bytes=FILE_BOUNDS["header_bytes"],
+            max_tensors=FILE_BOUNDS["records"],
+        )
+    except Exception as exc:  # safetensors' own errors, the tree's ValueError
+        raise ModelFileError(
+            f"{path}: not a fashionclf weights-only model file ({type(exc).__name__}: "
+            f"{first_line(exc)}). Pickle files are refused because opening them can "
+            "execute code; fashionclf reads only files written by "
+            "FashionCNNClassifier.save."
+        ) from exc
+    _check_version(payload, _FORMAT_VERSION, path)
+    return payload
+
+
+def _read_zip(path: Path) -> dict[str, Any]:
+    """Read a fashionclf 0.1 model file: a ``torch.save`` zip, weights-only."""
+    _check_torch_version()
+    _check_archive(path)
+    try:
+        with warnings.catch_warnings():  # torch warns about foreign pickle protocols
+            warnings.simplefilter("ignore", UserWarning)
+            payload = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # the restricted unpickler refused, or bad data
+        raise ModelFileError(
+            f"{path}: not a fashionclf weights-only model file ({type(exc).__name__}: "
+            f"{first_line(exc)}). Files that need the full pickle machinery are "
+            "refused because opening them can execute code; fashionclf reads only "
+            "files written by FashionCNNClassifier.save."
+        ) from exc
+    _check_version(payload, _ZIP_VERSION, path)
+    return payload
+
+
+def _check_version(payload: Any, version: int, path: Path) -> None:
+    if not isinstance(payload, dict) or payload.get("format") != _FORMAT:
+        raise ModelFileError(
+            f"{path}: holds no '{_FORMAT}' model; expected a file written by "
+            "FashionCNNClassifier.save."
+        )
+    if payload.get("format_version") != version:
+        raise ModelFileError(
+            f"{path}: format version {payload.get('format_version')!r} in a "
+            f"{'zip archive' if version == _ZIP_VERSION else 'safetensors file'}; "
+            f"this fashionclf reads version {_FORMAT_VERSION} (safetensors) and "
+            f"{_ZIP_VERSION} (zip)."
+        )
 
 
 def _import_path(obj) -> str:
@@ -149,9 +236,11 @@ def read_model_file(
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """Read and check a model file without unpickling code.
 
-    The file is treated as untrusted: before anything is unpickled, it must be
-    a zip archive of uncompressed records within size limits; the parameters
-    it declares must lie within :data:`FILE_BOUNDS`; a user network it names
+    The file is treated as untrusted: it must be a safetensors file whose
+    header and tensor count lie within :data:`FILE_BOUNDS` (or, for files of
+    fashionclf 0.1, a zip archive of uncompressed records within those
+    limits, checked before anything is unpickled); the parameters it
+    declares must lie within :data:`FILE_BOUNDS`; a user network it names
     is imported only if listed in ``trusted_modules``; its tensors must match
     the architecture it declares, built on torch's ``meta`` device (no
     memory; :func:`check_tensors`); a user network is built only once, by
@@ -188,35 +277,14 @@ def read_model_file(
     ModelFileError
         The file is not a fashionclf weights-only model (e.g. a pickle, which
         is refused rather than executed), exceeds the limits, names an
-        untrusted module, or the installed torch is older than ``MIN_TORCH``.
+        untrusted module, or (for zip archives) the installed torch is older
+        than ``MIN_TORCH``.
     """
     path = Path(path)
     trusted_modules = _check_trusted(trusted_modules)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such model file.")
-    _check_torch_version()
-    _check_archive(path)
-    try:
-        with warnings.catch_warnings():  # torch warns about foreign pickle protocols
-            warnings.simplefilter("ignore", UserWarning)
-            payload = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # the restricted unpickler refused, or bad data
-        raise ModelFileError(
-            f"{path}: not a fashionclf weights-only model file ({type(exc).__name__}: "
-            f"{first_line(exc)}). Files that need the full pickle machinery are "
-            "refused because opening them can execute code; fashionclf reads only "
-            "files written by FashionCNNClassifier.save."
-        ) from exc
-    if not isinstance(payload, dict) or payload.get("format") != _FORMAT:
-        raise ModelFileError(
-            f"{path}: holds no '{_FORMAT}' model; expected a file written by "
-            "FashionCNNClassifier.save."
-        )
-    if payload.get("format_version") != _FORMAT_VERSION:
-        raise ModelFileError(
-            f"{path}: format version {payload.get('format_version')!r}; this "
-            f"fashionclf reads version {_FORMAT_VERSION}."
-        )
+    payload = read_payload(path)
     try:
         params = _params(payload, path, trusted_modules)
         exported = _exported(payload, params, path)
@@ -240,8 +308,9 @@ MIN_TORCH = (2, 10)
 
 #: Limits on what a model file may declare; a file beyond them is refused.
 FILE_BOUNDS: dict[str, int] = {
-    "file_bytes": 512 * 2**20,  # the uncompressed archive
-    "records": 4096,
+    "file_bytes": 512 * 2**20,  # the file (zip: its uncompressed records)
+    "records": 4096,  # tensors (zip: records)
+    "header_bytes": 4 * 2**20,  # a safetensors file's JSON header
     "json_chars": 65536,
     "n_blocks": 8,
     "convs_per_block": 16,

@@ -11,7 +11,6 @@ import pickle
 import numpy as np
 import pandas as pd
 import pytest
-import torch
 from sklearn.exceptions import NotFittedError
 
 from fashionclf import (
@@ -28,9 +27,10 @@ from fashionclf import (
 )
 from fashionclf.cli import main
 from fashionclf.datasets.formats import KAGGLE_COLUMNS, write_idx
+from fashionclf.serialization import read_payload, write_payload
 from fashionclf.tuning import open_study, run_study, search_space
 
-from .conftest import tiny_cnn
+from .conftest import tiny_cnn, zip_model_file
 
 HEADER = ",".join(KAGGLE_COLUMNS)
 ROW = "1," + ",".join(["0"] * 784)
@@ -62,17 +62,17 @@ def _model_file(t, m):
 
 def _mismatched(t, m):
     p = _model_file(t, m)
-    payload = torch.load(p, weights_only=True)
+    payload = read_payload(p)
     payload["params"] = payload["params"].replace('"width": 4', '"width": 6')
-    torch.save(payload, p)
+    write_payload(payload, p)
     return p
 
 
 def _edited(t, m, edit):
     p = _model_file(t, m)
-    payload = torch.load(p, weights_only=True)
+    payload = read_payload(p)
     edit(payload)
-    torch.save(payload, p)
+    write_payload(payload, p)
     return p
 
 
@@ -103,19 +103,20 @@ def _payload_file(t, m, **changes):
     import json
 
     m.save(t / "base.pt")
-    payload = torch.load(t / "base.pt", weights_only=True)
+    payload = read_payload(t / "base.pt")
     params = json.loads(payload["params"])
     params.update({k: v for k, v in changes.items() if k in params})
     payload["params"] = json.dumps(params)
     payload.update({k: v for k, v in changes.items() if k not in params})
-    torch.save(payload, t / "crafted.pt")
+    write_payload(payload, t / "crafted.pt")
     return t / "crafted.pt"
 
 
 def _deflated(t, m):
     import zipfile
 
-    m.save(t / "m.pt")
+    m.save(t / "new.pt")
+    zip_model_file(t / "new.pt", t / "m.pt")
     with (
         zipfile.ZipFile(t / "m.pt") as src,
         zipfile.ZipFile(t / "z.pt", "w", zipfile.ZIP_DEFLATED) as dst,

@@ -21,6 +21,7 @@ from fashionclf import (
     read_kaggle_csv,
 )
 from fashionclf.datasets.formats import KAGGLE_COLUMNS, write_idx
+from fashionclf.serialization import read_payload, write_payload
 
 SETTINGS = settings(
     max_examples=150,
@@ -148,7 +149,6 @@ def test_reshaper_any_feature_count(shape):
 # ------------------------------------------------------------- model files
 @pytest.fixture(scope="module")
 def model_payload(tmp_path_factory, sample):
-    import torch
 
     from fashionclf import save_model
 
@@ -157,7 +157,7 @@ def model_payload(tmp_path_factory, sample):
     X, y, _, _ = sample
     path = tmp_path_factory.mktemp("fuzz") / "m.pt"
     save_model(tiny_cnn(width=4).fit(X[:200], y[:200]), path)
-    return torch.load(path, weights_only=True)
+    return read_payload(path)
 
 
 _sizes = st.one_of(
@@ -208,7 +208,7 @@ def test_model_file_fields_never_escape_as_other_errors(
     state.update({k: torch.zeros(v) for k, v in shapes.items()})
     payload["state_dict"] = state
     path = tmp_path_factory.mktemp("f") / "m.pt"
-    torch.save(payload, path)
+    write_payload(payload, path)
     try:
         model = load_model(path)
     except ModelFileError:
@@ -261,7 +261,7 @@ def test_model_file_labels_networks_and_values_never_escape(
         state["std"] = torch.tensor(0.0)
     payload["state_dict"] = state
     path = tmp_path_factory.mktemp("f") / "m.pt"
-    torch.save(payload, path)
+    write_payload(payload, path)
     try:
         model = load_model(path, trusted_modules=["tests.conftest"])
     except ModelFileError:

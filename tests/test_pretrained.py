@@ -21,7 +21,7 @@ def test_the_shipped_model_scores_what_its_card_says(shared_data):
 
 
 def test_the_shipped_file_is_small_weights_only_and_matches_its_card():
-    path = files("fashionclf").joinpath("data/pretrained.pt")
+    path = files("fashionclf").joinpath("data/pretrained.safetensors")
     data = path.read_bytes()
     assert hashlib.sha256(data).hexdigest() == CARD["weights_sha256"]
     assert len(data) == CARD["file_bytes"] < 2_000_000  # no optimizer state

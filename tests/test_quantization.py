@@ -9,8 +9,9 @@ import torch
 
 from fashionclf import FashionCNNClassifier, ModelFileError, load_model, save_model
 from fashionclf._estimator.quantization import quantized_engine
+from fashionclf.serialization import read_payload, write_payload
 
-from .conftest import tiny_cnn
+from .conftest import tiny_cnn, zip_model_file
 
 
 @pytest.fixture(scope="module")
@@ -50,10 +51,16 @@ def test_pickle_round_trip_is_identical_and_quiet(int8_model, sample):
     assert int8_model.int8_network_._graph is not None  # the original is untouched
 
 
-def test_model_file_round_trip(int8_model, sample, tmp_path):
+@pytest.mark.parametrize("container", ["safetensors", "zip of fashionclf 0.1"])
+def test_model_file_round_trip(int8_model, sample, tmp_path, container):
     Xt = sample[2][:50]
     save_model(int8_model, tmp_path / "m.pt")
-    loaded = load_model(tmp_path / "m.pt")
+    path = tmp_path / "m.pt"
+    if container != "safetensors":
+        path = zip_model_file(path, tmp_path / "old.pt")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # loads quietly
+        loaded = load_model(path)
     assert loaded.quantize
     np.testing.assert_array_equal(
         loaded.predict_proba(Xt), int8_model.predict_proba(Xt)
@@ -62,9 +69,9 @@ def test_model_file_round_trip(int8_model, sample, tmp_path):
 
 def test_model_file_with_foreign_int8_tensors_is_refused(int8_model, tmp_path):
     save_model(int8_model, tmp_path / "m.pt")
-    payload = torch.load(tmp_path / "m.pt", weights_only=True)
+    payload = read_payload(tmp_path / "m.pt")
     payload["quantized_state"].pop(next(iter(payload["quantized_state"])))
-    torch.save(payload, tmp_path / "bad.pt")
+    write_payload(payload, tmp_path / "bad.pt")
     with pytest.raises(ModelFileError, match=r"bad.pt: its int8 tensors do not match"):
         load_model(tmp_path / "bad.pt")
 

@@ -7,8 +7,9 @@ import pytest
 import torch
 
 from fashionclf import FashionCNNClassifier, ModelFileError, load_model, save_model
+from fashionclf.serialization import read_payload, write_payload
 
-from .conftest import tiny_cnn
+from .conftest import tiny_cnn, zip_model_file
 
 
 @pytest.fixture(scope="module")
@@ -28,11 +29,70 @@ def test_round_trip_identical(fitted, small, tmp_path):
     assert not list(tmp_path.glob(".*.fashionclf-tmp"))
 
 
-def test_file_holds_only_tensors_and_text(fitted, tmp_path):
+def test_file_is_safetensors_that_other_tools_read(fitted, tmp_path):
+    from safetensors import safe_open
+
     save_model(fitted, tmp_path / "m.pt")
-    payload = torch.load(tmp_path / "m.pt", weights_only=True)
-    assert payload["format"] == "fashionclf.FashionCNNClassifier"
+    assert not (tmp_path / "m.pt").read_bytes().startswith(b"PK")  # no zip, no pickle
+    with safe_open(tmp_path / "m.pt", framework="pt") as fh:
+        metadata, names = fh.metadata(), set(fh.keys())
+        weight = fh.get_tensor("state_dict/net.features.0.weight")
+    assert metadata["format"] == "fashionclf.FashionCNNClassifier"
+    assert metadata["format_version"] == "2"
+    state = fitted.net_.module_.state_dict()
+    assert {f"state_dict/{k}" for k in state} <= names
+    assert torch.equal(weight, state["net.features.0.weight"])
+    payload = read_payload(tmp_path / "m.pt")
     assert all(isinstance(v, torch.Tensor) for v in payload["state_dict"].values())
+
+
+def test_zip_files_of_fashionclf_0_1_still_load_exactly(fitted, small, tmp_path):
+    X, y, Xt, _ = small
+    fitted.save(tmp_path / "m.pt")
+    old = zip_model_file(tmp_path / "m.pt", tmp_path / "old.pt")
+    assert old.read_bytes().startswith(b"PK")
+    models = [FashionCNNClassifier.load(p) for p in (tmp_path / "m.pt", old)]
+    np.testing.assert_array_equal(*(m.predict_proba(Xt[:30]) for m in models))
+    assert models[0].get_params() == models[1].get_params()
+    names = np.array(["a", "b", "c"])[y[:200] % 3]
+    for model in models:  # the optimizer state came through both
+        model.partial_fit(X[:200], names)
+    np.testing.assert_array_equal(*(m.predict_proba(Xt[:30]) for m in models))
+
+
+def test_a_zip_file_must_say_version_1_and_safetensors_version_2(fitted, tmp_path):
+    save_model(fitted, tmp_path / "m.pt")
+    payload = read_payload(tmp_path / "m.pt")
+    torch.save(payload, tmp_path / "zip2.pt")
+    with pytest.raises(ModelFileError, match=r"format version 2 in a zip archive"):
+        load_model(tmp_path / "zip2.pt")
+    payload["format_version"] = 1
+    write_payload(payload, tmp_path / "st1.pt")
+    with pytest.raises(ModelFileError, match=r"version 1 in a safetensors file"):
+        load_model(tmp_path / "st1.pt")
+
+
+def test_hostile_safetensors_containers_are_refused_cheaply(fitted, tmp_path):
+    import struct
+
+    from safetensors.torch import save_file
+
+    (tmp_path / "header.pt").write_bytes(struct.pack("<Q", 2**33) + b"{" * 64)
+    with pytest.raises(ModelFileError, match=r"header.pt: not a fashionclf .*header"):
+        load_model(tmp_path / "header.pt")
+    save_model(fitted, tmp_path / "m.pt")
+    data = (tmp_path / "m.pt").read_bytes()
+    (tmp_path / "cut.pt").write_bytes(data[: len(data) // 2])
+    with pytest.raises(ModelFileError, match=r"cut.pt: not a fashionclf"):
+        load_model(tmp_path / "cut.pt")
+    save_file({"x": torch.zeros(1)}, tmp_path / "foreign.pt", metadata={"a": "b"})
+    with pytest.raises(ModelFileError, match=r"foreign.pt: not a fashionclf.*'tree'"):
+        load_model(tmp_path / "foreign.pt")
+    payload = read_payload(tmp_path / "m.pt")
+    payload["extra"] = {str(i): torch.zeros(1) for i in range(4097)}
+    write_payload(payload, tmp_path / "many.pt")
+    with pytest.raises(ModelFileError, match=r"many.pt: .*tensors; at most 4096"):
+        load_model(tmp_path / "many.pt")
 
 
 class _Boom:
@@ -59,9 +119,9 @@ def test_code_in_file_is_refused_not_run(tmp_path, monkeypatch, dump):
 
 def test_mismatched_tensors_are_refused(fitted, tmp_path):
     save_model(fitted, tmp_path / "m.pt")
-    payload = torch.load(tmp_path / "m.pt", weights_only=True)
+    payload = read_payload(tmp_path / "m.pt")
     payload["params"] = payload["params"].replace('"width": 4', '"width": 8')
-    torch.save(payload, tmp_path / "bad.pt")
+    write_payload(payload, tmp_path / "bad.pt")
     with pytest.raises(
         ModelFileError, match=r"bad.pt: its tensors do not match the architecture"
     ):
@@ -115,7 +175,7 @@ def _crafted(fitted, tmp_path, name="crafted.pt", **changes):
     import json
 
     save_model(fitted, tmp_path / "base.pt")
-    payload = torch.load(tmp_path / "base.pt", weights_only=True)
+    payload = read_payload(tmp_path / "base.pt")
     params = json.loads(payload["params"])
     for key, value in changes.items():
         if key in params:
@@ -123,7 +183,7 @@ def _crafted(fitted, tmp_path, name="crafted.pt", **changes):
         if key not in params or key == "image_shape":  # the fitted image_shape_ too
             payload[key] = value
     payload["params"] = json.dumps(params)
-    torch.save(payload, tmp_path / name)
+    write_payload(payload, tmp_path / name)
     return tmp_path / name
 
 
@@ -131,7 +191,8 @@ def test_compressed_records_are_refused_before_inflating(fitted, tmp_path):
     import tracemalloc
     import zipfile
 
-    save_model(fitted, tmp_path / "m.pt")
+    save_model(fitted, tmp_path / "new.pt")
+    zip_model_file(tmp_path / "new.pt", tmp_path / "m.pt")
     bomb = tmp_path / "bomb.pt"
     with (
         zipfile.ZipFile(tmp_path / "m.pt") as src,
@@ -200,13 +261,16 @@ def test_a_file_never_chooses_where_a_refit_writes(small, tmp_path):
     assert loaded.checkpoint_path is None and loaded.num_threads is None
 
 
-def test_old_torch_is_refused(fitted, tmp_path, monkeypatch):
+def test_old_torch_is_refused_for_zip_files_only(fitted, small, tmp_path, monkeypatch):
+    """The weights-only unpickler's known flaws concern zip files, not safetensors."""
     save_model(fitted, tmp_path / "m.pt")
+    zip_model_file(tmp_path / "m.pt", tmp_path / "old.pt")
     monkeypatch.setattr(torch, "__version__", "2.5.1+cpu")
     with pytest.raises(
         ModelFileError, match=r"torch 2.5.1\+cpu .* needs torch >= 2.10"
     ):
-        load_model(tmp_path / "m.pt")
+        load_model(tmp_path / "old.pt")
+    assert load_model(tmp_path / "m.pt").predict(small[2][:3]).shape == (3,)
 
 
 def test_partial_fit_after_load_continues_as_the_saved_model(small, tmp_path):
@@ -226,9 +290,9 @@ def test_partial_fit_after_load_continues_as_the_saved_model(small, tmp_path):
 
 
 def _rewrite(path, edit):
-    payload = torch.load(path, weights_only=True)
+    payload = read_payload(path)
     edit(payload)
-    torch.save(payload, path)
+    write_payload(payload, path)
 
 
 def test_files_without_training_state_still_load(fitted, small, tmp_path):

@@ -9,8 +9,11 @@ delegates lives here, as objects and functions:
 - :mod:`.schedule`: the learning-rate schedule (length, shape, callback);
 - :mod:`.state`: the one codec of a trained net's state, used by model
   files, checkpoints and pickles;
+- :mod:`.tensorfile`: the safetensors container of model files;
 - :mod:`.inference`: folded float predictions in batches;
 - :mod:`.quantization`: int8 inference;
 - :mod:`.devices`: ``device='auto'``;
+- :mod:`.transfer`: ``init_from`` and ``freeze``;
+- :mod:`.summary`: ``summary()``'s layer table;
 - :mod:`.locks`: forward passes in threads against torch's process-wide state.
 """
