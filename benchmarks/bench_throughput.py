@@ -198,10 +198,54 @@ def _ort_proba(session, X: np.ndarray, batch: int = 256) -> np.ndarray:
     )
 
 
+def torchao_pt2e(model, X_calib: np.ndarray):
+    """int8 through torchao's ``torch.export`` route (PT2E), lowered for x86.
+
+    ``model.inference_module()`` (pixel rows in, probabilities out) is
+    exported, annotated by torchao's ``X86InductorQuantizer`` (its default:
+    per-channel int8 weights, uint8 activations), calibrated on ``X_calib``,
+    converted and lowered to oneDNN's int8 kernels with
+    ``lower_pt2e_quantized_to_x86`` (eager; no ``torch.compile``). Returns a
+    function of pixel rows, or ``None`` when torchao is not installed.
+    """
+    try:
+        import torchao.quantization.pt2e.quantizer.x86_inductor_quantizer as xiq
+        from torchao.quantization.pt2e.lowering import lower_pt2e_quantized_to_x86
+        from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e, prepare_pt2e
+    except ImportError:
+        print("torchao is not installed: its PT2E int8 route is not measured")
+        return None
+    module = model.inference_module().eval()
+    example = (torch.as_tensor(X_calib[:256], dtype=torch.float32),)
+    graph = torch.export.export(module, example).module()
+    quantizer = xiq.X86InductorQuantizer()
+    quantizer.set_global(xiq.get_default_x86_inductor_quantization_config())
+    prepared = prepare_pt2e(graph, quantizer)
+    with torch.no_grad():
+        for i in range(0, len(X_calib) - 255, 256):  # whole batches: the shape is fixed
+            prepared(torch.as_tensor(X_calib[i : i + 256], dtype=torch.float32))
+    lowered = lower_pt2e_quantized_to_x86(convert_pt2e(prepared), example)
+
+    def proba(X: np.ndarray, batch: int = 256) -> np.ndarray:
+        with torch.no_grad():
+            parts = []
+            for i in range(0, len(X), batch):
+                rows = torch.as_tensor(X[i : i + batch], dtype=torch.float32)
+                if len(rows) < batch:  # the lowered graph keeps the example's shape
+                    pad = torch.zeros(batch - len(rows), rows.shape[1])
+                    parts.append(lowered(torch.cat([rows, pad]))[: len(rows)])
+                else:
+                    parts.append(lowered(rows))
+        return torch.cat(parts).numpy()
+
+    return proba
+
+
 def compare_runtimes(threads: int) -> None:
     """The shipped model on the 10,000 test images: accuracy and images/s.
 
-    torch float32 (folded), torch int8 (``quantize=True``, torch.ao), and
+    torch float32 (folded), torch int8 (``quantize=True``, torch.ao), torch
+    int8 through torchao's PT2E route when torchao is installed, and
     onnxruntime float32 and int8 on the exported file, all at batch 256 in
     this run. Needs the full data (``FASHIONCLF_DATA``) and the ``onnx`` extra.
     """
@@ -224,6 +268,9 @@ def compare_runtimes(threads: int) -> None:
         "torch float32 (folded)": lambda A: model.predict_proba(A),
         "torch int8 (quantize=True, torch.ao)": lambda A: int8.predict_proba(A),
     }
+    pt2e = torchao_pt2e(model, calib)
+    if pt2e is not None:
+        rows["torch int8 (torchao PT2E, x86 lowering)"] = pt2e
     with tempfile.TemporaryDirectory() as tmp:
         sessions = onnx_runtime(model, calib, threads, Path(tmp))
         for name, session in sessions.items():

@@ -19,7 +19,9 @@ to the median reference fit) and the accuracy difference. Writes ``benchmarks/re
 time_to_accuracy.json``.
 
 ``--train-size N`` (a stratified subset) and ``--max-epochs E`` make a proxy
-run for ablations; a proxy's figures are labelled as such.
+run for ablations; a proxy's figures are labelled as such. A preset may
+carry overrides, for one ablation row: ``default:precision=bfloat16`` or
+``fast:max_epochs=4,lr=0.005`` (values read as Python literals, else text).
 """
 
 from __future__ import annotations
@@ -92,6 +94,23 @@ def train_flops_per_image(clf) -> float:
     return counter.get_total_flops() / 256
 
 
+def parse_preset(spec: str) -> tuple[str, dict]:
+    """``'name:key=value,...'`` -> the preset's name and its overrides."""
+    import ast
+
+    name, _, rest = spec.partition(":")
+    overrides = {}
+    for item in filter(None, rest.split(",")):
+        key, sep, text = item.partition("=")
+        if not sep:
+            raise SystemExit(f"--presets {spec!r}: expected NAME:KEY=VALUE,...")
+        try:
+            overrides[key] = ast.literal_eval(text)
+        except (ValueError, SyntaxError):
+            overrides[key] = text
+    return name, overrides
+
+
 def child(preset: str, seed: int, args) -> dict:
     """One fit and its evaluation, in this (fresh) process."""
     import torch
@@ -110,7 +129,8 @@ def child(preset: str, seed: int, args) -> dict:
     over = {"random_state": seed, "verbose": 0}
     if args.max_epochs:
         over["max_epochs"] = args.max_epochs
-    clf = make_cnn(preset, **over)
+    name, extra = parse_preset(preset)
+    clf = make_cnn(name, **{**extra, **over})
     t0 = time.perf_counter()
     clf.fit(X, y)
     fit_s = time.perf_counter() - t0
