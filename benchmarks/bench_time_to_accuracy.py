@@ -12,7 +12,8 @@ alternates from seed to seed. For each preset it prints test accuracy (as
 configured and with flip TTA toggled), fit seconds, predict img/s at batch
 256, and in machine-independent terms: training FLOPs per image
 (``torch.utils.flop_counter``), total training TFLOPs, achieved GFLOP/s and
-its share of the fp32 conv ceiling measured in the same run. Then the fit
+its share of the conv ceiling of its precision (fp32, or bf16 under
+autocast) measured in the same run. Then the fit
 time ratio to 'reference' (median over seeds, each seed's pair run back to
 back; with ``--reference-seeds`` a seed without a reference fit is compared
 to the median reference fit) and the accuracy difference. Writes ``benchmarks/results/
@@ -62,8 +63,12 @@ def machine() -> dict:
     return info
 
 
-def conv_ceiling(threads: int) -> float:
-    """fp32 GFLOP/s of a 3x3 64->64 conv, 28x28, batch 256, channels-last."""
+def conv_ceiling(threads: int, dtype: str = "float32") -> float:
+    """GFLOP/s of a 3x3 64->64 conv, 28x28, batch 256, channels-last.
+
+    ``dtype='bfloat16'`` runs it under CPU autocast, as ``precision='bfloat16'``
+    trains.
+    """
     import torch
 
     torch.set_num_threads(threads)
@@ -71,7 +76,8 @@ def conv_ceiling(threads: int) -> float:
     x = torch.randn(256, 64, 28, 28).contiguous(memory_format=torch.channels_last)
     flops = 2 * 256 * 64 * 64 * 9 * 28 * 28
     times = []
-    with torch.no_grad():
+    bf16 = dtype == "bfloat16"
+    with torch.no_grad(), torch.autocast("cpu", torch.bfloat16, enabled=bf16):
         for _ in range(6):
             t0 = time.perf_counter()
             conv(x)
@@ -145,6 +151,7 @@ def child(preset: str, seed: int, args) -> dict:
     total = flops * len(y) * epochs
     return {
         "preset": preset,
+        "precision": clf.precision,
         "seed": seed,
         "n_train": len(y),
         "epochs": epochs,
@@ -180,11 +187,12 @@ def mean_std(values) -> str:
     return f"{values.mean():.4g} ± {values.std(ddof=1):.2g} (n={len(values)})"
 
 
-def summarize(runs: list[dict], presets: list[str], ceiling: float) -> dict:
+def summarize(runs: list[dict], presets: list[str], ceilings: dict) -> dict:
     by = {p: [r for r in runs if r["preset"] == p] for p in presets}
     ref = {r["seed"]: r for r in by.get("reference", [])}
     summary = {}
     for p, rs in by.items():
+        ceiling = ceilings.get(rs[0].get("precision"), ceilings["float32"])
         ref_median = np.median([r["fit_s"] for r in ref.values()]) if ref else None
         ratios = [
             r["fit_s"] / (ref[r["seed"]]["fit_s"] if r["seed"] in ref else ref_median)
@@ -213,7 +221,8 @@ def summarize(runs: list[dict], presets: list[str], ceiling: float) -> dict:
             f"{'':10s} {rs[0]['train_mflop_per_image']:.1f} MFLOP/img/step, "
             f"{np.mean([r['train_tflop_total'] for r in rs]):.1f} TFLOP per fit, "
             f"{np.mean([r['achieved_gflop_per_s'] for r in rs]):.1f} GFLOP/s "
-            f"({100 * summary[p]['share_of_conv_ceiling']:.0f}% of the conv ceiling), "
+            f"({100 * summary[p]['share_of_conv_ceiling']:.0f}% of the "
+            f"{rs[0].get('precision', 'float32')} conv ceiling), "
             f"predict {np.mean([r['predict_img_per_s'] for r in rs]):,.0f} img/s"
         )
         if ratios and p != "reference":
@@ -251,8 +260,12 @@ def main() -> None:
         print(json.dumps(child(args.child[0], int(args.child[1]), args)))
         return
     info = machine()
-    ceiling = conv_ceiling(args.threads)
-    print(f"machine: {info}; fp32 conv ceiling {ceiling:.0f} GFLOP/s", flush=True)
+    ceilings = {d: conv_ceiling(args.threads, d) for d in ("float32", "bfloat16")}
+    print(
+        f"machine: {info}; conv ceilings: fp32 {ceilings['float32']:.0f}, bf16 "
+        f"{ceilings['bfloat16']:.0f} GFLOP/s",
+        flush=True,
+    )
     runs = []
     for i, seed in enumerate(args.seeds):
         order = args.presets if i % 2 == 0 else args.presets[::-1]
@@ -262,7 +275,7 @@ def main() -> None:
             run = run_child(preset, seed, args)
             print(json.dumps(run), flush=True)
             runs.append(run)
-    summary = summarize(runs, args.presets, ceiling)
+    summary = summarize(runs, args.presets, ceilings)
     commit = subprocess.run(
         ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True
     ).stdout.strip()
@@ -276,7 +289,7 @@ def main() -> None:
                 "date": time.strftime("%Y-%m-%d %H:%M"),
                 "commit": commit,
                 "machine": info,
-                "conv_ceiling_gflop_per_s": ceiling,
+                "conv_ceiling_gflop_per_s": ceilings,
                 "threads": args.threads,
                 "summary": summary,
                 "runs": runs,
