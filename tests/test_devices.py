@@ -107,7 +107,10 @@ def test_precision_auto_and_float16_on_each_device(monkeypatch):
     import pytest
 
     resolve = _devices.resolve_precision
+    monkeypatch.setattr(_devices, "cpu_has_amx", lambda: False)
     assert resolve("auto", "cpu", "X") == "float32"
+    monkeypatch.setattr(_devices, "cpu_has_amx", lambda: True)
+    assert resolve("auto", "cpu", "X") == "bfloat16"
     assert resolve("bfloat16", "cpu", "X") == "bfloat16"
     monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda: True)
     assert resolve("auto", "cuda", "X") == "bfloat16"
@@ -116,6 +119,12 @@ def test_precision_auto_and_float16_on_each_device(monkeypatch):
     assert resolve("float16", "cuda", "X") == "float16"
     with pytest.raises(ValueError, match=r"precision='float16' on device='cpu'"):
         resolve("float16", "cpu", "X")
+
+
+def test_amx_probe_answers_a_bool_even_without_torch_s_probe(monkeypatch):
+    assert isinstance(_devices.cpu_has_amx(), bool)
+    monkeypatch.delattr(torch.cpu, "_is_amx_tile_supported", raising=False)
+    assert _devices.cpu_has_amx() is False
 
 
 def test_float16_on_the_cpu_is_refused_before_training(small):
