@@ -29,7 +29,7 @@ import torch
 
 from ._estimator.construction import NETWORK_PARAMS, FittedState, build_module
 from ._estimator.state import first_non_finite
-from ._estimator.tensorfile import read_tree, write_tree
+from ._estimator.tensorfile import MAX_HEADER_BYTES, read_tree, write_tree
 from ._utils.atomic import atomic_write
 from ._utils.messages import first_line
 from ._utils.validation import resolve_image_shape
@@ -162,11 +162,8 @@ def read_payload(path: str | os.PathLike[str]) -> dict[str, Any]:
             max_tensors=FILE_BOUNDS["records"],
         )
     except Exception as exc:  # safetensors' own errors, the tree's ValueError
-        raise ModelFileError(
-            f"{path}: not a fashionclf weights-only model file ({type(exc).__name__}: "
-            f"{first_line(exc)}). Pickle files are refused because opening them can "
-            "execute code; fashionclf reads only files written by "
-            "FashionCNNClassifier.save."
+        raise _not_a_model_file(
+            path, f"{type(exc).__name__}: {first_line(exc)}"
         ) from exc
     _check_version(payload, _FORMAT_VERSION, path)
     return payload
@@ -181,14 +178,24 @@ def _read_zip(path: Path) -> dict[str, Any]:
             warnings.simplefilter("ignore", UserWarning)
             payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # the restricted unpickler refused, or bad data
-        raise ModelFileError(
-            f"{path}: not a fashionclf weights-only model file ({type(exc).__name__}: "
-            f"{first_line(exc)}). Files that need the full pickle machinery are "
-            "refused because opening them can execute code; fashionclf reads only "
-            "files written by FashionCNNClassifier.save."
+        raise _not_a_model_file(
+            path,
+            f"{type(exc).__name__}: {first_line(exc)}",
+            refused="Files that need the full pickle machinery",
         ) from exc
     _check_version(payload, _ZIP_VERSION, path)
     return payload
+
+
+def _not_a_model_file(
+    path: Path, detail: str, refused: str = "Pickle files"
+) -> ModelFileError:
+    """Return the one refusal of a file that is no fashionclf model, saying why."""
+    return ModelFileError(
+        f"{path}: not a fashionclf weights-only model file ({detail}). {refused} "
+        "are refused because opening them can execute code; fashionclf reads only "
+        "files written by FashionCNNClassifier.save."
+    )
 
 
 def _check_version(payload: Any, version: int, path: Path) -> None:
@@ -310,7 +317,7 @@ MIN_TORCH = (2, 10)
 FILE_BOUNDS: dict[str, int] = {
     "file_bytes": 512 * 2**20,  # the file (zip: its uncompressed records)
     "records": 4096,  # tensors (zip: records)
-    "header_bytes": 4 * 2**20,  # a safetensors file's JSON header
+    "header_bytes": MAX_HEADER_BYTES,  # a safetensors file's JSON header
     "json_chars": 65536,
     "n_blocks": 8,
     "convs_per_block": 16,
@@ -341,12 +348,7 @@ def _check_archive(path: Path) -> None:
         with zipfile.ZipFile(path) as archive:
             infos = archive.infolist()
     except (zipfile.BadZipFile, OSError, ValueError) as exc:
-        raise ModelFileError(
-            f"{path}: not a fashionclf weights-only model file (not a zip archive: "
-            f"{first_line(exc)}). Pickle files are refused because opening them can "
-            "execute code; fashionclf reads only files written by "
-            "FashionCNNClassifier.save."
-        ) from exc
+        raise _not_a_model_file(path, f"not a zip archive: {first_line(exc)}") from exc
     if len(infos) > FILE_BOUNDS["records"]:
         raise ModelFileError(
             f"{path}: {len(infos)} records; a model file has at most "

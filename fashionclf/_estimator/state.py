@@ -21,7 +21,7 @@ from skorch.history import History
 
 from .._utils.atomic import atomic_write, sweep_stale
 from .schedule import schedule_position, set_schedule_position
-from .tensorfile import read_metadata
+from .tensorfile import MAX_HEADER_BYTES, read_metadata
 
 __all__ = [
     "CHECKPOINT_MAX_AGE_S",
@@ -151,7 +151,7 @@ def _check_is_checkpoint(path: str) -> None:
     except Exception as exc:  # not a torch archive, or not weights-only data
         payload, reason = None, f"unreadable as a checkpoint: {type(exc).__name__}"
         try:  # a model file (safetensors) says what it is in its header
-            if "format" in read_metadata(path, max_header_bytes=2**20):
+            if "format" in read_metadata(path, max_header_bytes=MAX_HEADER_BYTES):
                 reason = "a model file written by save"
         except (ValueError, OSError):
             pass

@@ -25,10 +25,13 @@ from typing import Any
 
 import torch
 
-__all__ = ["TREE_KEY", "read_metadata", "read_tree", "write_tree"]
+__all__ = ["MAX_HEADER_BYTES", "TREE_KEY", "read_metadata", "read_tree", "write_tree"]
 
 #: The metadata entry holding the tree's JSON.
 TREE_KEY = "tree"
+
+#: The largest JSON header a model file may have (``FILE_BOUNDS['header_bytes']``).
+MAX_HEADER_BYTES = 4 * 2**20
 
 # dtypes a tree may name (quantized networks store their weight dtype)
 _DTYPES = {
