@@ -8,7 +8,8 @@ PNG), then compares:
 - the model on the same test images as rows (the reference);
 - ``fashionclf predict MODEL shots/`` with no option (the dataset's
   conversion, background read from the corners);
-- the conversion's steps one at a time (resampling filter, sharpening) and
+- the conversion's steps one at a time (resampling filter, contrast
+  stretch, sharpening) and
   the old plain resize, through :func:`fashionclf.datasets.images.
   fashion_mnist_image` / :func:`read_images`.
 
@@ -117,10 +118,15 @@ def main() -> None:
     )
     pictures = [Image.open(p) for p in shots]
     variants = {
-        "nearest (subsampling, as the paper) + sharpen": {},
-        "nearest, no sharpening": {"sharpen": False},
-        "box + sharpen": {"resample": "box"},
-        "lanczos + sharpen": {"resample": "lanczos"},
+        "nearest, contrast stretch (the default)": {},
+        "nearest, stretch + sharpen (the paper's step)": {"sharpen": True},
+        "nearest, no stretch, sharpen (the old default)": {
+            "sharpen": True,
+            "stretch": False,
+        },
+        "nearest, no stretch, no sharpening": {"stretch": False},
+        "box, stretch": {"resample": "box"},
+        "lanczos, stretch": {"resample": "lanczos"},
     }
     for label, kw in variants.items():
         rows = np.stack([fashion_mnist_image(p, **kw).ravel() for p in pictures])

@@ -346,10 +346,10 @@ class ImageFileReader(TransformerMixin, BaseEstimator):
     Takes a list of image files (PNG, JPEG, WebP), PIL images or uint8 arrays
     of any size, and converts each with
     :func:`fashionclf.datasets.read_images`: trimmed to the article, longest
-    edge resized to 28, sharpened, centred, negated when the background is
-    light. So ``make_pipeline(ImageFileReader(), FashionCNNClassifier())``
-    fits and predicts from file paths. Stateless: ``fit`` only checks the
-    parameters.
+    edge resized to 28, centred, negated when the background is light, its
+    contrast stretched to 0-255. So
+    ``make_pipeline(ImageFileReader(), FashionCNNClassifier())`` fits and
+    predicts from file paths. Stateless: ``fit`` only checks the parameters.
 
     Its input is a list of pictures, not a numeric array, so scikit-learn's
     estimator checks (which feed numeric arrays) do not apply; it clones,

@@ -151,6 +151,38 @@ def test_the_same_article_gives_the_same_28x28_in_any_shot(sample):
         assert np.abs(small.astype(int) - other.astype(int)).mean() < 6
 
 
+def test_a_dim_article_is_stretched_to_the_datasets_full_range():
+    # a navy article on off-white negates to a dim grey; every dataset image
+    # peaks at 250-255, so the conversion stretches the article to 255
+    from fashionclf.datasets.images import fashion_mnist_image
+
+    shot = np.full((200, 150, 3), 240, np.uint8)
+    shot[40:160, 30:120] = (40, 40, 140)
+    img = Image.fromarray(shot)
+    out = fashion_mnist_image(img)
+    assert out[0, 0] == 0 and (out[10:18, 10:18] == 255).all()
+    dim = fashion_mnist_image(img, stretch=False)
+    grey = round(float(np.dot([40, 40, 140], [0.299, 0.587, 0.114])))
+    expected = round((240 - grey) * 255 / 240)
+    assert np.abs(dim[10:18, 10:18].astype(int) - expected).max() <= 1
+    assert (read_images([shot])[0] == out.ravel()).all()  # the default
+
+
+def test_sharpening_is_an_option_not_the_default():
+    from fashionclf.datasets.images import fashion_mnist_image
+
+    shot = np.full((280, 280), 250, np.uint8)
+    shot[40:240, 40:240] = 130  # a mid-grey square article
+    shot[40:240, 120:160] = 190  # with a lighter (after negation: dimmer) band
+    img = Image.fromarray(shot)
+    plain = fashion_mnist_image(img, stretch=False)
+    sharp = fashion_mnist_image(img, stretch=False, sharpen=True)
+    assert (plain == fashion_mnist_image(img, stretch=False, sharpen=False)).all()
+    levels = set(np.unique(plain).tolist())
+    assert len(levels) == 2  # two flat greys: nothing sharpened
+    assert sharp.max() > max(levels)  # the unsharp mask overshoots at the band
+
+
 def test_the_background_is_read_from_the_corners_or_forced():
     article = np.full((60, 40), 255, np.uint8)
     on_white = _shot(article)

@@ -6,7 +6,13 @@ colour of the corner pixels, resize the longest edge to 28, sharpen, extend
 the shortest edge to 28 with the article centred, negate, 8-bit grayscale.
 :func:`fashion_mnist_image` applies it to one picture, so a model trained on
 the dataset sees a photo as it saw its training images: a light article on
-a black background, aspect ratio kept, background at 0.
+a black background, aspect ratio kept, background at 0, brightest pixel at
+255 (as in every image of the dataset: all 10,000 test images peak at
+250-255). Two choices differ from the paper's list, by measurement on
+rendered product shots (``benchmarks/RESULTS.md``): the article's contrast
+is stretched to that full range (a navy shirt on white is otherwise dimmer
+than any training image), and sharpening is off by default
+(``sharpen=True`` restores it).
 
 - ``background='auto'`` reads the background from the corners: a light one
   (a product shot on white) is negated, a dark one (an image already in the
@@ -86,8 +92,8 @@ def read_images(
         black, as in the dataset.
     method : {'fashion-mnist', 'resize'}, default='fashion-mnist'
         The dataset's conversion (trim, keep the aspect ratio, centre,
-        sharpen; see :func:`fashion_mnist_image`), or a plain resize of the
-        whole picture to 28x28.
+        negate, stretch the contrast; see :func:`fashion_mnist_image`), or a
+        plain resize of the whole picture to 28x28.
     invert : bool, optional
         Older spelling: ``True`` is ``background='light'``, ``False``
         ``background='dark'``.
@@ -255,7 +261,8 @@ def fashion_mnist_image(
     *,
     background: Literal["auto", "light", "dark"] = "auto",
     resample: Literal["lanczos", "box", "nearest"] = "nearest",
-    sharpen: bool = True,
+    sharpen: bool = False,
+    stretch: bool = True,
     name: str = "image",
 ) -> np.ndarray:
     """Convert one picture the way Fashion-MNIST was made; return ``(28, 28)`` uint8.
@@ -267,14 +274,28 @@ def fashion_mnist_image(
     3. Resize the longest edge to 28 by subsampling (``resample='nearest'``,
        as the paper did; measured best of nearest, box and Lanczos on
        rendered product shots, see ``benchmarks/RESULTS.md``).
-    4. Sharpen (an unsharp mask of radius 1, as the paper's Gaussian of
-       radius and standard deviation 1).
+    4. If ``sharpen``, sharpen (an unsharp mask of radius 1, as the paper's
+       Gaussian of radius and standard deviation 1). Off by default: on
+       rendered shots it widened the gap to the rows (``benchmarks/
+       RESULTS.md``); untested on real photographs.
     5. Extend the shortest edge to 28 with the article centred.
-    6. Negate if the background is light, then map the background to 0 and
-       keep 8 bits.
+    6. Negate if the background is light, then map the background to 0.
+    7. If ``stretch``, scale the article so that its brightest pixel is
+       255, as in every dataset image; keep 8 bits.
 
     Raises :class:`DataFormatError` naming ``name`` if nothing but
     background is left after trimming.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from PIL import Image
+    >>> from fashionclf.datasets.images import fashion_mnist_image
+    >>> shot = np.full((200, 150, 3), 240, np.uint8)  # off-white
+    >>> shot[40:160, 30:120] = (40, 40, 140)  # a navy article
+    >>> out = fashion_mnist_image(Image.fromarray(shot))
+    >>> out.shape, int(out[0, 0]), int(out.max())
+    ((28, 28), 0, 255)
     """
     if background not in BACKGROUNDS:
         raise ValueError(
@@ -320,6 +341,10 @@ def fashion_mnist_image(
         out = (level - pixels) * 255 / max(level, 1.0)
     else:
         out = (pixels - level) * 255 / max(255 - level, 1.0)
+    out = np.clip(out, 0, 255)
+    peak = out.max()
+    if stretch and peak > 0:
+        out *= 255 / peak
     return np.clip(np.rint(out), 0, 255).astype(np.uint8)
 
 
