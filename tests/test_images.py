@@ -8,7 +8,12 @@ import pytest
 from PIL import Image
 
 from fashionclf import DataFormatError
-from fashionclf.datasets.images import FORMATS, MAX_IMAGE_PIXELS, read_images
+from fashionclf.datasets.images import (
+    FORMATS,
+    MAX_IMAGE_PIXELS,
+    fashion_mnist_image,
+    read_images,
+)
 
 
 def _png_header_only(path, width, height):
@@ -154,8 +159,6 @@ def test_the_same_article_gives_the_same_28x28_in_any_shot(sample):
 def test_a_dim_article_is_stretched_to_the_datasets_full_range():
     # a navy article on off-white negates to a dim grey; every dataset image
     # peaks at 250-255, so the conversion stretches the article to 255
-    from fashionclf.datasets.images import fashion_mnist_image
-
     shot = np.full((200, 150, 3), 240, np.uint8)
     shot[40:160, 30:120] = (40, 40, 140)
     img = Image.fromarray(shot)
@@ -169,8 +172,6 @@ def test_a_dim_article_is_stretched_to_the_datasets_full_range():
 
 
 def test_sharpening_is_an_option_not_the_default():
-    from fashionclf.datasets.images import fashion_mnist_image
-
     shot = np.full((280, 280), 250, np.uint8)
     shot[40:240, 40:240] = 130  # a mid-grey square article
     shot[40:240, 120:160] = 190  # with a lighter (after negation: dimmer) band

@@ -345,7 +345,7 @@ def fashion_mnist_image(
     peak = out.max()
     if stretch and peak > 0:
         out *= 255 / peak
-    return np.clip(np.rint(out), 0, 255).astype(np.uint8)
+    return np.rint(out).astype(np.uint8)  # within 0-255 already
 
 
 def _has_alpha(img: Image.Image) -> bool:
