@@ -179,18 +179,8 @@ class FashionCNNClassifier(ClassifierMixin, BaseEstimator):
     max_epochs : int, default=10
         Passes over the training data in ``fit``; the learning-rate schedule
         spans them (and ``max_epochs`` calls of ``partial_fit``).
-    augment : bool or 'alternate', default=True
+    augment : bool, default=True
         Random horizontal flips and shifts of up to 2 pixels while training.
-        ``'alternate'``: the same shifts, but the flips alternate, as in the
-        airbench speed runs: a fixed random half of the images is flipped in
-        even epochs, the other half in odd epochs, so every image is seen
-        both ways in every two epochs.
-    lookahead : bool, default=False
-        Lookahead weight averaging, as in the airbench speed runs: every 5
-        steps the weights move to an exponential moving average of
-        themselves whose decay rises over the schedule (``0.95**5 *
-        progress**3``); the fit ends with the average. Batch-norm statistics
-        are recomputed for it at the end of the fit.
     label_smoothing : float, default=0.0
         Share of each target's probability spread over all classes.
     validation_fraction : float, default=0.0
@@ -356,8 +346,7 @@ class FashionCNNClassifier(ClassifierMixin, BaseEstimator):
         "lr_schedule": [StrOptions(set(SCHEDULES))],
         "batch_size": [Interval(Integral, 1, None, closed="left")],
         "max_epochs": [Interval(Integral, 1, None, closed="left")],
-        "augment": ["boolean", StrOptions({"alternate"})],
-        "lookahead": ["boolean"],
+        "augment": ["boolean"],
         "label_smoothing": [Interval(Real, 0, 1, closed="left")],
         "validation_fraction": [Interval(Real, 0, 1, closed="left")],
         "early_stopping": ["boolean"],
@@ -397,8 +386,7 @@ class FashionCNNClassifier(ClassifierMixin, BaseEstimator):
         lr_schedule: Literal["onecycle", "cosine", "constant"] = "onecycle",
         batch_size: int = 256,
         max_epochs: int = 10,
-        augment: bool | Literal["alternate"] = True,
-        lookahead: bool = False,
+        augment: bool = True,
         label_smoothing: float = 0.0,
         validation_fraction: float = 0.0,
         early_stopping: bool = False,
@@ -435,7 +423,6 @@ class FashionCNNClassifier(ClassifierMixin, BaseEstimator):
         self.batch_size = batch_size
         self.max_epochs = max_epochs
         self.augment = augment
-        self.lookahead = lookahead
         self.label_smoothing = label_smoothing
         self.validation_fraction = validation_fraction
         self.early_stopping = early_stopping

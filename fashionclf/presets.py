@@ -38,7 +38,6 @@ REFERENCE: dict[str, Any] = {
     "batch_size": 256,
     "max_epochs": 10,
     "augment": True,
-    "lookahead": False,
     "label_smoothing": 0.0,
     "validation_fraction": 0.0,
     "early_stopping": False,

@@ -42,7 +42,6 @@ _REFERENCE_AS_OF_ISSUE_11 = {
     "early_stopping": False,
     "image_shape": (1, 28, 28),
     "label_smoothing": 0.0,
-    "lookahead": False,
     "lr": 0.003,
     "lr_schedule": "onecycle",
     "max_epochs": 10,

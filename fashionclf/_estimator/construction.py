@@ -28,7 +28,6 @@ from skorch.helper import predefined_split
 
 from .._utils.messages import expected_got
 from ..networks import SIZE_PARAMS, Standardized, build_network
-from .averaging import Lookahead
 from .devices import resolve_precision
 from .locks import exclusive, seeded_torch_rng, shared
 from .schedule import schedule_callback
@@ -73,7 +72,6 @@ BUILTIN_CALLBACKS = frozenset(
         "early_stopping",
         "progress_bar",
         "checkpoint",
-        "lookahead",
     }
 )
 
@@ -183,9 +181,7 @@ def build_net(
         batch_size=params["batch_size"],
         iterator_train=TensorBatches,
         iterator_train__shuffle=True,
-        iterator_train__flip=(
-            "alternate" if params["augment"] == "alternate" else bool(params["augment"])
-        ),
+        iterator_train__flip=params["augment"],
         iterator_train__max_shift=2 if params["augment"] else 0,
         iterator_train__drop_single=True,
         iterator_valid=TensorBatches,
@@ -209,10 +205,7 @@ def build_net(
 
 def _callbacks(params, state: FittedState, checkpoint) -> list[tuple[str, Callback]]:
     verbose = params["verbose"]
-    callbacks: list = []
-    if params["lookahead"]:  # first: the epoch ends with the average in the net
-        callbacks.append(("lookahead", Lookahead(state.schedule_steps)))
-    callbacks += [("finite_loss", FiniteLoss()), ("snapshot", EpochSnapshot())]
+    callbacks: list = [("finite_loss", FiniteLoss()), ("snapshot", EpochSnapshot())]
     schedule = schedule_callback(params["lr_schedule"], state.schedule_steps)
     if schedule is not None:
         callbacks.append(("lr_schedule", schedule))

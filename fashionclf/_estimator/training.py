@@ -42,11 +42,8 @@ class TensorBatches:
         then come as ``(X, (y, weight))``.
     batch_size : int
     shuffle : bool, default=False
-    flip : bool or 'alternate', default=False
-        Flip each image horizontally with probability 1/2; ``'alternate'``:
-        a fixed random half of the images in even epochs, the other half in
-        odd ones, as the airbench speed runs do (``flip_mask(n, device)``
-        gives the epoch's mask).
+    flip : bool, default=False
+        Flip each image horizontally with probability 1/2.
     max_shift : int, default=0
         Shift each image by up to this many pixels in x and y, filling with 0.
     drop_single : bool, default=False
@@ -66,15 +63,13 @@ class TensorBatches:
         dataset,
         batch_size: int,
         shuffle: bool = False,
-        flip: bool | str = False,
+        flip: bool = False,
         max_shift: int = 0,
         drop_single: bool = False,
         generator: Callable[[torch.device], torch.Generator] | None = None,
         device: str | None = None,
     ) -> None:
         self.X, self.y = dataset.X, dataset.y
-        # flip='alternate': (n, device) -> this epoch's mask; set by Net
-        self.flip_mask: Callable[[int, torch.device], torch.Tensor] | None = None
         self.weight = getattr(dataset, "weight", None)
         self.batch_size = batch_size
         self.shuffle = shuffle
@@ -102,11 +97,6 @@ class TensorBatches:
         order = torch.randperm(n, generator=gen, device=here) if self.shuffle else None
         target = torch.device(self.device) if self.device is not None else here
         copy = target.type == "cuda" and here.type == "cpu"
-        flips = None
-        if self.flip == "alternate":
-            if self.flip_mask is None:
-                raise RuntimeError("flip='alternate' needs flip_mask (set by Net)")
-            flips = self.flip_mask(n, here)
         for b in range(len(self)):
             sl = slice(b * self.batch_size, (b + 1) * self.batch_size)
             idx = order[sl] if order is not None else sl
@@ -119,8 +109,7 @@ class TensorBatches:
                     for t in (Xb, yb, wb)
                 )
             if self.flip or self.max_shift:
-                flip = flips[idx].to(Xb.device) if flips is not None else self.flip
-                Xb = augment(Xb, flip, self.max_shift, gen)
+                Xb = augment(Xb, self.flip, self.max_shift, gen)
             yield Xb, (yb if wb is None else (yb, wb))
 
 
@@ -148,24 +137,13 @@ def seeded_generator(
 
 
 def augment(
-    X: torch.Tensor,
-    flip: bool | torch.Tensor,
-    max_shift: int,
-    gen: torch.Generator,
+    X: torch.Tensor, flip: bool, max_shift: int, gen: torch.Generator
 ) -> torch.Tensor:
-    """Flip (horizontally) and shift a batch of images ``(N, C, H, W)`` at random.
-
-    ``flip`` is True (each image with probability 1/2), False, or a boolean
-    mask of the images to flip.
-    """
+    """Randomly flip (horizontally) and shift a batch of images ``(N, C, H, W)``."""
     n, c, h, w = X.shape
     dev = X.device  # every draw and index on the images' device
-    if isinstance(flip, torch.Tensor) or flip:
-        mask = (
-            flip
-            if isinstance(flip, torch.Tensor)
-            else torch.rand(n, generator=gen, device=dev) < 0.5
-        )
+    if flip:
+        mask = torch.rand(n, generator=gen, device=dev) < 0.5
         X = torch.where(mask[:, None, None, None], X.flip(-1), X)
     if max_shift:
         s = max_shift
@@ -247,7 +225,6 @@ class Net(NeuralNetClassifier):
             iterator.device = self.device
             if training and self.seed is not None:
                 iterator.generator = self._batch_generator
-                iterator.flip_mask = self._alternate_flips
         return iterator
 
     def _batch_generator(self, data_device: torch.device) -> torch.Generator:
@@ -263,13 +240,6 @@ class Net(NeuralNetClassifier):
             if isinstance(module, Dropout):
                 module.generator = dropout
         return seeded_generator(self.seed, epoch, 0, device=data_device)
-
-    def _alternate_flips(self, n: int, data_device: torch.device) -> torch.Tensor:
-        """Return this epoch's flip mask: a fixed random half, inverted if odd."""
-        assert self.seed is not None  # only set with a seed
-        half = seeded_generator(self.seed, 0, 2, device=data_device)
-        mask = torch.rand(n, generator=half, device=data_device) < 0.5
-        return mask ^ bool(len(self.history) % 2)
 
     def on_train_end(self, net, **kwargs):
         """Detach the generators from the module (they are per epoch)."""
