@@ -107,9 +107,9 @@ def test_precision_auto_and_float16_on_each_device(monkeypatch):
     import pytest
 
     resolve = _devices.resolve_precision
-    monkeypatch.setattr(_devices, "cpu_has_amx", lambda: False)
+    monkeypatch.setattr(_devices, "cpu_has_native_bf16", lambda: False)
     assert resolve("auto", "cpu", "X") == "float32"
-    monkeypatch.setattr(_devices, "cpu_has_amx", lambda: True)
+    monkeypatch.setattr(_devices, "cpu_has_native_bf16", lambda: True)
     assert resolve("auto", "cpu", "X") == "bfloat16"
     assert resolve("bfloat16", "cpu", "X") == "bfloat16"
     monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda: True)
@@ -121,10 +121,16 @@ def test_precision_auto_and_float16_on_each_device(monkeypatch):
         resolve("float16", "cpu", "X")
 
 
-def test_amx_probe_answers_a_bool_even_without_torch_s_probe(monkeypatch):
-    assert isinstance(_devices.cpu_has_amx(), bool)
-    monkeypatch.delattr(torch.cpu, "_is_amx_tile_supported", raising=False)
-    assert _devices.cpu_has_amx() is False
+def test_bf16_probe_answers_a_bool_even_without_torch_s_probes(monkeypatch):
+    assert isinstance(_devices.cpu_has_native_bf16(), bool)
+    for name in ("_is_amx_tile_supported", "_is_avx512_bf16_supported"):
+        monkeypatch.setattr(torch.cpu, name, lambda: False, raising=False)
+    assert _devices.cpu_has_native_bf16() is False
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: True)
+    assert _devices.cpu_has_native_bf16() is True  # AVX512-BF16 without AMX
+    for name in ("_is_amx_tile_supported", "_is_avx512_bf16_supported"):
+        monkeypatch.delattr(torch.cpu, name, raising=False)
+    assert _devices.cpu_has_native_bf16() is False
 
 
 def test_float16_on_the_cpu_is_refused_before_training(small):
