@@ -90,4 +90,9 @@ def test_fast_is_the_compact_network_cut_down():
     params = make_cnn("fast").get_params()
     default = make_cnn("default").get_params()
     changed = {k: v for k, v in params.items() if default[k] != v}
-    assert changed == {"convs_per_block": 1, "augment": False, "max_epochs": 5}
+    assert changed == {
+        "convs_per_block": 1,
+        "augment": False,
+        "max_epochs": 5,
+        "lr": 6e-3,
+    }
