@@ -207,13 +207,13 @@ class FashionCNNClassifier(ClassifierMixin, BaseEstimator):
         ``'bfloat16'`` trains and predicts under bf16 autocast: on a CPU with
         AMX, the default network trained in 0.53x the float32 time at the
         same accuracy (94.27% vs 94.29%, 3 seeds each) and predicted 3.3x
-        faster; on an AMD EPYC with AVX512-BF16 (no AMX) a proxy fit took
-        0.70x the float32 time; on CPUs without native bf16 it is about 2x
-        slower. ``'float16'`` trains under float16 autocast with a gradient
-        scaler (CUDA only). ``'auto'``: bfloat16 on GPUs that support it,
-        else float16 on GPUs; bfloat16 on CPUs with AMX or AVX512-BF16, else
-        float32. The default stays float32
-        so that a model's predictions do not depend on the machine.
+        faster; on an AMD EPYC with AVX512-BF16 (no AMX), 0.50x the float32
+        time (94.10% vs 94.40%, one seed); on CPUs without native bf16 it is
+        about 2x slower. ``'float16'`` trains under float16 autocast with a
+        gradient scaler (CUDA only). ``'auto'``: bfloat16 on GPUs that
+        support it, else float16 on GPUs; bfloat16 on CPUs with AMX or
+        AVX512-BF16, else float32. The default stays float32 so that a
+        model's predictions do not depend on the machine.
     predict_batch_size : int or None, default=None
         Images per forward pass when predicting (``None``: ``batch_size``).
         On a GPU, larger batches (e.g. 4096) keep it busy.
