@@ -13,10 +13,11 @@ and FLOP count), so a lever can be measured before it earns a parameter.
 Levers (``NAME`` or ``NAME=VALUE``; several joined with ``+``):
 
 - ``base``: nothing patched.
-- ``whiten``: ``stem='whitened'`` (the library parameter it became): the
-  stem convolution frozen to patch whitening, the top 8 eigenvectors of
-  the 3x3 patch covariance of the training images, both signs (16
-  filters), scaled by ``1/sqrt(eigenvalue + 1e-2)``.
+- ``whiten``: the stem convolution frozen to patch whitening: the top 8
+  eigenvectors of the 3x3 patch covariance of the training images, both
+  signs (16 filters), scaled by ``1/sqrt(eigenvalue + 1e-2)``. (Commit
+  4764d65 had it as a parameter, ``stem='whitened'``, removed again because
+  it did not pay: ``benchmarks/RESULTS.md``.)
 - ``bn_noscale``: batch-norm scales frozen at 1 (only their biases train).
 - ``bn_bias_lr=K``: batch-norm biases at K times the learning rate, no
   weight decay.
@@ -55,11 +56,46 @@ def parse_levers(row: str) -> dict[str, str]:
     return levers
 
 
+def whitening_filters(X: np.ndarray, n_pairs: int = 8, eps: float = 1e-2):
+    """``(2 * n_pairs, 1, 3, 3)`` whitening filters of the images ``X``."""
+    import torch
+
+    images = torch.as_tensor(X[:10000], dtype=torch.float32).reshape(-1, 1, 28, 28)
+    images = (images / 255 - images.mean() / 255) / (images.std() / 255)
+    patches = torch.nn.functional.unfold(images, 3).transpose(1, 2).reshape(-1, 9)
+    patches = patches - patches.mean(0)
+    cov = patches.T @ patches / len(patches)
+    values, vectors = torch.linalg.eigh(cov)  # ascending
+    values, vectors = values.flip(0)[:n_pairs], vectors.flip(1)[:, :n_pairs]
+    filters = (vectors / torch.sqrt(values + eps)).T.reshape(n_pairs, 1, 3, 3)
+    return torch.cat([filters, -filters])
+
+
 def install(levers: dict[str, str]) -> None:
     """Patch the library for ``levers`` (in this child process only)."""
     import torch
 
+    from fashionclf import FashionCNNClassifier
     from fashionclf._estimator import schedule, training
+
+    if "whiten" in levers:
+        fit = FashionCNNClassifier.fit
+        initialize = training.Net.initialize_module
+
+        def fit_capturing(self, X, y=None, **kw):
+            training.Net._probe_filters = whitening_filters(np.asarray(X))
+            return fit(self, X, y, **kw)
+
+        def initialize_whitened(self):
+            initialize(self)
+            stem = self.module_.net.features[0]
+            with torch.no_grad():
+                stem.weight.copy_(training.Net._probe_filters)
+            stem.weight.requires_grad_(False)
+            return self
+
+        FashionCNNClassifier.fit = fit_capturing
+        training.Net.initialize_module = initialize_whitened
 
     bn_scale = float(levers.get("bn_bias_lr") or 1)
     if "bn_noscale" in levers or "bn_bias_lr" in levers:
@@ -168,8 +204,6 @@ def main() -> None:
         row, seed = args.child
         levers = parse_levers(row)
         preset = levers.pop("preset", args.preset)
-        if levers.pop("whiten", None) is not None:
-            preset += ",stem=whitened" if ":" in preset else ":stem=whitened"
         install(levers)
         result = bench.child(preset, int(seed), args)
         print(json.dumps({**result, "row": row}))

@@ -84,7 +84,6 @@ from ._estimator.state import (
 from ._estimator.summary import network_summary
 from ._estimator.training import WeightedTensors
 from ._estimator.transfer import FREEZE_OPTIONS, load_source, transfer_weights
-from ._estimator.whitening import STEMS, whiten_stem
 from ._utils.messages import expected_got, first_line
 from ._utils.threads import torch_threads
 from ._utils.validation import (
@@ -163,15 +162,6 @@ class FashionCNNClassifier(ClassifierMixin, BaseEstimator):
     dropout : float, default=0.0
         ``'cnn'``: dropout after each block and before the last layer;
         ``'compact'``: before the last layer.
-    stem : {'learned', 'whitened'}, default='learned'
-        The network's first convolution. ``'whitened'``: fixed to patch
-        whitening of the training images (the eigenvectors of the covariance
-        of their patches, both signs, scaled by one over the square root of
-        the eigenvalue plus 0.01) and not trained, as in the CIFAR-10 speed
-        runs; it then needs no backward pass. Needs an even number of
-        filters, at most two per patch dimension (16 of 1x3x3 patches in the
-        default network); applies to a user ``module``'s first ``Conv2d``
-        too. With ``init_from`` the stem keeps the source's weights, frozen.
     optimizer : {'adamw', 'adam', 'sgd'}, default='adamw'
         ``'sgd'`` uses Nesterov momentum 0.9.
     lr : float, default=3e-3
@@ -352,7 +342,6 @@ class FashionCNNClassifier(ClassifierMixin, BaseEstimator):
         "convs_per_block": [Interval(Integral, 1, None, closed="left"), "array-like"],
         "dense_units": [Interval(Integral, 1, None, closed="left")],
         "dropout": [Interval(Real, 0, 1, closed="left")],
-        "stem": [StrOptions(set(STEMS))],
         "optimizer": [StrOptions(set(OPTIMIZERS))],
         "lr": [Interval(Real, 0, None, closed="neither")],
         "weight_decay": [Interval(Real, 0, None, closed="left")],
@@ -393,7 +382,6 @@ class FashionCNNClassifier(ClassifierMixin, BaseEstimator):
         convs_per_block: int | tuple[int, ...] = 2,
         dense_units: int = 128,
         dropout: float = 0.0,
-        stem: Literal["learned", "whitened"] = "learned",
         optimizer: Literal["adamw", "adam", "sgd"] = "adamw",
         lr: float = 3e-3,
         weight_decay: float = 1e-2,
@@ -430,7 +418,6 @@ class FashionCNNClassifier(ClassifierMixin, BaseEstimator):
         self.convs_per_block = convs_per_block
         self.dense_units = dense_units
         self.dropout = dropout
-        self.stem = stem
         self.optimizer = optimizer
         self.lr = lr
         self.weight_decay = weight_decay
@@ -634,14 +621,6 @@ class FashionCNNClassifier(ClassifierMixin, BaseEstimator):
         self.net_ = build_net(
             params, self._state, device=self.device_, valid=valid, checkpoint=checkpoint
         )
-        if source is None and self.stem == "whitened":
-            whiten_stem(
-                self.net_.module_,
-                Xtr,
-                self._state.mean,
-                self._state.std,
-                type(self).__name__,
-            )
         if source is not None:
             same = np.array_equal(source.classes, self.classes_)
             transfer_weights(

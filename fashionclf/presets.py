@@ -31,7 +31,6 @@ REFERENCE: dict[str, Any] = {
     "convs_per_block": 2,
     "dense_units": 128,
     "dropout": 0.25,
-    "stem": "learned",
     "optimizer": "adamw",
     "lr": 3e-3,
     "weight_decay": 1e-2,

@@ -406,7 +406,6 @@ def _params(payload: dict, path: Path, trusted: Sequence[str]) -> dict[str, Any]
         if isinstance(params.get(key), list):  # JSON has no tuples
             params[key] = tuple(params[key])
     params.update(device="cpu", checkpoint_path=None, num_threads=None, init_from=None)
-    params.setdefault("stem", "learned")  # files from before `stem` trained theirs
     if params.get("module") is not None:
         params["module"] = _trusted_import(params["module"], trusted, path)
     return params

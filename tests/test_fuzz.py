@@ -177,7 +177,6 @@ _params = st.fixed_dictionaries(
         "image_shape": _sizes,
         "architecture": st.sampled_from(["cnn", "compact", "seed", "other", 3]),
         "dropout": st.floats(allow_nan=True),
-        "stem": st.sampled_from(["learned", "whitened", "pca", 3, None]),
         "unknown": st.integers(),
     },
 )

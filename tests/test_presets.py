@@ -57,7 +57,6 @@ _REFERENCE_AS_OF_ISSUE_11 = {
     "quantize": False,
     "random_state": None,
     "standardize": True,
-    "stem": "learned",  # added later; a trained first convolution, as before
     "tta": False,
     "validation_fraction": 0.0,
     "verbose": 0,

@@ -14,7 +14,6 @@ delegates lives here, as objects and functions:
 - :mod:`.quantization`: int8 inference;
 - :mod:`.devices`: ``device='auto'``;
 - :mod:`.transfer`: ``init_from`` and ``freeze``;
-- :mod:`.whitening`: ``stem='whitened'``, the frozen patch-whitening stem;
 - :mod:`.summary`: ``summary()``'s layer table;
 - :mod:`.locks`: forward passes in threads against torch's process-wide state.
 """

@@ -34,7 +34,6 @@ from .schedule import schedule_callback
 from .state import EpochCheckpoint
 from .training import EpochSnapshot, FiniteLoss, Net, TensorBatches
 from .transfer import freeze_features
-from .whitening import freeze_stem
 
 __all__ = [
     "BUILTIN_CALLBACKS",
@@ -199,8 +198,6 @@ def build_net(
     )
     with exclusive(), seeded_torch_rng(state.seed, device):
         net.initialize()
-    if params["stem"] == "whitened":
-        freeze_stem(net.module_, "FashionCNNClassifier")
     if params["freeze"] == "features":
         net.frozen_layers = freeze_features(net.module_)
     return net
