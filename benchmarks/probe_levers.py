@@ -128,19 +128,16 @@ def install(levers: dict[str, str]) -> None:
 
         training.Net.initialize_optimizer = initialize_optimizer
 
+        set_lr = schedule.LRSchedule.on_batch_begin
+
         def on_batch_begin(self, net, batch=None, training=False, **kwargs):
-            if not training:
-                return
-            factor = schedule.schedule_factor(
-                self.kind, self.step_ / max(self.total_steps, 1)
-            )
-            for group in net.optimizer_.param_groups:
-                group["lr"] = net.lr * factor * group.get("lr_scale", 1.0)
-            self.step_ += 1
+            set_lr(self, net, batch=batch, training=training, **kwargs)
+            if training:
+                for group in net.optimizer_.param_groups:
+                    group["lr"] *= group.get("lr_scale", 1.0)
 
         schedule.LRSchedule.on_batch_begin = on_batch_begin
 
-    original_factor = schedule.schedule_factor
     if "linear" in levers:
 
         def linear(kind, frac):
@@ -163,7 +160,6 @@ def install(levers: dict[str, str]) -> None:
             return end + (1 - end) * 0.5 * (1 + math.cos(math.pi * t))
 
         schedule.schedule_factor = onecycle
-    del original_factor
 
     if "resize" in levers:
         k, s = (int(v) for v in levers["resize"].split("/"))
