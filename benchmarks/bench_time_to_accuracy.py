@@ -123,6 +123,7 @@ def child(preset: str, seed: int, args) -> dict:
     from sklearn.model_selection import train_test_split
 
     from fashionclf import fetch_fashion_mnist
+    from fashionclf._estimator.devices import resolve_precision
     from fashionclf.presets import make_cnn
 
     torch.set_num_threads(args.threads)
@@ -151,7 +152,7 @@ def child(preset: str, seed: int, args) -> dict:
     total = flops * len(y) * epochs
     return {
         "preset": preset,
-        "precision": clf.precision,
+        "precision": resolve_precision(clf.precision, clf.device_, "bench"),
         "seed": seed,
         "n_train": len(y),
         "epochs": epochs,
@@ -164,6 +165,47 @@ def child(preset: str, seed: int, args) -> dict:
         "train_mflop_per_image": flops / 1e6,
         "train_tflop_total": total / 1e12,
         "achieved_gflop_per_s": total / fit_s / 1e9,
+        **onnxruntime_predict(clf, Xt, yt, args.threads),
+    }
+
+
+def onnxruntime_predict(clf, Xt, yt, threads: int) -> dict:
+    """Accuracy and img/s of ``clf`` exported to ONNX, run by onnxruntime.
+
+    float32 (the exported graph of every precision is float32), batch 256,
+    ``threads`` intra-op threads; the best of two passes over ``Xt``. Empty
+    when onnxruntime or the exporter is not installed (``fashionclf[onnx]``).
+    """
+    import importlib.util
+    import tempfile
+
+    if not all(importlib.util.find_spec(m) for m in ("onnxruntime", "onnxscript")):
+        return {}
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    with tempfile.TemporaryDirectory() as tmp:
+        path = clf.export(Path(tmp) / "model.onnx")
+        session = ort.InferenceSession(
+            str(path), options, providers=["CPUExecutionProvider"]
+        )
+    X = np.asarray(Xt, dtype=np.float32)
+    seconds = []
+    for _ in range(2):
+        t0 = time.perf_counter()
+        proba = np.concatenate(
+            [
+                session.run(None, {"pixels": X[i : i + 256]})[0]
+                for i in range(0, len(X), 256)
+            ]
+        )
+        seconds.append(time.perf_counter() - t0)
+    predicted = clf.classes_[proba.argmax(axis=1)]
+    return {
+        "onnxruntime_test_accuracy": float(np.mean(predicted == np.asarray(yt))),
+        "onnxruntime_predict_img_per_s": len(X) / min(seconds),
     }
 
 
@@ -205,6 +247,7 @@ def summarize(runs: list[dict], presets: list[str], ceilings: dict) -> dict:
             "accuracy_mean": float(np.mean(accs)),
             "accuracy_std": float(np.std(accs, ddof=1)) if len(accs) > 1 else None,
             "fit_s_mean": float(np.mean([r["fit_s"] for r in rs])),
+            "predict_img_per_s": float(np.mean([r["predict_img_per_s"] for r in rs])),
             "fit_time_ratio_to_reference_median": (
                 float(np.median(ratios)) if ratios else None
             ),
@@ -225,6 +268,20 @@ def summarize(runs: list[dict], presets: list[str], ceilings: dict) -> dict:
             f"{rs[0].get('precision', 'float32')} conv ceiling), "
             f"predict {np.mean([r['predict_img_per_s'] for r in rs]):,.0f} img/s"
         )
+        ref_predict = [r["predict_img_per_s"] for r in ref.values()]
+        if "onnxruntime_predict_img_per_s" in rs[0]:
+            ort_rate = np.mean([r["onnxruntime_predict_img_per_s"] for r in rs])
+            summary[p]["onnxruntime_predict_img_per_s"] = float(ort_rate)
+            print(
+                f"{'':10s} onnxruntime float32: predict {ort_rate:,.0f} img/s, "
+                f"accuracy {mean_std([100 * r['onnxruntime_test_accuracy'] for r in rs])} %"
+            )
+        if ref_predict and p != "reference":
+            torch_rate = np.mean([r["predict_img_per_s"] for r in rs])
+            line = f"predict / reference's (torch): torch {torch_rate / np.mean(ref_predict):.2f}x"
+            if "onnxruntime_predict_img_per_s" in rs[0]:
+                line += f", onnxruntime {ort_rate / np.mean(ref_predict):.2f}x"
+            print(f"{'':10s} {line}")
         if ratios and p != "reference":
             print(
                 f"{'':10s} fit time / reference: median {np.median(ratios):.3f} "
