@@ -220,7 +220,8 @@ class FashionCNNClassifier(ClassifierMixin, BaseEstimator):
     quantize : bool, default=False
         After training, quantize the network to int8 for CPU inference
         (post-training static quantization, calibrated once on up to 2,048
-        training images; after ``partial_fit``, at the first prediction).
+        training images; after ``partial_fit``, at the first prediction;
+        a model fitted without it is quantized by :meth:`quantize_int8`).
         ``predict`` and ``predict_proba`` then run int8 kernels: faster on
         CPUs with int8 dot-product instructions (AVX512-VNNI, AMX), slower
         than float32 on AVX2-only CPUs; see ``benchmarks/RESULTS.md``.
@@ -309,7 +310,8 @@ class FashionCNNClassifier(ClassifierMixin, BaseEstimator):
     Parameters that only change how predictions are computed are read at
     predict time, so ``set_params`` on a fitted model takes effect at once:
     ``tta``, ``precision``, ``batch_size``, ``num_threads``, and
-    ``quantize=False`` (``quantize=True`` needs a model fitted with it). They
+    ``quantize=False`` (``quantize=True`` needs a model fitted with it, or
+    :meth:`quantize_int8` with calibration images). They
     are validated there, when read. All others take effect at the next
     ``fit``, as in scikit-learn.
 
@@ -892,13 +894,44 @@ class FashionCNNClassifier(ClassifierMixin, BaseEstimator):
                     expected_got(
                         type(self).__name__,
                         "quantize=True on a model fitted with quantize=False",
-                        "a refit after set_params(quantize=True)",
+                        "a refit after set_params(quantize=True), or "
+                        "quantize_int8(X) with calibration images",
                     )
                 )
             with self._torch_env():
                 int8 = Int8Network.calibrate(self.net_.module_, images, self.batch_size)
             self.int8_network_, self._calibration = int8, None
         return int8
+
+    def quantize_int8(self, X) -> FashionCNNClassifier:
+        """Quantize the fitted network to int8, calibrated on ``X``; no retraining.
+
+        Post-training static quantization of a model fitted or loaded with
+        ``quantize=False``, for example the shipped :meth:`pretrained` model:
+        up to 2,048 evenly spaced rows of ``X`` set the activation ranges, as
+        the training images do in a ``quantize=True`` fit. Sets
+        ``quantize=True``, so ``predict`` and ``predict_proba`` run int8
+        kernels on the CPU; ``set_params(quantize=False)`` goes back to
+        float32. The int8 network is saved and pickled with the model.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, 784), (n, 28, 28) or (n, 1, 28, 28)
+            Calibration images, pixels as in ``fit`` (training images, not
+            the ones to be scored).
+
+        Returns
+        -------
+        self : FashionCNNClassifier
+            With ``int8_network_`` calibrated on ``X``.
+        """
+        check_is_fitted(self)
+        images = self._to_images(X, reset=False)
+        self._calibration = Int8Network.calibration_sample(images)
+        self.int8_network_ = None
+        self._int8()
+        self.quantize = True
+        return self
 
     # ------------------------------------------------- saving, loading, pickles
     def save(

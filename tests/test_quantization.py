@@ -164,3 +164,48 @@ def test_int8_is_calibrated_once_per_change_of_weights(small, monkeypatch):
     assert calls == [len(X)] * 2  # a whole fit calibrates at its end
     model.predict(Xt)
     assert calls == [len(X)] * 2
+
+
+@pytest.fixture(scope="module")
+def pretrained_int8(sample):
+    X = sample[0]
+    return FashionCNNClassifier.pretrained().quantize_int8(X)
+
+
+def test_quantize_int8_makes_a_float_model_int8_without_a_refit(
+    pretrained_int8, sample
+):
+    _, _, Xt, yt = sample
+    float_model = FashionCNNClassifier.pretrained()
+    assert not float_model.quantize
+    assert pretrained_int8.quantize and pretrained_int8.int8_network_ is not None
+    assert len(pretrained_int8.history_) == len(float_model.history_)  # no training
+    int8_pred = pretrained_int8.predict(Xt)
+    float_pred = float_model.predict(Xt)
+    assert np.mean(int8_pred == float_pred) > 0.97
+    assert abs(pretrained_int8.score(Xt, yt) - float_model.score(Xt, yt)) < 0.02
+    # and back: the float network is untouched
+    back = pickle.loads(pickle.dumps(pretrained_int8)).set_params(quantize=False)
+    np.testing.assert_array_equal(back.predict_proba(Xt), float_model.predict_proba(Xt))
+
+
+def test_quantize_int8_survives_save_and_pickle(pretrained_int8, sample, tmp_path):
+    Xt = sample[2][:64]
+    expected = pretrained_int8.predict_proba(Xt)
+    save_model(pretrained_int8, tmp_path / "m.safetensors")
+    loaded = load_model(tmp_path / "m.safetensors")
+    assert loaded.quantize
+    np.testing.assert_array_equal(loaded.predict_proba(Xt), expected)
+    restored = pickle.loads(pickle.dumps(pretrained_int8))
+    np.testing.assert_array_equal(restored.predict_proba(Xt), expected)
+
+
+def test_quantize_int8_refuses_an_unfitted_model_and_bad_images(sample):
+    from sklearn.exceptions import NotFittedError
+
+    with pytest.raises(NotFittedError):
+        FashionCNNClassifier().quantize_int8(sample[0])
+    model = FashionCNNClassifier.pretrained()
+    with pytest.raises(ValueError, match=r"784"):
+        model.quantize_int8(np.zeros((10, 100), np.uint8))
+    assert not model.quantize and model.int8_network_ is None  # left as it was
