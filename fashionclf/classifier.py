@@ -1070,6 +1070,7 @@ class FashionCNNClassifier(ClassifierMixin, BaseEstimator):
         path: str | os.PathLike[str],
         *,
         format: Literal["onnx", "program"] | None = None,
+        int8_calibration=None,
     ) -> Path:
         """Write the model for use outside fashionclf: ONNX or a torch.export program.
 
@@ -1077,8 +1078,10 @@ class FashionCNNClassifier(ClassifierMixin, BaseEstimator):
         ``(N, n_features_in_)`` in the fitted scale (0-255 by default) named
         ``pixels`` and returns ``probabilities`` ``(N, n_classes)``, columns
         in the order of ``classes_``. ONNX files carry ``classes_`` (and, for
-        exactly the classes 0-9, the Fashion-MNIST names) as metadata. Input checks and
-        int8 kernels stay in the library. See :mod:`fashionclf.export`.
+        exactly the classes 0-9, the Fashion-MNIST names) as metadata. Input
+        checks stay in the library; ``quantize=True`` models export their
+        float network unless ``int8_calibration`` is given. See
+        :mod:`fashionclf.export`.
 
         Parameters
         ----------
@@ -1089,18 +1092,34 @@ class FashionCNNClassifier(ClassifierMixin, BaseEstimator):
             onnxruntime) or ``'program'`` (``torch.export.save``; read it
             with ``torch.export.load``); None: from the suffix, ``.onnx`` or
             ``.pt2``.
+        int8_calibration : array-like of shape (n_samples, 784), \
+(n, 28, 28) or (n, 1, 28, 28), default=None
+            ONNX only: write an int8 file, quantized by ONNX Runtime's static
+            quantization (needs onnxruntime), its activation ranges set by
+            up to 2,048 evenly spaced rows of these images, pixels as in
+            ``fit`` (training images, not the ones to be scored). It predicts
+            as the float file does to within int8 rounding, about twice as
+            fast on CPUs with VNNI (see the user guide's export page).
 
         Returns
         -------
         path : pathlib.Path
             The file written.
         """
+        module = self.inference_module()
+        rows = None
+        if int8_calibration is not None:
+            images = Int8Network.calibration_sample(
+                self._to_images(int8_calibration, reset=False)
+            )
+            rows = (module.low + module.span * images.reshape(len(images), -1)).numpy()
         return export_module(
-            self.inference_module(),
+            module,
             path,
             format=format,
             classes=list(self.classes_),
             class_names=fashion_class_names(self.classes_),
+            int8_calibration=rows,
         )
 
     def _export(self) -> dict[str, Any]:
