@@ -42,10 +42,14 @@ import warnings
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 from torch import nn
+
+if TYPE_CHECKING:  # onnx is an optional extra
+    import onnx
 
 from ._utils.atomic import atomic_write
 from ._utils.messages import expected_got
@@ -251,7 +255,9 @@ def _require_onnx(*, quantize: bool = False) -> None:
         )
 
 
-def quantize_onnx(proto, rows: np.ndarray, batch_size: int = 256):
+def quantize_onnx(
+    proto: onnx.ModelProto, rows: np.ndarray, batch_size: int = 256
+) -> onnx.ModelProto:
     """Return an int8 copy of the ONNX model ``proto``, calibrated on ``rows``.
 
     ONNX Runtime's ``quant_pre_process`` and ``quantize_static`` in the
@@ -294,6 +300,8 @@ def quantize_onnx(proto, rows: np.ndarray, batch_size: int = 256):
 
     with tempfile.TemporaryDirectory() as tmp:
         float_, pre, out = (Path(tmp) / f"{n}.onnx" for n in ("float", "pre", "int8"))
+        # through a file: quant_pre_process on a ModelProto looks for its
+        # weights as external data and fails
         onnx.save_model(relu_before_max_pool(proto), float_)
         # ONNX Runtime's own preparation: graph optimization, shape inference
         quant_pre_process(float_, pre, skip_symbolic_shape=True)
@@ -310,7 +318,7 @@ def quantize_onnx(proto, rows: np.ndarray, batch_size: int = 256):
         return onnx.load(str(out))
 
 
-def relu_before_max_pool(proto):
+def relu_before_max_pool(proto: onnx.ModelProto) -> onnx.ModelProto:
     """Return a copy of ``proto`` with each ``MaxPool -> Relu`` as ``Relu -> MaxPool``.
 
     The same function (``relu(max(x)) == max(relu(x))``), in the order ONNX
@@ -321,8 +329,9 @@ def relu_before_max_pool(proto):
     """
     import onnx
 
-    proto = onnx.ModelProto.FromString(proto.SerializeToString())
-    graph = proto.graph
+    copy = onnx.ModelProto()
+    copy.CopyFrom(proto)
+    graph = copy.graph
     uses = Counter(name for node in graph.node for name in node.input)
     outputs = {value.name for value in graph.output}
     nodes = list(graph.node)
@@ -343,7 +352,7 @@ def relu_before_max_pool(proto):
     del graph.node[:]
     graph.node.extend(nodes)
     del graph.value_info[:]
-    return proto
+    return copy
 
 
 def _write_bytes(path: Path, data: bytes) -> None:
