@@ -32,9 +32,12 @@ from __future__ import annotations
 import contextlib
 import copy
 import dataclasses
+import hashlib
+import json
 import os
 import warnings
 from collections.abc import Iterator, Sequence
+from importlib.resources import as_file, files
 from numbers import Integral, Real
 from pathlib import Path
 from typing import Any, Literal
@@ -57,8 +60,10 @@ from skorch.helper import predefined_split
 from . import serialization
 from ._estimator.construction import (
     AMP_DTYPES,
+    NETWORK_PARAMS,
     OPTIMIZERS,
     FittedState,
+    build_module,
     build_net,
     fingerprint,
     split_validation,
@@ -617,12 +622,15 @@ class FashionCNNClassifier(ClassifierMixin, BaseEstimator):
             len(self.classes_), self.image_shape_, steps, seed, mean, std or 1.0
         )
         params, checkpoint = self.get_params(), None
+        self._check_savable(params)
         if self.checkpoint_path is not None:
             key = fingerprint(params, Xt, yt, wt)
             checkpoint = (checkpoint_file(self.checkpoint_path, key), key)
         self.net_ = build_net(
             params, self._state, device=self.device_, valid=valid, checkpoint=checkpoint
         )
+        if self.module is not None:  # a user network: sized once built
+            self._check_savable(params, self.net_.module_)
         if source is not None:
             same = np.array_equal(source.classes, self.classes_)
             transfer_weights(
@@ -631,6 +639,42 @@ class FashionCNNClassifier(ClassifierMixin, BaseEstimator):
         if checkpoint is not None and epochs is None:
             epochs = self.max_epochs - resume_from_checkpoint(self.net_, *checkpoint)
         return epochs
+
+    def _check_savable(self, params: dict, module: torch.nn.Module | None = None):
+        """Refuse, before training, a network that no model file could hold.
+
+        The sizes of :data:`~fashionclf.serialization.FILE_BOUNDS`, then the
+        bytes a file of it would take (built-in networks are sized on the
+        ``meta`` device, so nothing is allocated).
+        """
+        owner = type(self).__name__
+        bounds = serialization.FILE_BOUNDS
+        beyond = serialization.size_beyond_bounds(params, self.image_shape_)
+        if beyond is not None:
+            key, value = beyond
+            what = {"channels": "image channels", "side": "an image side"}.get(key, key)
+            raise ValueError(
+                expected_got(
+                    owner,
+                    f"{what} {value!r}",
+                    f"at most {bounds[key]}, the largest a model file holds",
+                )
+            )
+        if module is None:
+            if self.module is not None:
+                return
+            spec = {k: params[k] for k in NETWORK_PARAMS}
+            module = build_module(spec, self._state, meta=True)
+        size = serialization.saved_bytes(module)
+        if size > bounds["file_bytes"]:
+            raise ValueError(
+                expected_got(
+                    owner,
+                    f"a network whose model file would hold {size:,} bytes",
+                    f"at most {bounds['file_bytes']:,} bytes",
+                    "Use fewer blocks, a smaller width or fewer dense units.",
+                )
+            )
 
     def _transfer_source(self):
         """Read ``init_from`` (None: a fit from scratch) and check it fits."""
@@ -1023,8 +1067,8 @@ class FashionCNNClassifier(ClassifierMixin, BaseEstimator):
         10 epochs on all 60,000 Fashion-MNIST training images (Kaggle split)
         by ``benchmarks/train_pretrained.py``; its card (data checksums,
         commit, machine, test accuracy) is ``fashionclf/data/pretrained.json``
-        and the README's *Pretrained model*. Loaded through :meth:`load`, like
-        any file.
+        (its ``weights_sha256`` is checked before the file is read). Loaded
+        through :meth:`load`, like any file.
 
         Parameters
         ----------
@@ -1035,12 +1079,27 @@ class FashionCNNClassifier(ClassifierMixin, BaseEstimator):
         -------
         model : FashionCNNClassifier
             Fitted; classes 0-9 (``fashionclf.CLASS_NAMES``).
-        """
-        from importlib.resources import as_file, files
 
+        Raises
+        ------
+        ModelFileError
+            The shipped file's sha256 differs from its card's: the weights
+            were altered or damaged.
+        """
+        card = json.loads(
+            files("fashionclf").joinpath("data/pretrained.json").read_text()
+        )
         with as_file(
             files("fashionclf").joinpath("data/pretrained.safetensors")
         ) as path:
+            digest = hashlib.sha256(Path(path).read_bytes()).hexdigest()
+            if digest != card["weights_sha256"]:
+                raise ModelFileError(
+                    f"{path}: sha256 {digest}, but the model card "
+                    f"(fashionclf/data/pretrained.json) says "
+                    f"{card['weights_sha256']}: the shipped weights were altered "
+                    "or damaged. Reinstall fashionclf."
+                )
             return cls.load(path, device=device)
 
     def inference_module(self) -> PixelsToProba:
@@ -1071,14 +1130,17 @@ class FashionCNNClassifier(ClassifierMixin, BaseEstimator):
         *,
         format: Literal["onnx", "program"] | None = None,
         int8_calibration=None,
+        input_dtype: Literal["float32", "uint8"] = "float32",
     ) -> Path:
         """Write the model for use outside fashionclf: ONNX or a torch.export program.
 
-        The file holds :meth:`inference_module`: it takes float32 pixel rows
+        The file holds :meth:`inference_module`: it takes pixel rows
         ``(N, n_features_in_)`` in the fitted scale (0-255 by default) named
-        ``pixels`` and returns ``probabilities`` ``(N, n_classes)``, columns
-        in the order of ``classes_``. ONNX files carry ``classes_`` (and, for
-        exactly the classes 0-9, the Fashion-MNIST names) as metadata. Input
+        ``pixels`` (float32, or uint8 with ``input_dtype='uint8'``) and
+        returns ``probabilities`` ``(N, n_classes)``, columns in the order of
+        ``classes_``. ONNX files carry ``classes_`` (and, for exactly the
+        classes 0-9, the Fashion-MNIST names), the input dtype,
+        ``pixel_range`` and ``image_shape`` as metadata. Input
         checks stay in the library; ``quantize=True`` models export their
         float network unless ``int8_calibration`` is given. See
         :mod:`fashionclf.export`.
@@ -1100,6 +1162,12 @@ class FashionCNNClassifier(ClassifierMixin, BaseEstimator):
             ``fit`` (training images, not the ones to be scored). It predicts
             as the float file does to within int8 rounding, about twice as
             fast on CPUs with VNNI (see the user guide's export page).
+        input_dtype : {'float32', 'uint8'}, default='float32'
+            The dtype of the file's input: float32 rows, or the uint8 rows
+            that :func:`~fashionclf.fetch_fashion_mnist` and
+            :func:`~fashionclf.datasets.read_images` return (cast to float inside the
+            file; needs a ``pixel_range`` within 0-255). A file takes one
+            dtype: ONNX Runtime refuses the other.
 
         Returns
         -------
@@ -1120,6 +1188,7 @@ class FashionCNNClassifier(ClassifierMixin, BaseEstimator):
             classes=list(self.classes_),
             class_names=fashion_class_names(self.classes_),
             int8_calibration=rows,
+            input_dtype=input_dtype,
         )
 
     def _export(self) -> dict[str, Any]:

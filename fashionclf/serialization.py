@@ -4,12 +4,9 @@
 the parameters, classes and training state as JSON in its metadata
 (:mod:`fashionclf._estimator.tensorfile`). Reading one parses JSON and copies
 bytes; there is no unpickler at all, and any safetensors tool can list its
-tensors. :func:`read_model_file` also reads the files of fashionclf 0.1 (a
-``torch.save`` archive of plain containers, strings, numbers and tensors)
-with ``torch.load(weights_only=True)``, whose restricted unpickler refuses
-any other object. Either way opening a model file never executes code.
-(Pickle/joblib files of a fitted estimator also work, but may run code when
-loaded: open them only from trusted sources.)
+tensors, so opening a model file never executes code. (Pickle/joblib files
+of a fitted estimator also work, but may run code when loaded: open them
+only from trusted sources.)
 """
 
 from __future__ import annotations
@@ -18,9 +15,8 @@ import importlib
 import inspect
 import json
 import os
-import warnings
-import zipfile
 from collections.abc import Sequence
+from numbers import Integral
 from pathlib import Path
 from typing import Any
 
@@ -37,17 +33,18 @@ from .exceptions import ModelFileError
 
 __all__ = [
     "FILE_BOUNDS",
-    "MIN_TORCH",
+    "check_int8_numbers",
     "check_tensors",
     "read_model_file",
     "read_payload",
+    "saved_bytes",
+    "size_beyond_bounds",
     "write_model_file",
     "write_payload",
 ]
 
 _FORMAT = "fashionclf.FashionCNNClassifier"
-_FORMAT_VERSION = 2  # a safetensors file; version 1 was a torch.save zip archive
-_ZIP_VERSION = 1
+_FORMAT_VERSION = 2  # a safetensors file (version 1, a zip archive, was never released)
 _TUPLE_PARAMS = ("image_shape", "pixel_range", "width", "convs_per_block")
 
 
@@ -78,9 +75,8 @@ def write_model_file(
     training_state : bool, default=True
         Store what ``partial_fit`` needs to continue exactly (optimizer
         state, schedule position, seed). ``False`` keeps only what prediction
-        needs: a file about a third the size, which loads like a file written
-        before the training state was stored (``partial_fit`` then starts a
-        fresh optimizer).
+        needs: a file about a third the size (``partial_fit`` on the loaded
+        model then starts a fresh optimizer).
     """
     params = {
         **{k: v for k, v in params.items() if not k.startswith("init_from__")},
@@ -140,9 +136,8 @@ def write_payload(payload: dict[str, Any], path: str | os.PathLike[str]) -> None
 def read_payload(path: str | os.PathLike[str]) -> dict[str, Any]:
     """Return a model file's payload as stored, before any check of its content.
 
-    Safetensors files and fashionclf 0.1's zip archives alike; neither runs
-    code. Raises :class:`ModelFileError` when the container itself is not one
-    of them or exceeds :data:`FILE_BOUNDS`.
+    Reading runs no code. Raises :class:`ModelFileError` when the container
+    is not a safetensors file or exceeds :data:`FILE_BOUNDS`.
     """
     path = Path(path)
     size = path.stat().st_size
@@ -151,10 +146,6 @@ def read_payload(path: str | os.PathLike[str]) -> dict[str, Any]:
             f"{path}: {size:,} bytes; a model file may hold at most "
             f"{FILE_BOUNDS['file_bytes']:,}."
         )
-    with open(path, "rb") as fh:
-        is_zip = fh.read(2) == b"PK"
-    if is_zip:
-        return _read_zip(path)
     try:
         payload, _ = read_tree(
             path,
@@ -165,51 +156,29 @@ def read_payload(path: str | os.PathLike[str]) -> dict[str, Any]:
         raise _not_a_model_file(
             path, f"{type(exc).__name__}: {first_line(exc)}"
         ) from exc
-    _check_version(payload, _FORMAT_VERSION, path)
+    _check_version(payload, path)
     return payload
 
 
-def _read_zip(path: Path) -> dict[str, Any]:
-    """Read a fashionclf 0.1 model file: a ``torch.save`` zip, weights-only."""
-    _check_torch_version()
-    _check_archive(path)
-    try:
-        with warnings.catch_warnings():  # torch warns about foreign pickle protocols
-            warnings.simplefilter("ignore", UserWarning)
-            payload = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # the restricted unpickler refused, or bad data
-        raise _not_a_model_file(
-            path,
-            f"{type(exc).__name__}: {first_line(exc)}",
-            refused="Files that need the full pickle machinery",
-        ) from exc
-    _check_version(payload, _ZIP_VERSION, path)
-    return payload
-
-
-def _not_a_model_file(
-    path: Path, detail: str, refused: str = "Pickle files"
-) -> ModelFileError:
+def _not_a_model_file(path: Path, detail: str) -> ModelFileError:
     """Return the one refusal of a file that is no fashionclf model, saying why."""
     return ModelFileError(
-        f"{path}: not a fashionclf weights-only model file ({detail}). {refused} "
+        f"{path}: not a fashionclf weights-only model file ({detail}). Pickle files "
         "are refused because opening them can execute code; fashionclf reads only "
         "files written by FashionCNNClassifier.save."
     )
 
 
-def _check_version(payload: Any, version: int, path: Path) -> None:
+def _check_version(payload: Any, path: Path) -> None:
     if not isinstance(payload, dict) or payload.get("format") != _FORMAT:
         raise ModelFileError(
             f"{path}: holds no '{_FORMAT}' model; expected a file written by "
             "FashionCNNClassifier.save."
         )
-    if payload.get("format_version") != version:
+    if payload.get("format_version") != _FORMAT_VERSION:
         raise ModelFileError(
-            f"{path}: format version {payload.get('format_version')!r} in a "
-            f"{'zip archive' if version == _ZIP_VERSION else 'safetensors file'}; "
-            f"this fashionclf reads version {_FORMAT_VERSION} (safetensors) and "
-            f"{_ZIP_VERSION} (zip)."
+            f"{path}: format version {payload.get('format_version')!r}; this "
+            f"fashionclf reads version {_FORMAT_VERSION}."
         )
 
 
@@ -244,9 +213,7 @@ def read_model_file(
     """Read and check a model file without unpickling code.
 
     The file is treated as untrusted: it must be a safetensors file whose
-    header and tensor count lie within :data:`FILE_BOUNDS` (or, for files of
-    fashionclf 0.1, a zip archive of uncompressed records within those
-    limits, checked before anything is unpickled); the parameters it
+    header and tensor count lie within :data:`FILE_BOUNDS`; the parameters it
     declares must lie within :data:`FILE_BOUNDS`; a user network it names
     is imported only if listed in ``trusted_modules``; its tensors must match
     the architecture it declares, built on torch's ``meta`` device (no
@@ -257,8 +224,8 @@ def read_model_file(
 
     What is restored: the weights, the optimizer state, the learning-rate
     schedule's position and the seed, so ``partial_fit`` continues exactly
-    as on the saved model (files written before these were stored load with
-    a fresh optimizer); ``history_`` has one row per trained epoch holding
+    as on the saved model (files saved with ``training_state=False`` load
+    with a fresh optimizer); ``history_`` has one row per trained epoch holding
     only its number (losses are not stored); ``checkpoint_path`` and
     ``num_threads`` are ``None`` and the device is the CPU.
 
@@ -283,9 +250,8 @@ def read_model_file(
         ``path`` does not exist.
     ModelFileError
         The file is not a fashionclf weights-only model (e.g. a pickle, which
-        is refused rather than executed), exceeds the limits, names an
-        untrusted module, or (for zip archives) the installed torch is older
-        than ``MIN_TORCH``.
+        is refused rather than executed), exceeds the limits, or names an
+        untrusted module.
     """
     path = Path(path)
     trusted_modules = _check_trusted(trusted_modules)
@@ -309,14 +275,10 @@ def read_model_file(
         ) from exc
 
 
-#: torch versions before this have known flaws in ``torch.load(weights_only=True)``
-#: (CVE-2025-32434, fixed in 2.6; CVE-2026-24747, fixed in 2.10).
-MIN_TORCH = (2, 10)
-
 #: Limits on what a model file may declare; a file beyond them is refused.
 FILE_BOUNDS: dict[str, int] = {
-    "file_bytes": 512 * 2**20,  # the file (zip: its uncompressed records)
-    "records": 4096,  # tensors (zip: records)
+    "file_bytes": 512 * 2**20,
+    "records": 4096,  # tensors
     "header_bytes": MAX_HEADER_BYTES,  # a safetensors file's JSON header
     "json_chars": 65536,
     "n_blocks": 8,
@@ -329,45 +291,6 @@ FILE_BOUNDS: dict[str, int] = {
 }
 
 
-def _check_torch_version() -> None:
-    parts = []
-    for piece in torch.__version__.split("+")[0].split(".")[:2]:
-        digits = "".join(ch for ch in piece if ch.isdigit())
-        parts.append(int(digits or 0))
-    if tuple(parts) < MIN_TORCH:
-        raise ModelFileError(
-            f"torch {torch.__version__} is installed; loading model files needs "
-            f"torch >= {'.'.join(map(str, MIN_TORCH))}, whose weights-only loader has "
-            "no known code-execution flaw. Upgrade torch."
-        )
-
-
-def _check_archive(path: Path) -> None:
-    """Refuse anything but a zip of stored (uncompressed) records within limits."""
-    try:
-        with zipfile.ZipFile(path) as archive:
-            infos = archive.infolist()
-    except (zipfile.BadZipFile, OSError, ValueError) as exc:
-        raise _not_a_model_file(path, f"not a zip archive: {first_line(exc)}") from exc
-    if len(infos) > FILE_BOUNDS["records"]:
-        raise ModelFileError(
-            f"{path}: {len(infos)} records; a model file has at most "
-            f"{FILE_BOUNDS['records']}."
-        )
-    compressed = [i.filename for i in infos if i.compress_type != zipfile.ZIP_STORED]
-    if compressed:
-        raise ModelFileError(
-            f"{path}: record {compressed[0]!r} is compressed; model files written by "
-            "FashionCNNClassifier.save store records uncompressed."
-        )
-    total = sum(i.file_size for i in infos)
-    if total > FILE_BOUNDS["file_bytes"]:
-        raise ModelFileError(
-            f"{path}: records total {total:,} bytes; a model file may hold at most "
-            f"{FILE_BOUNDS['file_bytes']:,}."
-        )
-
-
 def _json(payload: dict, key: str):
     text = payload[key]
     if not isinstance(text, str) or len(text) > FILE_BOUNDS["json_chars"]:
@@ -378,24 +301,47 @@ def _json(payload: dict, key: str):
     return json.loads(text)  # RecursionError on deep nesting: caught by the caller
 
 
-def _check_bounds(params: dict, image_shape: tuple[int, ...], path: Path) -> None:
-    """Refuse architecture sizes beyond FILE_BOUNDS before building anything."""
+def size_beyond_bounds(
+    params: dict, image_shape: Sequence[int]
+) -> tuple[str, Any] | None:
+    """Return the first ``(size, value)`` beyond :data:`FILE_BOUNDS`, or None.
+
+    One set of limits for ``fit`` (which refuses such a model before
+    training) and for reading a file (which refuses it before building
+    anything), so every model ``save`` writes can be loaded.
+    """
     checks = [(k, params.get(k)) for k in ("n_blocks", "dense_units")]
     for key in ("width", "convs_per_block"):
         value = params.get(key)
         values = value if isinstance(value, tuple | list) else [value]
         checks += [(key, v) for v in values]
-    if len(image_shape) != 3:
-        raise ModelFileError(f"{path}: image_shape {image_shape} is not (C, H, W).")
     checks += [("channels", image_shape[0])]
     checks += [("side", v) for v in image_shape[1:]]
     for key, value in checks:
-        ok = isinstance(value, int) and 1 <= value <= FILE_BOUNDS[key]
+        ok = isinstance(value, Integral) and 1 <= int(value) <= FILE_BOUNDS[key]
         if not ok:
-            raise ModelFileError(
-                f"{path}: declares {key}={value!r}; a model file may declare at most "
-                f"{FILE_BOUNDS[key]} (a positive int)."
-            )
+            return key, value
+    return None
+
+
+def _check_bounds(params: dict, image_shape: tuple[int, ...], path: Path) -> None:
+    """Refuse architecture sizes beyond FILE_BOUNDS before building anything."""
+    if len(image_shape) != 3:
+        raise ModelFileError(f"{path}: image_shape {image_shape} is not (C, H, W).")
+    beyond = size_beyond_bounds(params, image_shape)
+    if beyond is not None:
+        key, value = beyond
+        raise ModelFileError(
+            f"{path}: declares {key}={value!r}; a model file may declare at most "
+            f"{FILE_BOUNDS[key]} (a positive int)."
+        )
+
+
+def saved_bytes(module: torch.nn.Module) -> int:
+    """Bytes a model file of ``module`` holds: its state and two optimizer moments."""
+    state = sum(t.numel() * t.element_size() for t in module.state_dict().values())
+    moments = sum(2 * p.numel() * p.element_size() for p in module.parameters())
+    return state + moments
 
 
 def _params(payload: dict, path: Path, trusted: Sequence[str]) -> dict[str, Any]:
@@ -501,6 +447,8 @@ def _exported(payload: dict, params: dict, path: Path) -> dict[str, Any]:
         raise ModelFileError(
             f"{path}: 'quantized_state' is not a dict of named int8 tensors."
         )
+    if quantized is not None:
+        check_int8_numbers(quantized, path)
     n_epochs = payload.get("n_epochs", 0)
     if not (isinstance(n_epochs, int) and 0 <= n_epochs <= FILE_BOUNDS["epochs"]):
         raise ModelFileError(
@@ -512,7 +460,8 @@ def _exported(payload: dict, params: dict, path: Path) -> dict[str, Any]:
     fitted = FittedState(
         n_classes=len(classes),
         image_shape=image_shape,
-        # files from before the schedule was stored: one step per epoch
+        # saved with training_state=False: partial_fit starts a schedule of
+        # one step per epoch
         schedule_steps=training.get("lr_total_steps", params["max_epochs"]),
         seed=training.get("seed", 0),
         mean=float(state.get("mean", torch.tensor(0.0))),
@@ -521,13 +470,30 @@ def _exported(payload: dict, params: dict, path: Path) -> dict[str, Any]:
     return {
         "classes": np.asarray(classes),
         "n_features_in": n_features_in,
-        "feature_names_in": _json(payload, "feature_names_in"),
+        "feature_names_in": _feature_names(payload, n_features_in, path),
         "image_shape": image_shape,
         "fitted": fitted,
         "net": {"module": state, **{k: v for k, v in training.items() if k != "seed"}},
         "history": [{"epoch": i + 1} for i in range(n_epochs)],
         "int8": quantized,
     }
+
+
+def _feature_names(payload: dict, n_features_in: int, path: Path) -> list | None:
+    """Check the file's column names: None, or ``n_features_in`` strings."""
+    names = _json(payload, "feature_names_in")
+    ok = names is None or (
+        isinstance(names, list)
+        and len(names) == n_features_in
+        and all(isinstance(n, str) for n in names)
+    )
+    if not ok:
+        shown = repr(names)[:80]
+        raise ModelFileError(
+            f"{path}: 'feature_names_in' is {shown}; expected null or a list of "
+            f"n_features_in={n_features_in} column names (strings)."
+        )
+    return names
 
 
 def _classes(classes, path: Path) -> list:
@@ -559,7 +525,7 @@ _MAX_STEPS = 2**40
 
 def _training(training, path: Path) -> dict[str, Any]:
     """Seed, schedule position and optimizer state (checked against the net later)."""
-    if training is None:  # files written before the training state was stored
+    if training is None:  # saved with training_state=False
         return {}
     if not isinstance(training, dict):
         raise ModelFileError(f"{path}: 'training' is not a dict.")
@@ -578,6 +544,62 @@ def _training(training, path: Path) -> dict[str, Any]:
             f"{path}: its optimizer state does not match the network's parameters."
         )
     return dict(training)
+
+
+#: Zero points an int8 network may hold: qint8 weights, quint8 activations.
+_ZERO_POINTS = {torch.qint8: (-128, 127), torch.quint8: (0, 255)}
+_ACTIVATION_ZERO_POINTS = (-128, 255)
+
+
+def check_int8_numbers(state: dict[str, Any], path) -> None:
+    """Refuse an int8 state whose numbers cannot be a calibrated network's.
+
+    Every float (biases, batch-norm statistics, the standardization mean and
+    std, activation scales) must be finite; scales and the std positive;
+    zero points within their integer type (activations: -128 to 255). Checked
+    before any graph is built, as :func:`check_tensors` checks float weights.
+    """
+
+    def refuse(name: str, what: str) -> ModelFileError:
+        return ModelFileError(
+            f"{path}: its int8 state holds {what} in {name!r}; a calibrated int8 "
+            "network has finite scales, biases and statistics, positive scales "
+            "and zero points within their integer type. Quantize the model again."
+        )
+
+    def walk(name: str, value: Any) -> None:
+        if isinstance(value, tuple | list):
+            for i, item in enumerate(value):
+                walk(f"{name}[{i}]", item)
+            return
+        if not isinstance(value, torch.Tensor):
+            return
+        if value.is_quantized:
+            if value.qscheme() == torch.per_channel_affine:
+                scales = value.q_per_channel_scales()
+                zeros = value.q_per_channel_zero_points()
+            else:
+                scales = torch.tensor([value.q_scale()])
+                zeros = torch.tensor([value.q_zero_point()])
+            if not (torch.isfinite(scales).all() and (scales > 0).all()):
+                raise refuse(name, "a non-finite or non-positive scale")
+            low, high = _ZERO_POINTS.get(value.dtype, (-(2**31), 2**31 - 1))
+            if zeros.numel() and not (low <= zeros.min() and zeros.max() <= high):
+                raise refuse(name, f"a zero point outside [{low}, {high}]")
+            return
+        leaf = name.rsplit(".", 1)[-1]
+        if value.is_floating_point():
+            if not torch.isfinite(value).all():
+                raise refuse(name, "NaN or inf")
+            if ("scale" in leaf or leaf == "std") and not (value > 0).all():
+                raise refuse(name, "a non-positive scale or std")
+        elif "zero_point" in leaf and value.numel():
+            low, high = _ACTIVATION_ZERO_POINTS
+            if not (low <= value.min() and value.max() <= high):
+                raise refuse(name, f"a zero point outside [{low}, {high}]")
+
+    for key, value in state.items():
+        walk(key, value)
 
 
 def check_tensors(skeleton: torch.nn.Module, exported: dict[str, Any], path) -> None:

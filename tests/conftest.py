@@ -71,20 +71,6 @@ def tiny_cnn(**kw):
     return FashionCNNClassifier(**{**TINY, **kw})
 
 
-def zip_model_file(path, dest):
-    """Rewrite the model file at ``path`` in fashionclf 0.1's format at ``dest``.
-
-    A ``torch.save`` zip archive of the same payload, format version 1: what
-    ``load`` must keep reading.
-    """
-    from fashionclf.serialization import read_payload
-
-    payload = read_payload(path)
-    payload["format_version"] = 1
-    torch.save(payload, dest)
-    return dest
-
-
 def checks_cnn(**kw):
     """A configuration for arbitrary tabular data: 1x1 'images', no scaling."""
     params = dict(

@@ -30,7 +30,7 @@ from fashionclf.datasets.formats import KAGGLE_COLUMNS, write_idx
 from fashionclf.serialization import read_payload, write_payload
 from fashionclf.tuning import open_study, run_study, search_space
 
-from .conftest import tiny_cnn, zip_model_file
+from .conftest import tiny_cnn
 
 HEADER = ",".join(KAGGLE_COLUMNS)
 ROW = "1," + ",".join(["0"] * 784)
@@ -110,20 +110,6 @@ def _payload_file(t, m, **changes):
     payload.update({k: v for k, v in changes.items() if k not in params})
     write_payload(payload, t / "crafted.pt")
     return t / "crafted.pt"
-
-
-def _deflated(t, m):
-    import zipfile
-
-    m.save(t / "new.pt")
-    zip_model_file(t / "new.pt", t / "m.pt")
-    with (
-        zipfile.ZipFile(t / "m.pt") as src,
-        zipfile.ZipFile(t / "z.pt", "w", zipfile.ZIP_DEFLATED) as dst,
-    ):
-        for info in src.infolist():
-            dst.writestr(info.filename, src.read(info))
-    return t / "z.pt"
 
 
 def _image(t, name, make):
@@ -514,12 +500,6 @@ ROWS = [
         lambda t, m: load_model(t / "none.pt"),
         FileNotFoundError,
         "no such model file",
-    ),
-    (
-        "load-compressed-records",
-        lambda t, m: load_model(_deflated(t, m)),
-        ModelFileError,
-        "is compressed",
     ),
     (
         "load-huge-dense-layer",

@@ -628,3 +628,147 @@ def test_tune_without_a_completed_trial_writes_nothing(tmp_path, capsys, monkeyp
     assert main([*args, "--best-out", "best.json"]) == 2
     assert "no completed trial" in _err(capsys)
     assert not (tmp_path / "best.json").exists()
+
+
+def _labelled_csv(path, n=80):
+    X, y = load_sample(subset="test", return_X_y=True, as_frame=True)
+    pd.concat([y, X], axis=1).iloc[:n].to_csv(path, index=False)
+    return path
+
+
+@pytest.mark.parametrize("flag", ["--data", "--params"])
+def test_train_refuses_an_out_that_is_one_of_its_inputs(flag, tmp_path, capsys):
+    data = _labelled_csv(tmp_path / "mydata.csv")
+    params = tmp_path / "p.json"
+    params.write_text('{"max_epochs": 1}')
+    before = {p: p.read_bytes() for p in (data, params)}
+    target = data if flag == "--data" else params
+    args = ["train", "--data", str(data), "--params", str(params), "--quiet"]
+    assert main([*args, "--out", str(target)]) == 2
+    assert re.search(rf"--out .* is also {flag} ", _err(capsys))
+    assert {p: p.read_bytes() for p in (data, params)} == before
+
+
+def test_train_refuses_an_out_folder_before_training(tmp_path, capsys, monkeypatch):
+    from fashionclf import FashionCNNClassifier
+
+    fits = []
+    monkeypatch.setattr(FashionCNNClassifier, "fit", lambda self, *a: fits.append(1))
+    (tmp_path / "models").mkdir()
+    args = ["train", "--sample", "--preset", "tiny", "--quiet"]
+    assert main([*args, "--out", str(tmp_path / "models")]) == 2
+    assert "is a folder; expected a model file name" in _err(capsys)
+    assert fits == []
+
+
+def test_a_save_that_fails_after_training_keeps_the_model(
+    tmp_path, capsys, monkeypatch
+):
+    """A full disk while saving: one line, exit 1, the model written elsewhere."""
+    from fashionclf import FashionCNNClassifier
+
+    real_save = FashionCNNClassifier.save
+    out = tmp_path / "m.pt"
+
+    def save(self, path, **kw):
+        if str(path) == str(out):
+            raise OSError(28, "No space left on device")
+        return real_save(self, path, **kw)
+
+    monkeypatch.setattr(FashionCNNClassifier, "save", save)
+    monkeypatch.setenv("TMPDIR", str(tmp_path / "tmp"))
+    (tmp_path / "tmp").mkdir()
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", None)  # TMPDIR is read again
+    args = ["train", "--sample", "--preset", "tiny", "--quiet", "--max-epochs", "1"]
+    assert main([*args, "--out", str(out)]) == 1
+    captured = capsys.readouterr()
+    assert "could not save to" in captured.err and "No space left" in captured.err
+    rescued = list((tmp_path / "tmp").glob("fashionclf-unsaved-*.pt"))
+    assert len(rescued) == 1 and str(rescued[0]) in captured.err
+    assert FashionCNNClassifier.load(rescued[0]).classes_.tolist() == list(range(10))
+    assert not out.exists()
+
+
+def _deep(n):
+    return "[" * n + "]" * n
+
+
+@pytest.mark.parametrize(
+    ("extra", "code", "match"),
+    [
+        (["--set", "lr=1e10"], 1, r"loss became nan in epoch 1|training diverged"),
+        (["--set", 'callbacks=["x"]'], 2, r"callbacks takes Python objects"),
+        (["--set", f"width={_deep(5000)}"], 2, r"--set width: nested too deeply"),
+        (["--set", f"width={_deep(40)}"], 2, r"width nested more than 16 levels"),
+        (["--params", "deep.json"], 2, r"--params deep.json: .*expected a JSON file"),
+    ],
+    ids=[
+        "lr-1e10",
+        "callbacks-text",
+        "width-5000-deep",
+        "width-40-deep",
+        "params-deep",
+    ],
+)
+def test_train_parameter_mistakes_end_in_one_line(
+    extra, code, match, tmp_path, capsys, monkeypatch
+):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "deep.json").write_text(_deep(100_000))
+    args = ["train", "--sample", "--preset", "tiny", "--quiet", "--max-epochs", "1"]
+    assert main([*args, *extra, "--out", str(tmp_path / "m.pt")]) == code
+    err = _err(capsys)
+    assert re.search(match, err) and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_a_class_folder_with_a_non_utf8_name_gives_escaped_labels(tmp_path, capsys):
+    import os
+
+    X, y = load_sample(subset="test", return_X_y=True)
+    root = tmp_path / "shop"
+    for name, code in ((b"chaussure_\xe9", 9), (b"bottes", 1)):
+        folder = os.path.join(os.fsencode(root), name)
+        os.makedirs(folder)
+        for i, row in enumerate(X[y == code][:20]):
+            picture = Image.fromarray(255 - row.reshape(28, 28)).resize((56, 56))
+            picture.convert("RGB").save(os.path.join(folder, b"%d.png" % i))
+    model = tmp_path / "shop.pt"
+    args = ["train", "--data", str(root), "--preset", "tiny", "--quiet"]
+    assert main([*args, "--max-epochs", "2", "--out", str(model)]) == 0
+    shot = tmp_path / "shot.png"
+    Image.fromarray(255 - X[y == 9][0].reshape(28, 28)).convert("RGB").save(shot)
+    out = tmp_path / "p.csv"
+    assert main(["predict", str(model), str(shot), "--out", str(out)]) == 0
+    table = pd.read_csv(out)
+    assert set(table.columns) >= {"proba_chaussure_\\xe9", "proba_bottes"}
+    assert table["label"][0] in ("chaussure_\\xe9", "bottes")
+
+
+def test_predict_skips_a_picture_with_a_truncated_exif_chunk(
+    model_file, png, tmp_path, capsys
+):
+    import struct
+    import zlib
+
+    data = png.read_bytes()
+    body = b"eXIf" + b"MM\x00*"
+    chunk = struct.pack(">I", 4) + body + struct.pack(">I", zlib.crc32(body))
+    (tmp_path / "bad.png").write_bytes(data[:33] + chunk + data[33:])
+    out = tmp_path / "p.csv"
+    code = main(
+        [
+            "predict",
+            str(model_file),
+            str(tmp_path / "bad.png"),
+            str(png),
+            "--out",
+            str(out),
+        ]
+    )
+    assert code == 1
+    err = capsys.readouterr().err
+    assert "skipped" in err and "bad.png: its EXIF block is unreadable" in err
+    assert pd.read_csv(out)["source"].tolist() == [str(png)]

@@ -4,7 +4,9 @@ import hashlib
 import json
 from importlib.resources import files
 
+import numpy as np
 import pandas as pd
+import pytest
 
 from fashionclf import FashionCNNClassifier, read_kaggle_csv
 from fashionclf.cli import main
@@ -56,3 +58,35 @@ def test_predict_without_an_input_says_what_it_expects(tmp_path, capsys):
     assert main(["predict", str(tmp_path / "shot.png")]) == 2
     err = capsys.readouterr().err
     assert "no input; expected MODEL INPUT [INPUT ...], or --pretrained" in err
+
+
+def test_tampered_shipped_weights_are_refused(tmp_path, monkeypatch, capsys):
+    """Two rows of the head swapped: the file still parses, its sha256 differs."""
+    import shutil
+
+    import fashionclf.classifier
+    from fashionclf import ModelFileError
+    from fashionclf.serialization import read_payload, write_payload
+
+    package = files("fashionclf")
+    (tmp_path / "data").mkdir()
+    shutil.copy(package / "data/pretrained.json", tmp_path / "data/pretrained.json")
+    payload = read_payload(package / "data/pretrained.safetensors")
+    head = sorted(k for k in payload["state_dict"] if k.endswith("weight"))[-1]
+    weight = payload["state_dict"][head]
+    weight[[0, 1]] = weight[[1, 0]].clone()
+    write_payload(payload, tmp_path / "data/pretrained.safetensors")
+    monkeypatch.setattr(fashionclf.classifier, "files", lambda package: tmp_path)
+    with pytest.raises(
+        ModelFileError, match=r"the model card .* says 7530c057.*altered"
+    ):
+        FashionCNNClassifier.pretrained()
+    rows = tmp_path / "rows.csv"
+    pd.DataFrame(np.zeros((2, 784), np.uint8)).to_csv(rows, index=False)
+    assert (
+        main(["predict", "--pretrained", str(rows), "--out", str(tmp_path / "p.csv")])
+        != 0
+    )
+    err = capsys.readouterr().err
+    assert "altered or damaged" in err and "94.40%" not in err
+    assert not (tmp_path / "p.csv").exists()

@@ -11,7 +11,7 @@ from fashionclf import FashionCNNClassifier, ModelFileError, load_model, save_mo
 from fashionclf._estimator.quantization import quantized_engine
 from fashionclf.serialization import read_payload, write_payload
 
-from .conftest import tiny_cnn, zip_model_file
+from .conftest import tiny_cnn
 
 
 @pytest.fixture(scope="module")
@@ -51,13 +51,10 @@ def test_pickle_round_trip_is_identical_and_quiet(int8_model, sample):
     assert int8_model.int8_network_._graph is not None  # the original is untouched
 
 
-@pytest.mark.parametrize("container", ["safetensors", "zip of fashionclf 0.1"])
-def test_model_file_round_trip(int8_model, sample, tmp_path, container):
+def test_model_file_round_trip(int8_model, sample, tmp_path):
     Xt = sample[2][:50]
     save_model(int8_model, tmp_path / "m.pt")
     path = tmp_path / "m.pt"
-    if container != "safetensors":
-        path = zip_model_file(path, tmp_path / "old.pt")
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # loads quietly
         loaded = load_model(path)
@@ -73,6 +70,56 @@ def test_model_file_with_foreign_int8_tensors_is_refused(int8_model, tmp_path):
     payload["quantized_state"].pop(next(iter(payload["quantized_state"])))
     write_payload(payload, tmp_path / "bad.pt")
     with pytest.raises(ModelFileError, match=r"bad.pt: its int8 tensors do not match"):
+        load_model(tmp_path / "bad.pt")
+
+
+def _first(state, test):
+    return next(k for k, v in state.items() if test(k, v))
+
+
+def _nan_bias(state):
+    key = _first(state, lambda k, v: k.endswith(".bias") and torch.is_tensor(v))
+    state[key] = torch.full_like(state[key], float("nan"))
+
+
+def _nan_output_scale(state):
+    key = [k for k, v in state.items() if k.endswith("scale_0")][-1]
+    state[key] = torch.tensor(float("nan"))
+
+
+def _nan_std(state):
+    state["std"] = torch.tensor(float("nan"))
+
+
+def _zero_points_1000(state):
+    key = _first(state, lambda k, v: torch.is_tensor(v) and v.dtype == torch.qint8)
+    w = state[key]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        state[key] = torch._make_per_channel_quantized_tensor(
+            w.int_repr(),
+            w.q_per_channel_scales(),
+            w.q_per_channel_zero_points() + 1000,
+            w.q_per_channel_axis(),
+        )
+
+
+@pytest.mark.parametrize(
+    ("edit", "match"),
+    [
+        (_nan_bias, r"NaN or inf in 'net\..*bias'"),
+        (_nan_output_scale, r"NaN or inf in '.*scale_0'"),
+        (_nan_std, r"NaN or inf in 'std'"),
+        (_zero_points_1000, r"a zero point outside \[-128, 127\]"),
+    ],
+    ids=["nan-conv-bias", "nan-output-scale", "nan-input-std", "zero-points-1000"],
+)
+def test_int8_state_with_invalid_numbers_is_refused(int8_model, tmp_path, edit, match):
+    save_model(int8_model, tmp_path / "m.pt")
+    payload = read_payload(tmp_path / "m.pt")
+    edit(payload["quantized_state"])
+    write_payload(payload, tmp_path / "bad.pt")
+    with pytest.raises(ModelFileError, match=r"bad.pt: its int8 state holds " + match):
         load_model(tmp_path / "bad.pt")
 
 

@@ -9,7 +9,7 @@ import torch
 from fashionclf import FashionCNNClassifier, ModelFileError, load_model, save_model
 from fashionclf.serialization import read_payload, write_payload
 
-from .conftest import tiny_cnn, zip_model_file
+from .conftest import tiny_cnn
 
 
 @pytest.fixture(scope="module")
@@ -46,30 +46,50 @@ def test_file_is_safetensors_that_other_tools_read(fitted, tmp_path):
     assert all(isinstance(v, torch.Tensor) for v in payload["state_dict"].values())
 
 
-def test_zip_files_of_fashionclf_0_1_still_load_exactly(fitted, small, tmp_path):
-    X, y, Xt, _ = small
-    fitted.save(tmp_path / "m.pt")
-    old = zip_model_file(tmp_path / "m.pt", tmp_path / "old.pt")
-    assert old.read_bytes().startswith(b"PK")
-    models = [FashionCNNClassifier.load(p) for p in (tmp_path / "m.pt", old)]
-    np.testing.assert_array_equal(*(m.predict_proba(Xt[:30]) for m in models))
-    assert models[0].get_params() == models[1].get_params()
-    names = np.array(["a", "b", "c"])[y[:200] % 3]
-    for model in models:  # the optimizer state came through both
-        model.partial_fit(X[:200], names)
-    np.testing.assert_array_equal(*(m.predict_proba(Xt[:30]) for m in models))
+def test_a_torch_zip_archive_is_not_a_model_file(fitted, tmp_path):
+    """Model files are safetensors only: a torch.save archive of the same payload
+    (the format of unreleased development versions) is refused, never unpickled."""
+    save_model(fitted, tmp_path / "m.pt")
+    torch.save(read_payload(tmp_path / "m.pt"), tmp_path / "zip.pt")
+    with pytest.raises(ModelFileError, match=r"zip.pt: not a fashionclf weights-only"):
+        load_model(tmp_path / "zip.pt")
 
 
-def test_a_zip_file_must_say_version_1_and_safetensors_version_2(fitted, tmp_path):
+def test_a_safetensors_file_must_say_version_2(fitted, tmp_path):
     save_model(fitted, tmp_path / "m.pt")
     payload = read_payload(tmp_path / "m.pt")
-    torch.save(payload, tmp_path / "zip2.pt")
-    with pytest.raises(ModelFileError, match=r"format version 2 in a zip archive"):
-        load_model(tmp_path / "zip2.pt")
     payload["format_version"] = 1
     write_payload(payload, tmp_path / "st1.pt")
-    with pytest.raises(ModelFileError, match=r"version 1 in a safetensors file"):
+    with pytest.raises(
+        ModelFileError, match=r"format version 1; this fashionclf reads version 2"
+    ):
         load_model(tmp_path / "st1.pt")
+
+
+def test_a_header_size_that_begins_with_pk_loads(fitted, small, tmp_path):
+    """A header of 0x4B50 bytes: the file's first two bytes are then b'PK'.
+
+    (One saved file in 8,192 had them when a zip reader took those bytes for
+    an archive.) A class label is padded until the header is exactly that size.
+    """
+    import copy
+    import struct
+
+    model = copy.deepcopy(fitted)
+
+    def header_size(pad):
+        model.classes_ = np.array(["a" * pad, "b", "c"], dtype=object)
+        model.save(tmp_path / "m.pt")
+        return struct.unpack("<Q", (tmp_path / "m.pt").read_bytes()[:8])[0]
+
+    start = 0x4B50 - header_size(1)
+    pad = next(p for p in range(start - 8, start + 9) if header_size(p) == 0x4B50)
+    header_size(pad)
+    assert (tmp_path / "m.pt").read_bytes()[:2] == b"PK"
+    loaded = load_model(tmp_path / "m.pt")
+    assert loaded.classes_.tolist() == ["a" * pad, "b", "c"]
+    Xt = small[2][:5]
+    np.testing.assert_array_equal(loaded.predict_proba(Xt), fitted.predict_proba(Xt))
 
 
 def test_hostile_safetensors_containers_are_refused_cheaply(fitted, tmp_path):
@@ -129,7 +149,7 @@ def test_mismatched_tensors_are_refused(fitted, tmp_path):
 
 
 def test_not_a_model(tmp_path):
-    torch.save({"hello": 1}, tmp_path / "other.pt")
+    write_payload({"hello": 1}, tmp_path / "other.pt")
     with pytest.raises(
         ModelFileError, match=r"holds no 'fashionclf.FashionCNNClassifier' model"
     ):
@@ -187,30 +207,6 @@ def _crafted(fitted, tmp_path, name="crafted.pt", **changes):
     return tmp_path / name
 
 
-def test_compressed_records_are_refused_before_inflating(fitted, tmp_path):
-    import tracemalloc
-    import zipfile
-
-    save_model(fitted, tmp_path / "new.pt")
-    zip_model_file(tmp_path / "new.pt", tmp_path / "m.pt")
-    bomb = tmp_path / "bomb.pt"
-    with (
-        zipfile.ZipFile(tmp_path / "m.pt") as src,
-        zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as dst,
-    ):
-        for info in src.infolist():
-            dst.writestr(info.filename, src.read(info))
-        dst.writestr("archive/data/99", bytes(64 * 2**20))  # inflates to 64 MiB
-    assert bomb.stat().st_size < 2**20
-    tracemalloc.start()
-    try:
-        with pytest.raises(ModelFileError, match=r"bomb.pt: record .* is compressed"):
-            load_model(bomb)
-        assert tracemalloc.get_traced_memory()[1] < 4 * 2**20
-    finally:
-        tracemalloc.stop()
-
-
 @pytest.mark.parametrize(
     ("changes", "match"),
     [
@@ -237,6 +233,22 @@ def test_compressed_records_are_refused_before_inflating(fitted, tmp_path):
             r"'state_dict' is not a dict of tensors",
         ),
         ({"quantized_state": [1, 2]}, r"'quantized_state' is not a dict of named int8"),
+        (
+            {"pixel_range": [0, float("inf")]},
+            r"pixel_range=\(0, inf\); expected .* finite",
+        ),
+        (
+            {"feature_names_in": '"pixel"'},
+            r"'feature_names_in' is 'pixel'; expected null or",
+        ),
+        (
+            {"feature_names_in": '["a", "b"]'},
+            r"a list of n_features_in=784 column names",
+        ),
+        (
+            {"feature_names_in": "[" + "1, " * 783 + "1]"},
+            r"'feature_names_in' is \[1, 1",
+        ),
         ({"classes": "[" * 100_000}, r"'classes' is not a JSON string of at most"),
         (
             {"classes": "[" * 5000 + "]" * 5000},
@@ -261,18 +273,6 @@ def test_a_file_never_chooses_where_a_refit_writes(small, tmp_path):
     assert loaded.checkpoint_path is None and loaded.num_threads is None
 
 
-def test_old_torch_is_refused_for_zip_files_only(fitted, small, tmp_path, monkeypatch):
-    """The weights-only unpickler's known flaws concern zip files, not safetensors."""
-    save_model(fitted, tmp_path / "m.pt")
-    zip_model_file(tmp_path / "m.pt", tmp_path / "old.pt")
-    monkeypatch.setattr(torch, "__version__", "2.5.1+cpu")
-    with pytest.raises(
-        ModelFileError, match=r"torch 2.5.1\+cpu .* needs torch >= 2.10"
-    ):
-        load_model(tmp_path / "old.pt")
-    assert load_model(tmp_path / "m.pt").predict(small[2][:3]).shape == (3,)
-
-
 def test_partial_fit_after_load_continues_as_the_saved_model(small, tmp_path):
     """Issue 12, bug 1: a loaded model used to restart its learning-rate schedule."""
     X, y, Xt, _ = small
@@ -295,7 +295,7 @@ def _rewrite(path, edit):
     write_payload(payload, path)
 
 
-def test_files_without_training_state_still_load(fitted, small, tmp_path):
+def test_files_without_training_state_load(fitted, small, tmp_path):
     fitted.save(tmp_path / "m.pt")
     _rewrite(tmp_path / "m.pt", lambda p: p.pop("training"))
     loaded = FashionCNNClassifier.load(tmp_path / "m.pt")
@@ -508,3 +508,52 @@ def test_a_file_claiming_millions_of_epochs_is_refused_cheaply(fitted, tmp_path)
     _rewrite(tmp_path / "m.pt", lambda p: p.update(n_epochs=2_000_000))
     with pytest.raises(ModelFileError, match=r"n_epochs=2000000.*at most 100000"):
         load_model(tmp_path / "m.pt")
+
+
+@pytest.mark.parametrize(
+    ("params", "match"),
+    [
+        (
+            dict(convs_per_block=17, width=2, n_blocks=1),
+            r"convs_per_block 17; expected at most 16",
+        ),
+        (dict(n_blocks=9, width=2), r"n_blocks 9; expected at most 8"),
+        (
+            dict(architecture="cnn", dense_units=70_000),
+            r"dense_units 70000; expected at most 65536",
+        ),
+        (
+            dict(n_blocks=8, width=32),
+            r"a network whose model file would hold [\d,]+ bytes; expected at most 536,870,912",
+        ),
+    ],
+    ids=["convs_per_block", "n_blocks", "dense_units", "file_bytes"],
+)
+def test_fit_refuses_before_training_what_no_model_file_holds(small, params, match):
+    """One set of limits: what save writes, load reads (FILE_BOUNDS)."""
+    X, y, _, _ = small
+    model = FashionCNNClassifier(max_epochs=1, **params)
+    with pytest.raises(ValueError, match=match):
+        model.fit(X[:50], y[:50])
+    assert not hasattr(model, "history_")  # refused before any epoch
+
+
+def test_the_largest_sizes_fit_saves_also_load(small, tmp_path):
+    X, y, Xt, _ = small
+    model = FashionCNNClassifier(
+        convs_per_block=16, n_blocks=1, width=2, max_epochs=1, batch_size=64
+    ).fit(X[:64], y[:64])
+    model.save(tmp_path / "m.pt")
+    loaded = load_model(tmp_path / "m.pt")
+    np.testing.assert_array_equal(
+        loaded.predict_proba(Xt[:3]), model.predict_proba(Xt[:3])
+    )
+
+
+def test_a_non_finite_pixel_range_is_refused_in_fit(small):
+    X, y, _, _ = small
+    with pytest.raises(
+        ValueError,
+        match=r"pixel_range=\(0, inf\); expected None or a \(low, high\) pair of finite",
+    ):
+        tiny_cnn(pixel_range=(0, float("inf"))).fit(X[:50], y[:50])

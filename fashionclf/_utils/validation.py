@@ -6,6 +6,7 @@ weights. Messages are worded by :func:`~.messages.expected_got`.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from numbers import Real
 
@@ -25,11 +26,12 @@ IMAGE_SHAPE: tuple[int, int, int] = (1, 28, 28)
 
 
 def check_pixel_range(owner: str, value) -> None:
-    """Refuse a ``pixel_range`` that is not None or a ``(low, high)`` pair."""
+    """Refuse a ``pixel_range`` that is not None or a finite ``(low, high)`` pair."""
     ok = value is None or (
         isinstance(value, tuple | list)
         and len(value) == 2
-        and all(isinstance(v, Real) for v in value)
+        and all(isinstance(v, Real) and not isinstance(v, bool) for v in value)
+        and all(math.isfinite(v) for v in value)
         and value[0] < value[1]
     )
     if not ok:
@@ -37,7 +39,7 @@ def check_pixel_range(owner: str, value) -> None:
             expected_got(
                 owner,
                 f"pixel_range={value!r}",
-                "None or a (low, high) pair of numbers with low < high",
+                "None or a (low, high) pair of finite numbers with low < high",
             )
         )
 

@@ -162,12 +162,7 @@ def train(args: argparse.Namespace) -> int:
     """Train a CNN preset and save it."""
     from ..presets import make_cnn
 
-    folder = Path(args.out).resolve().parent
-    if not folder.is_dir():  # before hours of training, not after
-        raise FileNotFoundError(
-            f"--out {args.out}: no such folder {folder}; create it first or choose "
-            "another path."
-        )
+    _check_out(args)  # before hours of training, not after
     preset, params = _train_params(args)
     over: dict = {
         "random_state": args.random_state,
@@ -183,12 +178,70 @@ def train(args: argparse.Namespace) -> int:
     clf.fit(X, y)
     if clf.interrupted_:  # Ctrl-C: never save a half-trained model as done
         raise KeyboardInterrupt
-    clf.save(args.out)
+    saved = _save_or_rescue(clf, args.out)
     print(
         f"trained '{preset}' on {len(X)} images in {len(clf.history_)} epochs; "
-        f"saved to {args.out}"
+        f"saved to {saved}"
     )
-    return 0
+    return 0 if saved == args.out else 1
+
+
+def _check_out(args: argparse.Namespace) -> None:
+    """Refuse an ``--out`` that is an input, a folder or unwritable, before a fit."""
+    out = Path(args.out).resolve()
+    for flag in ("data", "params"):
+        given = getattr(args, flag, None)
+        if given is not None and Path(given).resolve() == out:
+            raise ValueError(
+                f"--out {args.out} is also --{flag} {given}; expected a new file "
+                "name, so the input is not overwritten by the model."
+            )
+    if out.is_dir():
+        raise IsADirectoryError(
+            f"--out {args.out} is a folder; expected a model file name, e.g. "
+            f"{Path(args.out) / 'model.pt'}."
+        )
+    if not out.parent.is_dir():
+        raise FileNotFoundError(
+            f"--out {args.out}: no such folder {out.parent}; create it first or "
+            "choose another path."
+        )
+    if not os.access(out.parent, os.W_OK | os.X_OK):
+        raise PermissionError(
+            f"--out {args.out}: the folder {out.parent} is not writable; choose "
+            "another path."
+        )
+
+
+def _save_or_rescue(clf, out: str) -> str:
+    """Save to ``out``; if that fails, to a new file in the temp folder. Return where.
+
+    A fit that took hours is not thrown away because the disk filled up
+    meanwhile: the error is said in one line with where the model went.
+    """
+    import tempfile
+
+    try:
+        clf.save(out)
+        return out
+    except Exception as exc:  # a full disk: safetensors raises its own error
+        reason = f"{type(exc).__name__}: {first_line(exc)}"
+    fd, rescue = tempfile.mkstemp(prefix="fashionclf-unsaved-", suffix=".pt")
+    os.close(fd)
+    try:
+        clf.save(rescue)
+    except Exception as exc:  # whatever failed, say it
+        os.unlink(rescue)
+        raise OSError(
+            f"could not save the trained model to {out} ({reason}) nor to {rescue} "
+            f"({type(exc).__name__}: {first_line(exc)}); it is lost."
+        ) from exc
+    print(
+        f"fashionclf train: error: could not save to {out} ({reason}); the trained "
+        f"model was written to {rescue} instead",
+        file=sys.stderr,
+    )
+    return rescue
 
 
 def _train_params(args: argparse.Namespace) -> tuple[str, dict]:
@@ -202,7 +255,7 @@ def _train_params(args: argparse.Namespace) -> tuple[str, dict]:
     if args.params is not None:
         try:
             given = json.loads(Path(args.params).read_text())
-        except (OSError, ValueError) as exc:
+        except (OSError, ValueError, RecursionError) as exc:
             raise ValueError(
                 f"--params {args.params}: {first_line(exc)}; expected a JSON file "
                 "('fashionclf tune --best-out' writes one)."
@@ -223,6 +276,24 @@ def _train_params(args: argparse.Namespace) -> tuple[str, dict]:
             params[name.strip()] = json.loads(text)
         except ValueError:
             params[name.strip()] = text
+        except RecursionError as exc:
+            raise ValueError(
+                f"--set {name.strip()}: nested too deeply to read; expected a "
+                "number, text, or a short list or object."
+            ) from exc
+    for name, value in params.items():
+        if _depth(value) > _MAX_DEPTH:
+            raise ValueError(
+                f"train received {name} nested more than {_MAX_DEPTH} levels deep; "
+                "expected a number, text, or a short list or object."
+            )
+    objects = sorted(set(params) & {"callbacks", "module"})
+    if objects:
+        raise ValueError(
+            f"train received {objects[0]}={params[objects[0]]!r}; {objects[0]} "
+            "takes Python objects (a skorch callback, a torch.nn.Module), which a "
+            "command line cannot give: use the Python API for it."
+        )
     known = FashionCNNClassifier().get_params()
     unknown = sorted(set(params) - set(known))
     if unknown:
@@ -240,6 +311,25 @@ def _train_params(args: argparse.Namespace) -> tuple[str, dict]:
     else:
         preset = "default"
     return preset, params
+
+
+#: Deepest nesting of a parameter value read from --params or --set.
+_MAX_DEPTH = 16
+
+
+def _depth(value) -> int:
+    """Nesting depth of a JSON value (lists and objects), without recursion."""
+    deepest, stack = 0, [(value, 0)]
+    while stack:
+        item, level = stack.pop()
+        deepest = max(deepest, level)
+        if deepest > _MAX_DEPTH:
+            break
+        if isinstance(item, list | tuple):
+            stack += [(v, level + 1) for v in item]
+        elif isinstance(item, dict):
+            stack += [(v, level + 1) for v in item.values()]
+    return deepest
 
 
 def evaluate(args: argparse.Namespace) -> int:
@@ -426,8 +516,18 @@ def _is_csv(path: str) -> bool:
 
 
 def _text(path) -> str:
-    """Return a file name as text: bytes that are not UTF-8 become escapes."""
-    return os.fsencode(path).decode("utf-8", "backslashreplace")
+    """Return a file name or label as text: bytes that are not UTF-8 become escapes.
+
+    A class folder named in Latin-1 gives a label holding a surrogate escape,
+    which UTF-8 cannot write; it is written as a backslash escape.
+    """
+    text = path if isinstance(path, str) else os.fsdecode(path)
+    try:
+        return text.encode("utf-8", "surrogateescape").decode(
+            "utf-8", "backslashreplace"
+        )
+    except UnicodeEncodeError:  # a lone surrogate no file name decodes to
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 #: A spreadsheet reads a cell starting with one of these as a formula.
@@ -443,9 +543,10 @@ def _escape_cells(frame: pd.DataFrame) -> pd.DataFrame:
     import pandas as pd
 
     def escape(value):
-        if isinstance(value, str) and value.startswith(_FORMULA_START):
-            return "'" + value
-        return value
+        if not isinstance(value, str):
+            return value
+        value = _text(value)  # labels from a folder may hold undecodable bytes
+        return "'" + value if value.startswith(_FORMULA_START) else value
 
     frame.columns = [escape(str(c)) for c in frame.columns]
     for column in frame.columns:

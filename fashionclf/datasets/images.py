@@ -25,9 +25,13 @@ than any training image), and sharpening is off by default
 Files are treated as untrusted: only PNG, JPEG and (where Pillow reads it)
 WebP are opened, whatever the file name says; an image larger than
 :data:`MAX_IMAGE_PIXELS` is refused from its header before any pixel is
-decoded; 16-bit images are scaled (not clipped) to 8 bits; transparency
-(alpha, or a PNG ``tRNS`` colour) is composited onto the background; EXIF
-orientation is applied (phones store portrait shots sideways).
+decoded, and so is a JPEG of more than :data:`MAX_JPEG_SCANS` scans (its
+decoding time grows with each scan); an unreadable EXIF block is a
+:class:`DataFormatError`; 16-bit images are scaled (not clipped) to 8 bits;
+transparency (alpha below 255, or a PNG ``tRNS`` colour that some pixel has)
+is composited onto the background, while an alpha band that is opaque
+everywhere reads exactly as no alpha; EXIF orientation is applied (phones
+store portrait shots sideways).
 """
 
 from __future__ import annotations
@@ -47,6 +51,7 @@ __all__ = [
     "BACKGROUNDS",
     "FORMATS",
     "MAX_IMAGE_PIXELS",
+    "MAX_JPEG_SCANS",
     "fashion_mnist_image",
     "read_image_folder",
     "read_images",
@@ -222,7 +227,16 @@ def _convert(image, background: str, method: str) -> np.ndarray:
                         f"{MAX_IMAGE_PIXELS:,} pixels (e.g. 4096x4096). Downscale it "
                         "first."
                     )
-                upright = ImageOps.exif_transpose(img)  # phones store shots sideways
+                if img.format == "JPEG":
+                    _check_scans(image)
+                try:  # phones store shots sideways
+                    upright = ImageOps.exif_transpose(img)
+                except Exception as exc:  # any failure of it: a bad EXIF block
+                    raise DataFormatError(
+                        f"{image}: its EXIF block is unreadable "
+                        f"({type(exc).__name__}: {exc}); expected a well-formed "
+                        "image file."
+                    ) from exc
                 return _from_picture(upright, background, method, name)
     except DataFormatError:
         raise
@@ -238,6 +252,28 @@ def _convert(image, background: str, method: str) -> np.ndarray:
             f"{image}: not a readable image ({exc}); expected a "
             f"{', '.join(FORMATS[:-1])} or {FORMATS[-1]} file."
         ) from exc
+
+
+#: Most scans a JPEG may hold. Decode time grows with the scan count, not the
+#: pixel count (a progressive JPEG of a few hundred KiB can hold 40,000 empty
+#: scans); libjpeg-turbo's tools recommend a limit of 500. Encoders write 10.
+MAX_JPEG_SCANS = 256
+
+
+def _check_scans(path) -> None:
+    """Refuse a JPEG of more than :data:`MAX_JPEG_SCANS` scans, before decoding.
+
+    Counts the start-of-scan markers (``FF DA``): inside entropy-coded data an
+    ``FF`` byte is always followed by ``00``, so the count is never too low
+    (a scan of an embedded thumbnail counts too).
+    """
+    with open(path, "rb") as fh:
+        scans = fh.read().count(b"\xff\xda")
+    if scans > MAX_JPEG_SCANS:
+        raise DataFormatError(
+            f"{path}: a JPEG of {scans:,} scans; expected at most "
+            f"{MAX_JPEG_SCANS} (decoding time grows with each scan). Re-encode it."
+        )
 
 
 def _name(image) -> str:
@@ -302,34 +338,39 @@ def fashion_mnist_image(
             f"fashion_mnist_image received background={background!r}; expected one "
             f"of {list(BACKGROUNDS)}."
         )
-    transparent = _has_alpha(img)
+    transparent = _is_transparent(img)
     on = 0 if background == "dark" else 255  # transparency: a shot on white
-    flat = _flatten(img, on, mode="RGB")  # composited once, read twice
-    rgb = np.asarray(flat, dtype=np.float64)
-    corners = np.stack([rgb[0, 0], rgb[0, -1], rgb[-1, 0], rgb[-1, -1]])
+    flat = np.asarray(_flatten(img, on, mode="RGB"))  # composited once, read twice
+    corners = np.stack([flat[0, 0], flat[0, -1], flat[-1, 0], flat[-1, -1]])
     colour = np.full(3, float(on)) if transparent else np.median(corners, axis=0)
-    distance = np.sqrt(((rgb - colour) ** 2).sum(axis=2))
-    foreground = distance > TRIM_TOLERANCE * 255 * np.sqrt(3)
+    # squared distance from the background colour, one channel at a time in
+    # float32: a 4096x4096 picture needs two 64 MB planes, not 400 MB copies
+    distance2 = np.zeros(flat.shape[:2], np.float32)
+    for c in range(3):
+        distance2 += np.square(flat[..., c].astype(np.float32) - np.float32(colour[c]))
+    foreground = distance2 > (TRIM_TOLERANCE * 255) ** 2 * 3
+    del distance2
     if transparent:
-        alpha = np.asarray(img.convert("RGBA"), dtype=np.uint8)[..., 3]
-        foreground |= alpha > 0
+        foreground |= np.asarray(img.convert("RGBA").getchannel("A")) > 0
     rows, cols = (
         np.flatnonzero(foreground.any(axis=1)),
         np.flatnonzero(foreground.any(axis=0)),
     )
+    del foreground
     if rows.size == 0:
         raise DataFormatError(
             f"{name}: the picture is all background (every pixel within 5% of the "
             "corners' colour); expected an article on a plain background."
         )
-    gray = np.asarray(flat.convert("L"), dtype=np.float64)
-    crop = gray[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+    crop = flat[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+    gray = Image.fromarray(np.ascontiguousarray(crop), "RGB").convert("L")
+    del flat
     level = float(np.dot(colour, [0.299, 0.587, 0.114]))  # the background's grey
     light = background == "light" or (background == "auto" and level >= 127.5)
-    h, w = crop.shape
+    w, h = gray.size
     scale = 28 / max(h, w)
     size = (max(1, round(w * scale)), max(1, round(h * scale)))
-    small = Image.fromarray(crop.astype(np.uint8)).resize(size, _RESAMPLE[resample])
+    small = gray.resize(size, _RESAMPLE[resample])
     if sharpen:
         small = small.filter(
             ImageFilter.UnsharpMask(radius=1, percent=100, threshold=0)
@@ -348,22 +389,35 @@ def fashion_mnist_image(
     return np.rint(out).astype(np.uint8)  # within 0-255 already
 
 
-def _has_alpha(img: Image.Image) -> bool:
-    # alpha bands, or a tRNS chunk naming a transparent colour (palette,
-    # grayscale and RGB PNGs alike)
-    return img.mode in ("RGBA", "LA", "PA", "La", "RGBa") or (
-        "transparency" in img.info
-    )
+def _is_transparent(img: Image.Image) -> bool:
+    """Whether any pixel is (partly) transparent: decided by the values, not the mode.
+
+    An alpha band that is 255 everywhere (what many tools export) or a PNG
+    ``tRNS`` colour that no pixel has is no transparency: such a picture
+    reads exactly as the same picture without alpha.
+    """
+    if img.mode in ("RGBA", "LA", "La", "RGBa"):
+        alpha = img.getchannel(img.mode[-1])
+    elif img.mode == "PA" or "transparency" in img.info:
+        alpha = img.convert("RGBA").getchannel("A")
+    else:
+        return False
+    lowest = alpha.getextrema()[0]  # (min, max) of one 8-bit band
+    return int(lowest) < 255  # type: ignore[arg-type]
 
 
 def _flatten(img: Image.Image, on: int, mode: str = "L") -> Image.Image:
     """``mode`` at 8 bits: 16-bit scaled, transparency composited onto grey ``on``."""
     if img.mode in _SIXTEEN_BIT:
-        wide = np.asarray(img, dtype=np.float64)
-        scaled = np.clip(np.rint(wide * (255 / 65535)), 0, 255).astype(np.uint8)
+        wide = np.asarray(img)
+        if wide.dtype != np.uint16:  # mode 'I': 32-bit values, kept to 16 bits
+            wide = np.clip(wide, 0, 65535)
+        # round(v * 255 / 65535) in integers: v / 257 is never half-way
+        scaled = ((wide.astype(np.uint32) * 255 + 32767) // 65535).astype(np.uint8)
+        del wide
         return Image.fromarray(scaled).convert(mode)
-    if _has_alpha(img):
+    if _is_transparent(img):
         rgba = img.convert("RGBA")
         base = Image.new("RGBA", rgba.size, (on, on, on, 255))
         return Image.alpha_composite(base, rgba).convert(mode)
-    return img.convert(mode)
+    return img.convert(mode)  # an opaque alpha band is dropped
