@@ -7,7 +7,10 @@ raw pixel rows in, class probabilities out, with everything the estimator
 does in between inside (reshaping, scaling by ``pixel_range``,
 standardization, the network with batch norm folded, softmax, and the
 mirror average of ``tta=True``). So the exported model takes the same
-0-255 rows as ``predict_proba`` and needs no fashionclf to run.
+0-255 rows as ``predict_proba``, as float32 or (``input_dtype='uint8'``)
+as the uint8 rows the loaders return, and needs no fashionclf to run. ONNX
+files say their input's dtype, ``pixel_range`` and ``image_shape`` in their
+metadata, as numbers.
 
 What stays outside: the estimator's input *checks* (shape, dtype, range),
 the library's int8 kernels (``quantize=True`` models export their float
@@ -70,6 +73,9 @@ EXPORT_FORMATS = {"onnx": ".onnx", "program": ".pt2"}
 #: probabilities to steps of 1/255, so they no longer sum to one.
 INT8_OPS = ("Conv", "Gemm", "MatMul", "MaxPool", "Relu", "ReduceMax")
 
+#: dtypes an exported file's input may have.
+INPUT_DTYPES = ("float32", "uint8")
+
 #: Names of the exported model's input and output.
 INPUT_NAME, OUTPUT_NAME = "pixels", "probabilities"
 
@@ -108,8 +114,13 @@ class PixelsToProba(nn.Module):
         self.tta = bool(tta)
 
     def forward(self, pixels: torch.Tensor) -> torch.Tensor:
-        """Return probabilities ``(N, n_classes)`` for float rows ``(N, C*H*W)``."""
-        x = ((pixels - self.low) / self.span).reshape(-1, *self.image_shape)
+        """Return probabilities ``(N, n_classes)`` for rows ``(N, C*H*W)``.
+
+        Float rows, or uint8 rows (cast to float32 first: in an exported
+        file, a ``Cast`` at the start of the graph).
+        """
+        x = pixels.to(self.low.dtype)
+        x = ((x - self.low) / self.span).reshape(-1, *self.image_shape)
         proba = torch.softmax(self.network(x), dim=1)
         if self.tta:
             proba = 0.5 * (proba + torch.softmax(self.network(x.flip(-1)), dim=1))
@@ -124,6 +135,7 @@ def write(
     classes: Sequence,
     class_names: Sequence[str] | None = None,
     int8_calibration: np.ndarray | None = None,
+    input_dtype: str = "float32",
 ) -> Path:
     """Write ``module`` as an ONNX file or a ``torch.export`` program.
 
@@ -141,6 +153,10 @@ def write(
     int8_calibration : ndarray of shape (n, C*H*W) or None
         ONNX only: quantize the file to int8 with ONNX Runtime, activation
         ranges from these rows (float32, in ``module``'s input scale).
+    input_dtype : {'float32', 'uint8'}, default='float32'
+        The dtype of the file's input ``pixels``: float rows, or the uint8
+        rows the loaders and ``read_images`` return (cast to float32 inside
+        the file). One file takes one dtype.
 
     Returns
     -------
@@ -156,9 +172,29 @@ def write(
                 "format='onnx' (int8 files are made by ONNX Runtime)",
             )
         )
+    low, high = float(module.low), float(module.low + module.span)
+    if input_dtype not in INPUT_DTYPES:
+        raise ValueError(
+            expected_got(
+                "export", f"input_dtype={input_dtype!r}", f"one of {INPUT_DTYPES}"
+            )
+        )
+    if input_dtype == "uint8" and not (0 <= low and high <= 255):
+        raise ValueError(
+            expected_got(
+                "export",
+                f"input_dtype='uint8' for a model whose pixel_range is "
+                f"({low:g}, {high:g})",
+                "a pixel_range within (0, 255), which uint8 rows can hold",
+                "Export with input_dtype='float32'.",
+            )
+        )
     module = module.eval()
     n_features = math.prod(module.image_shape)
-    example = (module.low + module.span * torch.rand(2, n_features),)
+    rows = low + (high - low) * torch.rand(2, n_features)
+    if input_dtype == "uint8":
+        rows = rows.round().to(torch.uint8)
+    example = (rows,)
     batch = torch.export.Dim("batch", min=1)
     shapes = {"pixels": {0: batch}}
     if format == "program":
@@ -186,11 +222,13 @@ def write(
     metadata = {"classes": json.dumps([_plain(c) for c in classes])}
     if class_names is not None:
         metadata["class_names"] = json.dumps(list(class_names))
-    metadata["input"] = (
-        f"float32 rows (N, {n_features}) in the scale the model was fitted on"
-    )
+    metadata["input"] = f"{input_dtype} pixel rows (N, {n_features})"
+    metadata["input_dtype"] = input_dtype
+    # the raw scale mapped to [0, 1]: [0, 255] for models fitted on 0-255 rows
+    metadata["pixel_range"] = json.dumps([low, high])
+    metadata["image_shape"] = json.dumps(list(module.image_shape))
     if int8_calibration is not None:
-        proto = quantize_onnx(proto, int8_calibration)
+        proto = quantize_onnx(proto, int8_calibration.astype(input_dtype))
         metadata["quantization"] = (
             f"int8, ONNX Runtime static QOperator, calibrated on "
             f"{len(int8_calibration)} rows"
@@ -270,7 +308,8 @@ def quantize_onnx(
     proto : onnx.ModelProto
         A float model with one input.
     rows : ndarray of shape (n, n_features)
-        Calibration input, as the model takes it.
+        Calibration input, as the model takes it (uint8 rows stay uint8,
+        anything else is cast to float32).
     batch_size : int, default=256
         Rows per calibration batch.
 
@@ -287,7 +326,8 @@ def quantize_onnx(
     )
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
-    rows = np.ascontiguousarray(rows, dtype=np.float32)
+    if rows.dtype != np.uint8:  # uint8 rows for a file that takes them
+        rows = np.ascontiguousarray(rows, dtype=np.float32)
     name = proto.graph.input[0].name
 
     class Rows(CalibrationDataReader):

@@ -169,3 +169,42 @@ def test_bad_exports_say_what_is_wrong(models, tmp_path, monkeypatch):
     with pytest.raises(ImportError, match=r"int8 ONNX export needs onnxruntime"):
         model.export(tmp_path / "m.onnx", int8_calibration=X)
     assert not (tmp_path / "m.onnx").exists()
+
+
+def test_a_uint8_onnx_file_takes_the_loaders_rows(sample, tmp_path):
+    """What fetch_fashion_mnist and read_images return goes straight in."""
+    X, _, Xt, _ = sample
+    model = FashionCNNClassifier.pretrained()
+    expected = model.predict_proba(Xt[:300])
+    path = model.export(tmp_path / "u8.onnx", input_dtype="uint8")
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    assert session.get_inputs()[0].type == "tensor(uint8)"
+    (got,) = session.run(None, {"pixels": Xt[:300]})  # uint8, as loaded
+    np.testing.assert_allclose(got, expected, atol=1e-5)
+    meta = {p.key: p.value for p in onnx.load(str(path)).metadata_props}
+    assert json.loads(meta["pixel_range"]) == [0.0, 255.0]
+    assert json.loads(meta["image_shape"]) == [1, 28, 28]
+    assert meta["input_dtype"] == "uint8"
+    int8 = model.export(
+        tmp_path / "q.onnx", input_dtype="uint8", int8_calibration=X[:256]
+    )
+    session = ort.InferenceSession(str(int8), providers=["CPUExecutionProvider"])
+    (q,) = session.run(None, {"pixels": Xt[:300]})
+    assert (q.argmax(1) == expected.argmax(1)).mean() >= 0.97
+    float_file = model.export(tmp_path / "f.onnx")  # the default stays float32
+    meta = {p.key: p.value for p in onnx.load(str(float_file)).metadata_props}
+    assert meta["input_dtype"] == "float32" and json.loads(meta["pixel_range"]) == [
+        0.0,
+        255.0,
+    ]
+
+
+def test_uint8_input_needs_a_pixel_range_uint8_can_hold(small, tmp_path):
+    X, y, _, _ = small
+    model = tiny_cnn(pixel_range=(0, 1000)).fit(np.asarray(X, float) * 1000 / 255, y)
+    with pytest.raises(
+        ValueError, match=r"pixel_range is \(0, 1000\); expected a pixel_range within"
+    ):
+        model.export(tmp_path / "m.onnx", input_dtype="uint8")
+    with pytest.raises(ValueError, match=r"input_dtype='int16'"):
+        model.export(tmp_path / "m.onnx", input_dtype="int16")

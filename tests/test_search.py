@@ -1,7 +1,11 @@
 """Optuna searches (fashionclf.tuning.search): spaces, objectives, run_study, sklearn and Dask searches."""
 
+import os
+import socket
+
 import joblib
 import numpy as np
+import optuna
 import pytest
 from optuna.trial import TrialState
 from optuna_integration import OptunaSearchCV
@@ -9,7 +13,13 @@ from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import make_pipeline
 
 from fashionclf import PixelScaler
-from fashionclf.tuning import best_summary, run_study, search_space
+from fashionclf.tuning import (
+    best_summary,
+    make_objective,
+    run_study,
+    search_space,
+    trials_by_worker,
+)
 
 from .conftest import tiny_cnn, trial_states
 
@@ -67,6 +77,11 @@ def test_workers_share_a_sqlite_study_exactly(small, tmp_path):
     )
     assert len(study.trials) == 7 and trial_states(study) == {TrialState.COMPLETE: 7}
     assert sorted(t.number for t in study.trials) == list(range(7))
+    workers = trials_by_worker(study)  # three processes, each named on its trials
+    assert len(workers) == 3 and sum(workers.values()) == 7, workers
+    assert all(t.user_attrs["host"] == socket.gethostname() for t in study.trials)
+    assert {t.user_attrs["pid"] for t in study.trials} != {os.getpid()}
+    assert "trials by worker: " in best_summary(study)
 
 
 def test_workers_need_persistent_storage(small):
@@ -109,3 +124,35 @@ def test_cnn_trials_report_epochs_on_stderr_when_asked(small, capsys):
     assert lines[1].startswith("trial 0: epoch 2/2")
     run_study("cnn-tiny", X[:300], y[:300], **kw)  # 'auto': stderr is not a terminal
     assert "epoch" not in capsys.readouterr().err
+
+
+class _PruneAtStep(optuna.pruners.BasePruner):
+    """Prunes a trial exactly when its last reported step is ``step``."""
+
+    def __init__(self, step):
+        self.step = step
+
+    def prune(self, study, trial):
+        return trial.last_step == self.step
+
+
+@pytest.mark.parametrize(("prune_at", "state"), [(1, "COMPLETE"), (0, "PRUNED")])
+def test_a_trial_that_trained_all_its_epochs_is_never_pruned(
+    small, tmp_path, prune_at, state
+):
+    """max_epochs=2: a pruner that prunes at the last step (1) leaves the trial
+    complete with its value; one that prunes at step 0 still prunes."""
+    X, y, _, _ = small
+    study = optuna.create_study(
+        storage=f"sqlite:///{tmp_path}/p.db",
+        direction="maximize",
+        pruner=_PruneAtStep(prune_at),
+    )
+    objective = make_objective("cnn-tiny", X[:300], y[:300], max_epochs=2)
+    study.optimize(objective, n_trials=1)
+    (trial,) = study.trials
+    assert trial.state.name == state
+    assert len(trial.intermediate_values) == 2 - (state == "PRUNED")
+    if state == "COMPLETE":
+        assert trial.value == trial.intermediate_values[1]
+    assert trial.user_attrs["worker"] == f"{socket.gethostname()}:{os.getpid()}"

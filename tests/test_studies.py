@@ -10,7 +10,7 @@ import optuna
 import pytest
 from optuna.trial import TrialState
 
-from fashionclf.tuning import open_study, run_study
+from fashionclf.tuning import open_study, run_study, trials_by_worker
 
 from .conftest import trial_states
 from .postgres import postgres_server
@@ -138,6 +138,11 @@ def test_three_processes_share_a_postgres_study():
             TrialState.COMPLETE: 9
         }
         assert sorted(t.number for t in study.trials) == list(range(9))
+        workers = trials_by_worker(study)  # each process ran its own three
+        assert sorted(workers.values()) == [3, 3, 3], workers
+        assert {w.rsplit(":", 1)[1] for w in workers} == {str(p.pid) for p in procs}
+        for out, _ in outs:  # each says per worker what the study holds so far
+            assert "trials by worker: " in out
 
 
 # ------------------------------------------------- study identity and resume

@@ -15,6 +15,8 @@ from .search import (
     run_study,
     search_space,
     suggest,
+    trials_by_worker,
+    worker_identity,
 )
 from .studies import open_study
 
@@ -28,4 +30,6 @@ __all__ = [
     "run_study",
     "search_space",
     "suggest",
+    "trials_by_worker",
+    "worker_identity",
 ]

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
 import sys
 import time
 from collections.abc import Callable, Mapping
@@ -64,6 +65,8 @@ __all__ = [
     "run_study",
     "search_space",
     "suggest",
+    "trials_by_worker",
+    "worker_identity",
 ]
 
 #: Distributions by estimator class, under the estimator's own parameter names.
@@ -172,7 +175,10 @@ def make_objective(
     """Build an objective returning validation accuracy on a stratified hold-out.
 
     CNN trials are trained one epoch per ``partial_fit`` call; the accuracy
-    after each epoch is reported to the trial, which may be pruned.
+    after each epoch is reported to the trial, which may be pruned before its
+    last epoch (after it, the trial is complete). Every trial records the
+    worker that ran it as user attributes ``worker`` (``host:pid``), ``host``
+    and ``pid`` (:func:`worker_identity`).
 
     Parameters
     ----------
@@ -211,6 +217,8 @@ def make_objective(
     )
 
     def objective(trial: optuna.Trial) -> float:
+        for key, value in worker_identity().items():  # who ran it, for every trial
+            trial.set_user_attr(key, value)
         est = make_model(model, **fixed, **suggest(trial, space))
         if not cnn:
             return float(est.fit(Xtr, ytr).score(Xva, yva))
@@ -231,7 +239,9 @@ def make_objective(
                     flush=True,
                 )
             trial.report(score, epoch)
-            if trial.should_prune():
+            # a trial that trained all its epochs is complete: pruning it then
+            # would drop a value that has been paid for in full
+            if epoch + 1 < est.max_epochs and trial.should_prune():
                 raise optuna.TrialPruned(
                     f"pruned after epoch {epoch + 1}: accuracy {score:.4f}"
                 )
@@ -413,12 +423,37 @@ def _check_workers(n_workers: int, storage: str | None) -> None:
         )
 
 
+def worker_identity() -> dict[str, Any]:
+    """Return the user attributes that name the process running a trial.
+
+    ``host`` (the machine's name), ``pid`` and ``worker`` (``'host:pid'``):
+    on a study shared by several machines they tell which machine ran, or
+    failed, which trial.
+    """
+    host = socket.gethostname()
+    return {"worker": f"{host}:{os.getpid()}", "host": host, "pid": os.getpid()}
+
+
+def trials_by_worker(study: optuna.Study) -> dict[str, int]:
+    """Trials of ``study`` per ``worker`` attribute (``'unknown'`` without one)."""
+    counts: dict[str, int] = {}
+    for t in study.trials:
+        name = str(t.user_attrs.get("worker", "unknown"))
+        counts[name] = counts.get(name, 0) + 1
+    return dict(sorted(counts.items()))
+
+
 def best_summary(study: optuna.Study) -> str:
-    """One paragraph: trial counts by state, best value and parameters."""
+    """One paragraph: trial counts by state and by worker, the best trial."""
     states: dict[str, int] = {}
     for t in study.trials:
         states[t.state.name] = states.get(t.state.name, 0) + 1
     counts = ", ".join(f"{v} {k.lower()}" for k, v in sorted(states.items()))
+    workers = trials_by_worker(study)
+    if workers:
+        counts += "; trials by worker: " + ", ".join(
+            f"{name} {n}" for name, n in workers.items()
+        )
     try:
         best = study.best_trial
     except ValueError:
