@@ -73,7 +73,19 @@ def main() -> None:
         help="also compare torch and onnxruntime, float32 and int8, on the shipped "
         "model and the full test set (needs FASHIONCLF_DATA and fashionclf[onnx])",
     )
+    ap.add_argument(
+        "--serving",
+        action="store_true",
+        help="only compare the library's predict_proba with ONNX Runtime on the "
+        "exported float file, at 1 and 2 threads, with several session options "
+        "(needs FASHIONCLF_DATA and fashionclf[onnx]); run it alone",
+    )
+    ap.add_argument("--reps", type=int, default=5)
+    ap.add_argument("--json", default=None, help="also write the rows here")
     args = ap.parse_args()
+    if args.serving:
+        compare_serving(args.reps, args.json)
+        return
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     model = FashionCNN().to(memory_format=torch.channels_last)
@@ -265,6 +277,116 @@ def compare_runtimes(threads: int) -> None:
                 f"{name}: accuracy {100 * accuracy:.2f}%, {rate:,.0f} img/s "
                 f"({rate / base:.2f}x torch float32)"
             )
+
+
+def compare_serving(reps: int, json_out: str | None) -> None:
+    """The shipped model on the 10,000 test images: library vs ONNX Runtime float.
+
+    For 1 and 2 threads: ``predict_proba`` (``num_threads``, batch 256) and
+    ONNX Runtime on ``export("model.onnx")`` at batch 256 and 1,024 with the
+    default session options (sequential, all graph optimizations,
+    ``intra_op_num_threads``), without thread spinning, and on the
+    ``input_dtype='uint8'`` file fed the loaders' uint8 rows. Each
+    configuration is timed ``reps`` times, the configurations interleaved
+    round by round, and the median is reported with its ratio to the
+    library at the same thread count.
+    """
+    import json
+    import tempfile
+    from pathlib import Path
+
+    import onnxruntime as ort
+
+    from fashionclf import FashionCNNClassifier, fetch_fashion_mnist
+    from fashionclf.benchmark.results import environment
+
+    Xt, yt = fetch_fashion_mnist(subset="test", return_X_y=True)
+    Xt, yt = np.asarray(Xt), np.asarray(yt)
+    Xf = Xt.astype(np.float32)
+    model = FashionCNNClassifier.pretrained()
+
+    def session(file, threads, spinning=True):
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        if not spinning:
+            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        return ort.InferenceSession(
+            str(file), options, providers=["CPUExecutionProvider"]
+        )
+
+    def batched(sess, X, batch):
+        return np.concatenate(
+            [
+                sess.run(None, {"pixels": X[i : i + batch]})[0]
+                for i in range(0, len(X), batch)
+            ]
+        )
+
+    with tempfile.TemporaryDirectory() as tmp:
+        f32 = model.export(Path(tmp) / "f32.onnx")
+        u8 = model.export(Path(tmp) / "u8.onnx", input_dtype="uint8")
+        configs = {}
+        for t in (1, 2):
+            lib = FashionCNNClassifier.pretrained().set_params(num_threads=t)
+            configs[(t, "library predict_proba, batch 256")] = (
+                lambda A, m=lib: m.predict_proba(A),
+                Xt,
+            )
+            s = session(f32, t)
+            configs[(t, "ORT float32 file, batch 256")] = (
+                lambda A, s=s: batched(s, A, 256),
+                Xf,
+            )
+            configs[(t, "ORT float32 file, batch 1024")] = (
+                lambda A, s=s: batched(s, A, 1024),
+                Xf,
+            )
+            s = session(f32, t, spinning=False)
+            configs[(t, "ORT float32 file, batch 256, no spinning")] = (
+                lambda A, s=s: batched(s, A, 256),
+                Xf,
+            )
+            s = session(u8, t)
+            configs[(t, "ORT uint8-input file, batch 256")] = (
+                lambda A, s=s: batched(s, A, 256),
+                Xt,
+            )
+        times: dict = {key: [] for key in configs}
+        accuracy = {}
+        for key, (fn, X) in configs.items():  # warm-up, and the accuracy
+            accuracy[key] = float((fn(X).argmax(1) == yt).mean())
+        for _ in range(reps):
+            for key, (fn, X) in configs.items():
+                t0 = time.perf_counter()
+                fn(X)
+                times[key].append(time.perf_counter() - t0)
+    rows = []
+    for (t, name), runs in times.items():
+        rate = len(Xt) / statistics.median(runs)
+        lib = len(Xt) / statistics.median(
+            times[(t, "library predict_proba, batch 256")]
+        )
+        rows.append(
+            {
+                "threads": t,
+                "path": name,
+                "accuracy": accuracy[(t, name)],
+                "img_per_s": round(rate),
+                "vs_library": round(rate / lib, 3),
+                "runs_s": [round(r, 4) for r in runs],
+            }
+        )
+        print(
+            f"{t} thread(s), {name}: {rate:,.0f} img/s ({rate / lib:.2f}x the "
+            f"library), accuracy {100 * accuracy[(t, name)]:.2f}%"
+        )
+    if json_out:
+        record = {"environment": environment(), "reps": reps, "rows": rows}
+        Path(json_out).parent.mkdir(parents=True, exist_ok=True)
+        Path(json_out).write_text(json.dumps(record, indent=2) + "\n")
 
 
 if __name__ == "__main__":
