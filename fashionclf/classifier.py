@@ -22,7 +22,10 @@ Input contract
 Kaggle CSV gives them), or images ``(n, H, W)`` / ``(n, C, H, W)``; uint8 or
 any real dtype. Scaling rule: with ``pixel_range=(lo, hi)`` (default
 ``(0, 255)``) every value must lie in ``[lo, hi]`` and is mapped linearly to
-``[0, 1]``; ``pixel_range=None`` takes values as already scaled. With
+``[0, 1]``; ``pixel_range=None`` takes values as already scaled. Float
+input whose maximum is at most 1 is refused for a ``(0, 255)`` model (it was
+scaled already). Lists of images are stacked; a single 1-D row, a file name
+or a DataFrame with a ``label`` column are refused with what to pass. With
 ``standardize=True`` the network then subtracts the training mean and divides
 by the training standard deviation (stored in the model).
 """
@@ -199,8 +202,11 @@ class FashionCNNClassifier(ClassifierMixin, BaseEstimator):
     standardize : bool, default=True
         Standardize scaled pixels with the training mean and std.
     pixel_range : tuple of (float, float) or None, default=(0, 255)
-        Raw scale of ``X`` (see the module docstring); ``None`` if ``X`` is
-        already scaled.
+        Raw scale of ``X``: every value must lie in ``[lo, hi]`` and is
+        mapped linearly to ``[0, 1]``; ``None`` if ``X`` is already scaled.
+        With ``(0, hi)`` and ``hi > 1``, float input whose maximum is at most 1
+        is refused (it looks scaled already, and read as raw pixels it would
+        be near-black images): pass ``X * hi`` or ``pixel_range=(0, 1)``.
     image_shape : tuple of int, default=(1, 28, 28)
         ``(channels, height, width)``; one entry may be -1 (inferred).
     tta : bool, default=False
@@ -902,6 +908,7 @@ class FashionCNNClassifier(ClassifierMixin, BaseEstimator):
             reset=reset,
             image_shape=self.image_shape,
             pixel_range=self.pixel_range,
+            refuse_unit_floats=True,
         )
         if reset:
             self.image_shape_ = resolve_image_shape(

@@ -867,3 +867,79 @@ def test_summary_lists_layers_shapes_parameters_and_flops(small):
     assert total["flops"] == table["flops"].iloc[:-1].sum() > 0
     with pytest.raises(NotFittedError):
         FashionCNNClassifier().summary()
+
+
+# Inputs as people pass them (issue 41): lists of images, one row, paths,
+# label columns, 0-1 floats for a 0-255 model.
+def test_a_list_of_images_is_a_batch(small):
+    X, y, Xt, _ = small
+    clf = tiny_cnn().fit(X[:200], y[:200])
+    images = [row.reshape(28, 28) for row in Xt[:5]]
+    np.testing.assert_array_equal(clf.predict(images), clf.predict(Xt[:5]))
+    np.testing.assert_allclose(
+        clf.predict_proba([im[None] for im in images]), clf.predict_proba(Xt[:5])
+    )
+
+
+def test_one_flat_row_asks_for_a_batch_in_one_short_line(small):
+    X, y, Xt, _ = small
+    clf = tiny_cnn().fit(X[:200], y[:200])
+    with pytest.raises(ValueError, match=r"one flat row of 784 values") as info:
+        clf.predict(Xt[0])
+    assert "X.reshape(1, -1)" in str(info.value)
+    assert len(str(info.value)) < 300  # no pixel dump
+    with pytest.raises(ValueError, match=r"one flat row of 784 values"):
+        clf.predict(list(Xt[0]))
+
+
+@pytest.mark.parametrize("as_list", [False, True])
+def test_a_file_name_points_at_the_readers(small, tmp_path, as_list):
+    X, y, _, _ = small
+    clf = tiny_cnn().fit(X[:200], y[:200])
+    path = str(tmp_path / "shirt.png")
+    with pytest.raises(ValueError, match=r"a file name \('.*shirt\.png'\)") as info:
+        clf.predict([path] if as_list else path)
+    assert "fashionclf.datasets.read_images" in str(info.value)
+    assert "ImageFileReader" in str(info.value)
+
+
+def test_a_label_column_is_named(small):
+    X, y, Xt, yt = small
+    clf = tiny_cnn().fit(X[:200], y[:200])
+    df = pd.DataFrame(Xt[:5], columns=[f"pixel{i}" for i in range(1, 785)])
+    df.insert(0, "label", yt[:5])
+    with pytest.raises(ValueError, match=r"a DataFrame with a 'label' column") as info:
+        clf.predict(df)
+    assert "df.drop(columns='label')" in str(info.value)
+    assert "Colour" not in str(info.value)
+
+
+def test_the_datasets_pixel_columns_raise_no_feature_name_warning(small):
+    import warnings
+
+    X, y, Xt, _ = small
+    clf = tiny_cnn().fit(X[:200], y[:200])  # no feature names
+    df = pd.DataFrame(Xt[:5], columns=[f"pixel{i}" for i in range(1, 785)])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        np.testing.assert_array_equal(clf.predict(df), clf.predict(Xt[:5]))
+    with pytest.warns(UserWarning, match="feature names"):  # other names still warn
+        clf.predict(df.set_axis([f"p{i}" for i in range(784)], axis=1))
+
+
+def test_scaled_floats_for_a_0_255_model_are_refused_naming_pixel_range(small):
+    X, y, Xt, _ = small
+    clf = tiny_cnn().fit(X[:200], y[:200])
+    with pytest.raises(ValueError, match=r"float pixels in \[0, 1\]") as info:
+        clf.predict(Xt[:5] / 255.0)
+    assert "pixel_range=(0, 1)" in str(info.value) and "X * 255" in str(info.value)
+    with pytest.raises(ValueError, match=r"pixel_range"):
+        tiny_cnn().fit(X[:200] / 255.0, y[:200])
+    # the fix the message names works, on the fitted model too
+    got = clf.set_params(pixel_range=(0, 1)).predict_proba(Xt[:5] / 255.0)
+    np.testing.assert_allclose(
+        got, clf.set_params(pixel_range=(0, 255)).predict_proba(Xt[:5]), rtol=1e-5
+    )
+    # integers and all-black float images are raw pixels, not scaled ones
+    clf.predict(np.ones((2, 784), dtype=np.uint8))
+    clf.predict(np.zeros((2, 784)))

@@ -47,13 +47,25 @@ def test_download_success_then_load(tmp_path, idx_files, sample):
         bunch = fetch_fashion_mnist(
             subset="test", data_home=tmp_path / "d", mirrors=[srv.url], checksums=md5
         )
-        assert len(srv.requests) == 4
+        assert len(srv.requests) == 2  # the test files only
     np.testing.assert_array_equal(bunch.data, sample[2])
     np.testing.assert_array_equal(bunch.target, sample[3])
     assert bunch.source.startswith("idx:")
-    assert sorted(
-        p.name for p in (tmp_path / "d").iterdir() if not p.name.startswith(".")
-    ) == sorted(NAMES)
+    # nothing but the two verified files: no lock file, no partial download
+    assert sorted(p.name for p in (tmp_path / "d").iterdir()) == sorted(NAMES[2:])
+
+
+def test_an_offline_test_only_fetch_names_the_test_files_and_leaves_nothing(
+    tmp_path,
+):
+    home = tmp_path / "d"
+    with pytest.raises(DownloadError) as info:
+        fetch_fashion_mnist(
+            subset="test", data_home=home, mirrors=[unreachable_url()], n_retries=0
+        )
+    assert "t10k-images-idx3-ubyte.gz" in str(info.value)
+    assert "train-" not in str(info.value)
+    assert list(home.iterdir()) == []
 
 
 def test_download_skips_verified_files(tmp_path, idx_files):

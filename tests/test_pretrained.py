@@ -90,3 +90,32 @@ def test_tampered_shipped_weights_are_refused(tmp_path, monkeypatch, capsys):
     err = capsys.readouterr().err
     assert "altered or damaged" in err and "94.40%" not in err
     assert not (tmp_path / "p.csv").exists()
+
+
+def test_the_shipped_model_takes_the_loaders_frames_silently_and_refuses_0_1_floats(
+    recwarn,
+):
+    from fashionclf import load_sample
+
+    X, y = load_sample(subset="test", return_X_y=True, as_frame=True)
+    model = FashionCNNClassifier.pretrained()
+    assert list(X.columns[:2]) == ["pixel1", "pixel2"]
+    assert model.score(X, y) >= 0.9
+    assert not [w for w in recwarn if "feature names" in str(w.message)]
+    with pytest.raises(ValueError, match=r"float pixels in \[0, 1\].*pixel_range"):
+        model.score(X / 255.0, y)
+
+
+def test_predict_on_a_csv_of_0_1_floats_exits_2_in_one_line(tmp_path, capsys):
+    from fashionclf import load_sample
+
+    X, _ = load_sample(subset="test", return_X_y=True)
+    rows = tmp_path / "scaled.csv"
+    pd.DataFrame(X[:3] / 255.0, columns=[f"pixel{i}" for i in range(1, 785)]).to_csv(
+        rows, index=False
+    )
+    out = tmp_path / "p.csv"
+    assert main(["predict", "--pretrained", str(rows), "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "look scaled to 0-1" in err[0], err
+    assert not out.exists()

@@ -7,6 +7,7 @@ weights. Messages are worded by :func:`~.messages.expected_got`.
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Sequence
 from numbers import Real
 
@@ -110,6 +111,76 @@ def flatten_images(X, owner: str, image_shape: Sequence[int] = IMAGE_SHAPE) -> o
     return np.asarray(X).reshape(X.shape[0], -1)
 
 
+#: Column names that hold pixels in the dataset's own files and loaders:
+#: ``pixel1`` ... ``pixel784`` (the Kaggle CSVs, ``as_frame=True``).
+def dataset_pixel_names(n_features: int) -> list[str]:
+    """Return the dataset's own pixel column names for ``n_features`` pixels."""
+    return [f"pixel{i}" for i in range(1, n_features + 1)]
+
+
+def _as_people_pass_them(X, owner: str, image_shape, est, reset: bool):
+    """Accept lists of images; refuse paths, single rows and label columns clearly.
+
+    - a list (or tuple) of 2-D or 3-D arrays is stacked into an array;
+    - a path (or a list of paths) points at the picture and CSV readers;
+    - a single flat row or image (1-D) asks for a batch;
+    - a DataFrame with a ``label`` column names it;
+    - a DataFrame whose columns are the dataset's pixel names, given to a
+      model fitted without feature names (the shipped one), is taken as an
+      array, silently.
+    """
+    first = X[0] if isinstance(X, list | tuple) and len(X) else None
+    if isinstance(X, str | os.PathLike) or isinstance(first, str | os.PathLike):
+        shown = X if first is None else first
+        raise ValueError(
+            expected_got(
+                owner,
+                f"a file name ({str(shown)[:80]!r})",
+                "pixel rows or images (arrays or a DataFrame)",
+                "Read pictures with fashionclf.datasets.read_images (or "
+                "fashionclf.ImageFileReader in a pipeline), and CSV files with "
+                "fashionclf.read_kaggle_csv.",
+            )
+        )
+    if first is not None and np.ndim(first) >= 2:
+        X = np.asarray(X)  # a list of (H, W) or (C, H, W) images
+    n_pixels = int(np.prod([s for s in image_shape if s != -1]))
+    if getattr(X, "ndim", None) == 1 or (
+        first is not None and np.ndim(first) == 0 and len(X) == n_pixels
+    ):
+        n = len(X)
+        raise ValueError(
+            expected_got(
+                owner,
+                f"one flat row of {n} values (a 1-D array)",
+                "a batch: rows of shape (n_samples, n_pixels)",
+                "Reshape your data: for one image pass X.reshape(1, -1) (or X[None]).",
+            )
+        )
+    if hasattr(X, "columns"):
+        columns = [str(c) for c in X.columns]
+        if "label" in (c.lower() for c in columns):
+            name = next(c for c in columns if c.lower() == "label")
+            raise ValueError(
+                expected_got(
+                    owner,
+                    f"a DataFrame with a {name!r} column ({X.shape[1]} columns)",
+                    "pixel columns only",
+                    f"Drop the labels first: X = df.drop(columns={name!r}); "
+                    f"y = df[{name!r}].",
+                )
+            )
+        fitted_names = getattr(est, "feature_names_in_", None)
+        if (
+            not reset
+            and fitted_names is None
+            and hasattr(est, "n_features_in_")
+            and columns == dataset_pixel_names(len(columns))
+        ):
+            X = X.to_numpy()  # the dataset's own names: no feature-name warning
+    return X
+
+
 def check_pixels(
     est,
     X,
@@ -117,15 +188,20 @@ def check_pixels(
     reset: bool,
     image_shape: Sequence[int] = IMAGE_SHAPE,
     pixel_range: tuple[float, float] | None = (0, 255),
+    refuse_unit_floats: bool = False,
 ) -> np.ndarray:
     """Validate image input and return it flat as float32, scaled to [0, 1].
 
     Accepts flat rows (numpy or pandas), ``(n, H, W)`` and ``(n, C, H, W)``.
     Sets ``n_features_in_`` / ``feature_names_in_`` when ``reset``. With
     ``pixel_range=(lo, hi)`` values must lie in [lo, hi] and are mapped
-    linearly to [0, 1]; with ``None`` they are only cast to float32.
+    linearly to [0, 1]; with ``None`` they are only cast to float32. With
+    ``refuse_unit_floats`` (the classifier), float input whose maximum is in
+    (0, 1] is refused when ``pixel_range`` is ``(0, hi)`` with ``hi > 1``:
+    it was scaled already, and read as raw pixels it is near-black images.
     """
     owner = type(est).__name__
+    X = _as_people_pass_them(X, owner, image_shape, est, reset)
     shape = tuple(getattr(X, "shape", ()))  # not np.shape: no array conversion
     if (
         len(image_shape) == 3
@@ -155,6 +231,19 @@ def check_pixels(
     if pixel_range is not None:
         lo, hi = pixel_range
         xmin, xmax = X.min(), X.max()
+        unit = X.dtype.kind == "f" and lo == 0 and hi > 1 and 0 < xmax <= 1
+        if refuse_unit_floats and unit:
+            raise ValueError(
+                expected_got(
+                    owner,
+                    f"float pixels in [{xmin:g}, {xmax:g}]",
+                    f"raw pixels in [{lo:g}, {hi:g}] (pixel_range={pixel_range}); "
+                    "values of at most 1 look scaled to 0-1 already, and read as "
+                    "0-255 they are near-black images",
+                    f"Pass X * {hi:g}, or set pixel_range=(0, 1) (a fitted model "
+                    "too: set_params(pixel_range=(0, 1))).",
+                )
+            )
         if xmin < lo or xmax > hi:
             raise ValueError(
                 expected_got(

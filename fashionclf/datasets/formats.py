@@ -362,6 +362,15 @@ def read_pixel_csv(
                     else ""
                 )
                 + "."
+                + (
+                    " Values of at most 1 look scaled to 0-1: write the CSV as "
+                    "round(x * 255)."
+                    if np.issubdtype(X.dtype, np.floating)
+                    and X.size
+                    and 0 < X.max() <= 1
+                    and X.min() >= 0
+                    else ""
+                )
             )
         Xs.append(X.astype(np.uint8))
         if "label" in frame.columns:

@@ -187,6 +187,9 @@ def _load_subset(
                 "FASHIONCLF_DATA environment variable at a folder holding them, or "
                 "download them with download_if_missing=True or `fashionclf fetch`."
             )
+        needed = {f"{n}.gz" for n in _IDX_NAMES[subset]}  # only this subset's
+        checksums = dl_kw.get("checksums", OFFICIAL_MD5)
+        dl_kw["checksums"] = {k: v for k, v in checksums.items() if k in needed}
         download_fashion_mnist(folder, **dl_kw)
         source = _find_source(folder, subset)
         assert source is not None  # download_fashion_mnist raises otherwise
@@ -245,7 +248,7 @@ def download_fashion_mnist(
     """
     folder = get_data_home(data_home)
     folder.mkdir(parents=True, exist_ok=True)
-    with FileLock(str(folder / ".fashionclf-download.lock")):
+    with FileLock(_download_lock(folder)):
         # Holding the lock, no other fetch is writing here: partial files are
         # leftovers of a killed fetch (never mistaken for data: wrong name).
         sweep_stale(folder, older_than_s=0)
@@ -268,6 +271,20 @@ def download_fashion_mnist(
                 timeout=timeout,
             )
     return folder
+
+
+def _download_lock(folder: Path) -> str:
+    """Return the lock file for downloads into ``folder``, in the temp folder.
+
+    Not in ``folder`` itself, so a fetch (even a failed, offline one) leaves
+    nothing there but the verified files; fetches into the same folder on
+    this machine still take turns.
+    """
+    import hashlib
+    import tempfile
+
+    key = hashlib.sha256(os.fsencode(folder.resolve())).hexdigest()[:16]
+    return os.path.join(tempfile.gettempdir(), f"fashionclf-download-{key}.lock")
 
 
 def _bunch(
