@@ -1,6 +1,8 @@
 # Two commands do all the set-up on a fresh machine:
 #   make run    - the main job (creates/reuses .venv, installs, runs the quick benchmark)
-#   make test   - lint + the whole test suite + the docs build
+#   make test   - lint + the whole test suite + the docs build + dist-check
+#   make dist-check - the built wheel and sdist, installed in a fresh virtualenv
+#                 and used from outside the checkout (scripts/check_dist.sh)
 #   make docs   - the documentation site (docs/_build/html), warnings as errors
 PYTHON ?= python3
 VENV := .venv
@@ -10,7 +12,7 @@ STAMP := $(VENV)/.installed
 # machine's disk; the library itself asks for a range (see pyproject.toml).
 TORCH_PIN ?= torch==2.13.0
 
-.PHONY: venv run test lint format clean docs
+.PHONY: venv run test lint format clean docs dist-check
 
 $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -49,6 +51,10 @@ lint: $(STAMP)
 test: lint
 	$(BIN)/python -m pytest
 	$(MAKE) docs
+	$(MAKE) dist-check
+
+dist-check: $(STAMP)
+	scripts/check_dist.sh $(BIN)/python "$(TORCH_PIN)"
 
 # The gallery runs every example in smoke mode (docs/conf.py), so this stays short.
 docs: $(STAMP)
@@ -60,4 +66,4 @@ format: $(STAMP)
 	$(BIN)/ruff check --fix .
 
 clean:
-	rm -rf $(VENV) results .pytest_cache .ruff_cache docs/_build docs/generated docs/auto_examples
+	rm -rf $(VENV) results dist build .pytest_cache .ruff_cache docs/_build docs/generated docs/auto_examples

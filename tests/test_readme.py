@@ -16,7 +16,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
-PAGES = [README, *sorted((ROOT / "docs").rglob("*.md"))]
+PYPI = ROOT / "PYPI.md"  # the long description on a package index
+PAGES = [README, PYPI, *sorted((ROOT / "docs").rglob("*.md"))]
 _BLOCK = re.compile(r"^( *)```python\n(.*?)^\1```", re.MULTILINE | re.DOTALL)
 
 
@@ -35,6 +36,18 @@ def test_the_readme_is_a_front_page():
     assert len(README.read_text(encoding="utf-8")) < 10_000
     links = re.findall(r"\]\((docs/[^)#]+)", README.read_text(encoding="utf-8"))
     assert links and all((ROOT / link).is_file() for link in links), links
+
+
+def test_the_package_index_page_has_no_links_into_the_repository():
+    import tomllib
+
+    meta = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    assert meta["readme"] == PYPI.name and meta["license-files"] == ["LICENSE"]
+    assert "MIT License" in (ROOT / "LICENSE").read_text()
+    text = PYPI.read_text(encoding="utf-8")
+    targets = re.findall(r"\]\(([^)]+)\)", text) + re.findall(r'src="([^"]+)"', text)
+    assert all(t.startswith("https://") for t in targets), targets
+    assert "--index-url https://download.pytorch.org/whl/cpu" in text
 
 
 def _smoke(source: str) -> str:
