@@ -56,7 +56,8 @@ test: lint
 dist-check: $(STAMP)
 	scripts/check_dist.sh $(BIN)/python "$(TORCH_PIN)"
 
-# The gallery runs every example in smoke mode (docs/conf.py), so this stays short.
+# The gallery runs every example as written (each on the bundled sample, seconds
+# to a minute), so its pages show what the code gives.
 docs: $(STAMP)
 	rm -rf docs/_build docs/generated docs/auto_examples
 	MPLCONFIGDIR=$(CURDIR)/.cache/matplotlib $(BIN)/sphinx-build -W --keep-going -q -b html docs docs/_build/html

@@ -29,6 +29,9 @@ exclude_patterns = ["_build", "auto_examples/*.ipynb", "auto_examples/*.py"]
 myst_heading_anchors = 3
 
 autosummary_generate = True
+# one page per class: its docstring (numpydoc lists every fitted attribute
+# from the Attributes section) and its methods; no table of bare annotations
+templates_path = ["_templates"]
 # scikit-learn generates set_*_request methods whose docstrings link into
 # its own glossary; the classes' docstrings say when to use them
 autodoc_default_options = {
@@ -52,16 +55,39 @@ numpydoc_show_class_members = False
 numpydoc_class_members_toctree = False
 numpydoc_xref_param_type = False
 
-# the gallery runs every example in smoke mode (bundled sample, one small
-# epoch), as tests/test_examples.py does, so the build stays short
-os.environ.setdefault("FASHIONCLF_SMOKE", "1")
+# The gallery runs every example as it is written (each trains on the
+# bundled sample, in seconds to a minute): its pages show what the code gives.
 os.environ.setdefault("MPLBACKEND", "Agg")
 # sphinx-gallery runs each example in the folder it reads it from: a copy
 # under _build, so the files the examples write never land in examples/
 EXAMPLES = Path(__file__).parent / "_build" / "examples"
 shutil.rmtree(EXAMPLES, ignore_errors=True)
 shutil.copytree(ROOT / "examples", EXAMPLES)
+
+
+def written_png_scraper(block, block_vars, gallery_conf, **kwargs):
+    """Show the PNG files a code block wrote, as a user running it would see them.
+
+    The examples save their figures with ``fashionclf.benchmark.plotting.save``
+    (matplotlib ``Figure`` objects, not pyplot), so the matplotlib scraper
+    does not see them; this one picks up every new ``*.png`` in the folder
+    the example runs in.
+    """
+    from sphinx_gallery.scrapers import figure_rst
+
+    folder = Path(block_vars["src_file"]).parent
+    seen = gallery_conf.setdefault("_fashionclf_seen_png", set())
+    new = sorted(p for p in folder.glob("*.png") if p not in seen)
+    seen.update(new)
+    paths = []
+    for png, target in zip(new, block_vars["image_path_iterator"], strict=False):
+        shutil.copyfile(png, target)
+        paths.append(target)
+    return figure_rst(paths, gallery_conf["src_dir"])
+
+
 sphinx_gallery_conf = {
+    "image_scrapers": (written_png_scraper,),
     "examples_dirs": str(EXAMPLES),
     "gallery_dirs": "auto_examples",
     "filename_pattern": r"/.*\.py$",
@@ -71,9 +97,14 @@ sphinx_gallery_conf = {
     "plot_gallery": "True",
     "abort_on_example_error": True,
     "within_subsection_order": "FileNameSortKey",
+    # A block ending in save(...) would print the returned path: show only
+    # what the code prints and the figure it writes.
+    "capture_repr": (),
 }
 
 html_theme = "pydata_sphinx_theme"
+html_static_path = ["_static"]
+html_css_files = ["fashionclf.css"]
 html_title = "fashionclf"
 html_theme_options = {
     "navigation_with_keys": False,

@@ -18,8 +18,8 @@ name                 model
 ===================  ==========================================================
 
 ``logreg`` stops at ``max_iter=100`` on purpose: the converged model is no
-more accurate on this data and takes about 6x longer (measured in
-``benchmarks/RESULTS.md``); its ``ConvergenceWarning`` is expected.
+more accurate on this data and takes about 6x longer (measured, see
+:doc:`/user_guide/benchmarks`); its ``ConvergenceWarning`` is expected.
 """
 
 from __future__ import annotations

@@ -142,7 +142,7 @@ class FashionCNNClassifier(ClassifierMixin, BaseEstimator):
         second of training. ``'cnn'``: ``n_blocks`` blocks of
         ``convs_per_block`` x (Conv -> BatchNorm -> ReLU) -> MaxPool, then a
         dense layer of ``dense_units`` (the network of the ``'reference'``
-        preset). ``'seed'``: Conv 32@3x3 -> ReLU -> MaxPool -> Dense 32 ->
+        preset). ``'seed'``: ``Conv(32, 3x3)`` -> ReLU -> MaxPool -> Dense 32 ->
         Dense.
     module : type or callable or None, default=None
         A user's network: a ``torch.nn.Module`` subclass, or a callable
@@ -213,17 +213,15 @@ class FashionCNNClassifier(ClassifierMixin, BaseEstimator):
         Test-time augmentation: average predictions over each image and its
         horizontal mirror. Only for models trained with ``augment=True``
         (which flips): a model that never saw mirrored images loses accuracy
-        (measured: 92.1% -> 88.0% for the ``'fast'`` preset).
+        (measured for the ``'fast'`` preset: :doc:`/user_guide/benchmarks`).
     precision : {'float32', 'bfloat16', 'float16', 'auto'}, default='float32'
-        ``'bfloat16'`` trains and predicts under bf16 autocast: on a CPU with
-        AMX, the default network trained in 0.53x the float32 time at the
-        same accuracy (94.27% vs 94.29%, 3 seeds each) and predicted 3.3x
-        faster; on an AMD EPYC with AVX512-BF16 (no AMX), 0.50x the float32
-        time (94.10% vs 94.40%, one seed); on CPUs without native bf16 it is
-        about 2x slower. ``'float16'`` trains under float16 autocast with a
-        gradient scaler (CUDA only). ``'auto'``: bfloat16 on GPUs that
-        support it, else float16 on GPUs; bfloat16 on CPUs with AMX or
-        AVX512-BF16, else float32. The default stays float32 so that a
+        ``'bfloat16'`` trains and predicts under bf16 autocast: faster than
+        float32 on CPUs with AMX or AVX512-BF16 at about the same accuracy,
+        slower on CPUs without native bf16 (figures:
+        :doc:`/user_guide/benchmarks`). ``'float16'`` trains under float16
+        autocast with a gradient scaler (CUDA only). ``'auto'``: bfloat16 on
+        GPUs that support it, else float16 on GPUs; bfloat16 on CPUs with AMX
+        or AVX512-BF16, else float32. The default stays float32 so that a
         model's predictions do not depend on the machine.
     predict_batch_size : int or None, default=None
         Images per forward pass when predicting (``None``: ``batch_size``).
@@ -235,7 +233,7 @@ class FashionCNNClassifier(ClassifierMixin, BaseEstimator):
         a model fitted without it is quantized by :meth:`quantize_int8`).
         ``predict`` and ``predict_proba`` then run int8 kernels: faster on
         CPUs with int8 dot-product instructions (AVX512-VNNI, AMX), slower
-        than float32 on AVX2-only CPUs; see ``benchmarks/RESULTS.md``.
+        than float32 on AVX2-only CPUs; see :doc:`/user_guide/benchmarks`.
         Training is unchanged. CPU only.
     device : str, default='auto'
         ``'auto'`` (CUDA when available, else CPU), ``'cpu'``, ``'cuda'``,
@@ -466,7 +464,8 @@ class FashionCNNClassifier(ClassifierMixin, BaseEstimator):
         Parameters
         ----------
         X : array-like of shape (n_samples, 784), (n, 28, 28) or (n, 1, 28, 28)
-            Pixels, see the module docstring for the scaling rule.
+            Pixels, 0-255 by default (see ``pixel_range``); a list of images
+            is a batch.
         y : array-like of shape (n_samples,)
             Class labels (ints or strings).
         sample_weight : array-like of shape (n_samples,), default=None
@@ -1072,7 +1071,7 @@ class FashionCNNClassifier(ClassifierMixin, BaseEstimator):
 
         The default network, ``FashionCNNClassifier(random_state=0)``, trained
         10 epochs on all 60,000 Fashion-MNIST training images (Kaggle split)
-        by ``benchmarks/train_pretrained.py``; its card (data checksums,
+        by the command recorded in its card; the card (data checksums,
         commit, machine, test accuracy) is ``fashionclf/data/pretrained.json``
         (its ``weights_sha256`` is checked before the file is read). Loaded
         through :meth:`load`, like any file.

@@ -7,7 +7,7 @@ signature names. The estimator's ``architecture`` choices, and what it
 passes each network, come from this registry: adding a network is one
 decorated class here.
 
-- :class:`SeedCNN` (``'seed'``): the smallest, Conv 32@3x3 -> ReLU ->
+- :class:`SeedCNN` (``'seed'``): the smallest, ``Conv(32, 3x3)`` -> ReLU ->
   MaxPool 2x2 -> Flatten -> Dense 32 -> ReLU -> Dense 10 (174k parameters
   at 28x28).
 - :class:`FashionCNN` (``'cnn'``, the ``reference`` preset's network):
@@ -43,6 +43,7 @@ __all__ = [
     "per_block",
     "register_network",
     "settle_batch_norm",
+    "size_params",
 ]
 
 #: name -> network class; filled by :func:`register_network`.
@@ -58,10 +59,18 @@ def register_network(name: str) -> Callable[[type[nn.Module]], type[nn.Module]]:
 
     The class is built as ``cls(input_shape, n_classes, **sizes)``, where
     ``sizes`` holds the entries of :data:`SIZE_PARAMS` that its ``__init__``
-    names.
+    names. A name that is taken raises ``ValueError``: a network is never
+    replaced silently.
     """
 
     def register(cls: type[nn.Module]) -> type[nn.Module]:
+        taken = ARCHITECTURES.get(name)
+        if taken is not None and taken is not cls:
+            raise ValueError(
+                f"received a network named {name!r} ({cls.__qualname__}); expected "
+                f"a new name: {name!r} is {taken.__module__}.{taken.__qualname__}. "
+                f"Taken: {sorted(ARCHITECTURES)}."
+            )
         ARCHITECTURES[name] = cls
         return cls
 
@@ -92,7 +101,7 @@ class Dropout(nn.Dropout):
 
 @register_network("seed")
 class SeedCNN(nn.Module):
-    """Conv 32@3x3 -> ReLU -> MaxPool -> Flatten -> Dense 32 -> ReLU -> Dense.
+    """``Conv(32, 3x3)`` -> ReLU -> MaxPool -> Flatten -> Dense 32 -> ReLU -> Dense.
 
     Parameters
     ----------
@@ -279,6 +288,21 @@ def per_block(value: int | Sequence[int], n_blocks: int, name: str) -> list[int]
     return counts
 
 
+def size_params(architecture: str) -> tuple[str, ...]:
+    """Return the entries of :data:`SIZE_PARAMS` that ``architecture`` takes.
+
+    Read from the registered class's signature: ``'compact'`` has no hidden
+    dense layer (no ``dense_units``), ``'seed'`` has a fixed size (none).
+    """
+    if architecture not in ARCHITECTURES:
+        raise ValueError(
+            f"received architecture={architecture!r}; expected one of "
+            f"{sorted(ARCHITECTURES)}."
+        )
+    accepted = inspect.signature(ARCHITECTURES[architecture]).parameters
+    return tuple(p for p in SIZE_PARAMS if p in accepted)
+
+
 def build_network(
     architecture: str,
     input_shape: tuple[int, int, int],
@@ -291,14 +315,8 @@ def build_network(
     those its signature names and ignores the rest (``'compact'`` has no
     hidden dense layer, so no ``dense_units``; ``'seed'`` has a fixed size).
     """
-    if architecture not in ARCHITECTURES:
-        raise ValueError(
-            f"build_network received architecture={architecture!r}; expected one of "
-            f"{sorted(ARCHITECTURES)}."
-        )
-    cls = ARCHITECTURES[architecture]
-    accepted = inspect.signature(cls).parameters
-    return cls(
+    accepted = size_params(architecture)
+    return ARCHITECTURES[architecture](
         input_shape, n_classes, **{k: v for k, v in sizes.items() if k in accepted}
     )
 

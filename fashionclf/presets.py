@@ -1,4 +1,4 @@
-"""Named configurations of FashionCNNClassifier, measured in benchmarks/RESULTS.md.
+"""Named configurations of FashionCNNClassifier (measured: the benchmarks page).
 
 - ``'reference'``: the parameters ``FashionCNNClassifier()`` had before the
   time-to-accuracy work, frozen: the yardstick for speed ratios.

@@ -360,7 +360,7 @@ def _params(payload: dict, path: Path, trusted: Sequence[str]) -> dict[str, Any]
 def _trusted_import(name, trusted: Sequence[str], path: Path):
     """Import ``'package.module:Name'`` if ``trusted`` lists it (or its module).
 
-    The rule (also in the README's security section): ``Name`` is one public
+    The rule (also on :doc:`/user_guide/security`): ``Name`` is one public
     identifier, looked up in the module's own namespace (no dotted path into
     other modules, no underscore names), and the object found must be a
     ``torch.nn.Module`` subclass or a function *defined in* that module

@@ -5,7 +5,8 @@
 #
 #   scripts/check_dist.sh PYTHON TORCH_PIN
 #
-# Checks: both files build; the wheel installs, imports, and the shipped model
+# Checks: the sdist builds, and the wheel builds from it (python -m build);
+# the wheel installs, imports, and the shipped model
 # predicts from another folder; the CLI runs; the sdist holds LICENSE and the
 # test helpers, and its test suite collects without errors against the
 # installed package (then a few of its tests run).
@@ -16,7 +17,7 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/fashionclf-dist.XXXXXX")
 trap 'rm -rf "$WORK"' EXIT
 
-"$PYTHON" -m build --sdist --wheel --outdir "$WORK/dist" "$ROOT" >"$WORK/build.log" 2>&1 \
+"$PYTHON" -m build --outdir "$WORK/dist" "$ROOT" >"$WORK/build.log" 2>&1 \
     || { cat "$WORK/build.log"; exit 1; }
 WHEEL=$(ls "$WORK"/dist/*.whl)
 SDIST=$(ls "$WORK"/dist/*.tar.gz)

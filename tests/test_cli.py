@@ -281,6 +281,26 @@ def test_tune_never_prints_a_database_password(url, capsys):
     assert "PASSWORD" not in err and "alice:***@127.0.0.1" in err
 
 
+def test_tune_says_where_its_default_study_file_is_and_raises_no_warning(
+    tmp_path, monkeypatch, capsys
+):
+    import warnings
+
+    monkeypatch.chdir(tmp_path)
+    args = ["tune", "--sample", "--model", "dummy", "--n-trials", "1"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # Optuna's ExperimentalWarning included
+        assert main([*args, "--heartbeat", "60"]) == 0
+        first = capsys.readouterr().err
+        assert main(args) == 0
+    second = capsys.readouterr().err
+    db = tmp_path / "fashionclf-study.db"
+    assert db.is_file()
+    assert f"study storage: a new file, {db} (--storage to choose another)" in first
+    assert f"study storage: resumed from {db}" in second
+    assert "Warning" not in first + second
+
+
 def test_redact_urls():
     from fashionclf._utils.messages import redact_urls
 

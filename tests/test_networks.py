@@ -85,3 +85,15 @@ def test_built_in_networks_script_with_torch_jit(arch):
         scripted = torch.jit.script(net)
     x = torch.randn(4, 1, 28, 28)
     torch.testing.assert_close(scripted(x), net(x), rtol=0, atol=0)
+
+
+def test_register_network_refuses_a_name_that_is_taken():
+    from fashionclf.networks import ARCHITECTURES, register_network
+
+    class Other(torch.nn.Module):
+        pass
+
+    with pytest.raises(ValueError, match=r"received a network named 'compact'"):
+        register_network("compact")(Other)
+    assert ARCHITECTURES["compact"] is not Other
+    register_network("compact")(ARCHITECTURES["compact"])  # the same class again

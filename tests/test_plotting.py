@@ -32,6 +32,10 @@ def test_confusion_matrix(model, small, tmp_path):
     _, _, Xt, yt = small
     fig = plotting.plot_confusion_matrix(yt, model.predict(Xt), title="tiny")
     assert "Dress" in [t.get_text() for t in fig.axes[0].get_xticklabels()]
+    assert len(fig.axes) == 2  # the matrix and its colour bar, from 0 to 1
+    assert fig.axes[1].get_ylabel() == "fraction of the true class's images"
+    assert fig.axes[0].images[0].get_clim() == (0, 1)
+    assert "each row sums to 1" in fig.axes[0].get_title()
     _check(fig, tmp_path / "cm.png")
 
 
@@ -110,6 +114,7 @@ def test_per_class_metrics(model, small, tmp_path):
         "recall",
     ]
     assert len(ax.patches) == 20
+    assert ax.get_xlim()[0] == 0 and "%" in ax.get_xlabel() != "%"
     _check(fig, tmp_path / "per_class.png")
 
 

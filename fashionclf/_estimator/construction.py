@@ -164,7 +164,7 @@ def build_net(
 
     Initialisation runs with torch's global RNG seeded from ``state.seed``
     (and restored after) while no other thread runs a forward pass or seeds
-    it (:mod:`fashionclf._locks`), so fits in parallel threads start from
+    it (:mod:`fashionclf._estimator.locks`), so fits in parallel threads start from
     the same weights as serial ones.
     """
     spec = {k: params[k] for k in NETWORK_PARAMS}

@@ -111,12 +111,9 @@ PRECISIONS = ("float32", "bfloat16", "float16", "auto")
 def cpu_has_native_bf16() -> bool:
     """Tell whether this CPU multiplies bfloat16 natively: AMX or AVX512-BF16.
 
-    Measured (``benchmarks/RESULTS.md``): on a Xeon with AMX, bfloat16
-    autocast trained the default network 1.9x faster than float32 at the
-    same accuracy and predicted 3.3x faster; on an AMD EPYC with AVX512-BF16
-    (no AMX) it trained in 0.50x the float32 time and predicted 1.5x faster
-    (94.10% vs 94.40%, one seed). Without native bf16 it is about 2x
-    *slower*, so only these CPUs turn ``precision='auto'`` to bf16.
+    On such CPUs bfloat16 autocast trains and predicts faster than float32;
+    without native bf16 it is slower (measured: :doc:`/user_guide/benchmarks`),
+    so only these CPUs turn ``precision='auto'`` to bf16.
     """
     for name in ("_is_amx_tile_supported", "_is_avx512_bf16_supported"):
         probe = getattr(torch.cpu, name, None)

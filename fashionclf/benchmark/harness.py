@@ -7,7 +7,7 @@ pickled model size, plus the package versions, hardware and git commit.
 Every model is scored on the same test images, so the summary also says
 whether a difference is real: a Wilson 95% interval of each accuracy, and
 against the best model a paired bootstrap 95% interval of the difference and
-an exact McNemar test (:mod:`fashionclf.significance`).
+an exact McNemar test (:mod:`fashionclf.benchmark.significance`).
 :func:`run_benchmark` returns a :class:`BenchmarkResult`, whose ``save``
 writes ``results.json``, ``results.md`` and PNG plots.
 """

@@ -86,7 +86,11 @@ def plot_samples(
 def plot_confusion_matrix(
     y_true, y_pred, *, class_names: Sequence[str] = CLASS_NAMES, title: str = ""
 ) -> Figure:
-    """Row-normalised confusion matrix with class names."""
+    """Row-normalised confusion matrix with class names and a colour bar.
+
+    Each row is a true class and sums to 1: the share of its images given
+    each predicted class.
+    """
     fig = Figure(figsize=(8, 7))
     ax = fig.add_subplot()
     labels = np.unique(np.concatenate([np.asarray(y_true), np.asarray(y_pred)]))
@@ -100,8 +104,14 @@ def plot_confusion_matrix(
         ax=ax,
         colorbar=False,
         xticks_rotation=45,
+        im_kw={"vmin": 0, "vmax": 1},
     )
-    ax.set_title(f"Confusion matrix {title}".strip())
+    bar = fig.colorbar(ax.images[0], ax=ax, fraction=0.046, pad=0.04)
+    bar.set_label("fraction of the true class's images")
+    heading = f"Confusion matrix {title}".rstrip()
+    ax.set_title(
+        f"{heading}\n(each row sums to 1: where a class's images went)", fontsize=11
+    )
     fig.tight_layout()
     return fig
 
@@ -276,9 +286,8 @@ def plot_per_class_metrics(
             )
     ax.set_yticks(pos, names)
     ax.invert_yaxis()
-    low = 100 * min(precision.min(), recall.min())
-    ax.set_xlim(max(0.0, low - 10), 104)
-    ax.set_xlabel("%")
+    ax.set_xlim(0, 108)  # bars from zero: their lengths compare honestly
+    ax.set_xlabel("precision / recall (% of images)")
     # below the axis, where it cannot cover a bar
     ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.09), ncol=2, fontsize=8)
     ax.set_title(f"Precision and recall per class {title}".strip())
@@ -345,7 +354,7 @@ def plot_saliency(
     """Where the CNN's predictions come from: integrated-gradients overlays.
 
     One row per image: the image with its true class; the attribution of the
-    predicted class (:func:`fashionclf.saliency.integrated_gradients`, black
+    predicted class (:func:`fashionclf.benchmark.saliency.integrated_gradients`, black
     baseline) over a faint copy of the image, red where pixels raise the
     class's score and blue where they lower it, with the predicted class and
     its probability; and the probabilities of the top three classes.

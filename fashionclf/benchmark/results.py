@@ -3,7 +3,7 @@
 The result holds one row per run and answers, in its summary, whether a
 difference between models is real: a Wilson 95% interval of each accuracy,
 and against the best model a paired bootstrap 95% interval of the difference
-and an exact McNemar test (:mod:`fashionclf.significance`). ``save`` writes
+and an exact McNemar test (:mod:`fashionclf.benchmark.significance`). ``save`` writes
 ``results.json``, ``results.md`` and PNG plots.
 """
 
@@ -104,16 +104,19 @@ def _significance_cells(r: pd.Series) -> list[str]:
     return [ci, vs_best, _p_value(r.p_mcnemar), noise]
 
 
-def _legend(table: pd.DataFrame) -> str:
+def _legend(table: pd.DataFrame, seeds: bool) -> str:
     best = table.index[0]
     return (
         "95% CI: Wilson interval of the test accuracy (first seed), from the "
         f"finite test set. vs best: accuracy minus {best}'s on the same test "
         "images, with a paired bootstrap 95% interval (first seeds). McNemar "
-        "p: exact two-sided test of the paired predictions. Seed std / test "
-        "SE: spread over seeds (ddof=1) against the standard error of one "
-        "accuracy from the test set alone, and which is larger; shown for "
-        "models run with several seeds."
+        "p: exact two-sided test of the paired predictions."
+    ) + (
+        " Seed std / test SE: spread over seeds (ddof=1) against the standard "
+        "error of one accuracy from the test set alone, and which is larger; "
+        "shown for models run with several seeds."
+        if seeds
+        else ""
     )
 
 
@@ -159,7 +162,7 @@ class BenchmarkResult:
         run); ``n`` runs; ``sampling_se``, the standard error of an accuracy
         from the finite test set alone, and ``larger_noise`` ('seeds' or
         'test sampling'; empty for one run). With the per-image outcomes,
-        also the columns of :func:`fashionclf.significance.compare_to_best`
+        also the columns of :func:`fashionclf.benchmark.significance.compare_to_best`
         for each model's first seed against the model with the best mean:
         ``ci_low``, ``ci_high``, ``diff_vs_best``, ``diff_ci_low``,
         ``diff_ci_high``, ``p_mcnemar``.
@@ -219,16 +222,17 @@ class BenchmarkResult:
         """
         table = self.summary()
         sig = "p_mcnemar" in table
+        seeds = sig and bool(table["larger_noise"].fillna("").astype(bool).any())
         columns = ["model", "test accuracy"]
         if sig:
             columns += ["95% CI", "vs best, pt (95% CI)", "McNemar p"]
-            columns += ["seed std / test SE"]
+            columns += ["seed std / test SE"] if seeds else []
         columns += ["macro-F1", "fit s", "predict img/s", "peak RSS MB", "size MB", "n"]
         rows = []
         for name, r in table.iterrows():
             cells = [str(name), _spread(100 * r.accuracy, 100 * r.accuracy_std, "%")]
             if sig:
-                cells += _significance_cells(r)
+                cells += _significance_cells(r)[: 4 if seeds else 3]
             cells += [
                 f"{r.macro_f1:.4f}",
                 _spread(r.fit_s, r.fit_s_std, "", 1),
@@ -239,7 +243,7 @@ class BenchmarkResult:
             ]
             rows.append(cells)
         text = _markdown(pd.DataFrame(rows, columns=columns))
-        return f"{text}\n\n{_legend(table)}" if sig else text
+        return f"{text}\n\n{_legend(table, seeds)}" if sig else text
 
     def sample_efficiency_markdown(self) -> str:
         """Test accuracy per model (rows) and training-set size (columns)."""
@@ -284,7 +288,11 @@ class BenchmarkResult:
             f"Date: {self.env['date']}; CPU: {self.env['cpu']} "
             f"({self.env['cores']} cores, "
             f"torch threads {self.env['torch_threads']}); "
-            f"commit {self.env['git_commit']}; "
+            + (
+                f"commit {self.env['git_commit']}; "
+                if self.env.get("git_commit")
+                else "not run from a git checkout; "
+            )
             + ", ".join(f"{k} {v}" for k, v in self.env["versions"].items()),
             "",
             self.to_markdown(),

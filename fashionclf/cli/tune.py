@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 from .._utils.atomic import atomic_write
@@ -79,6 +80,21 @@ def _add_tune_parser(sub) -> None:
     p.set_defaults(func=tune)
 
 
+def _where_the_study_lives(storage: str) -> str:
+    """Say where the study is kept, a new file in the working folder included."""
+    from .._utils.messages import redact_urls
+
+    if not storage:
+        where = "in memory (lost when tune ends)"
+    elif storage.startswith("sqlite:///"):
+        path = Path(storage.removeprefix("sqlite:///")).resolve()
+        state = "resumed from" if path.exists() else "a new file,"
+        where = f"{state} {path} (--storage to choose another)"
+    else:
+        where = redact_urls(storage)
+    return where
+
+
 def _add_study_args(p: argparse.ArgumentParser) -> None:
     """Where a study is kept, and how dead workers are noticed."""
     p.add_argument(
@@ -135,6 +151,7 @@ def tune(args: argparse.Namespace) -> int:
             stratify=y,
             random_state=args.random_state,
         )
+    where = _where_the_study_lives(args.storage)  # before: a new file or not
     study = run_study(
         args.model,
         X,
@@ -151,6 +168,7 @@ def tune(args: argparse.Namespace) -> int:
         grace_period=args.grace_period,
         verbose=VERBOSE[args.progress],
     )
+    print(f"study storage: {where}", file=sys.stderr)
     print(best_summary(study))
     if args.best_out is None and args.refit_out is None:
         return 0

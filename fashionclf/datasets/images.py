@@ -9,7 +9,7 @@ the dataset sees a photo as it saw its training images: a light article on
 a black background, aspect ratio kept, background at 0, brightest pixel at
 255 (as in every image of the dataset: all 10,000 test images peak at
 250-255). Two choices differ from the paper's list, by measurement on
-rendered product shots (``benchmarks/RESULTS.md``): the article's contrast
+rendered product shots (:doc:`/user_guide/benchmarks`): the article's contrast
 is stretched to that full range (a navy shirt on white is otherwise dimmer
 than any training image), and sharpening is off by default
 (``sharpen=True`` restores it).
@@ -309,11 +309,11 @@ def fashion_mnist_image(
        largest RGB distance from that colour.
     3. Resize the longest edge to 28 by subsampling (``resample='nearest'``,
        as the paper did; measured best of nearest, box and Lanczos on
-       rendered product shots, see ``benchmarks/RESULTS.md``).
+       rendered product shots, see :doc:`/user_guide/benchmarks`).
     4. If ``sharpen``, sharpen (an unsharp mask of radius 1, as the paper's
        Gaussian of radius and standard deviation 1). Off by default: on
-       rendered shots it widened the gap to the rows (``benchmarks/
-       RESULTS.md``); untested on real photographs.
+       rendered shots it widened the gap to the rows
+       (:doc:`/user_guide/benchmarks`); untested on real photographs.
     5. Extend the shortest edge to 28 with the article centred.
     6. Negate if the background is light, then map the background to 0.
     7. If ``stretch``, scale the article so that its brightest pixel is

@@ -48,6 +48,7 @@ from sklearn.svm import LinearSVC
 from .._utils.threads import torch_threads
 from ..benchmark.progress import epoch_text, wants_live
 from ..classifier import FashionCNNClassifier
+from ..networks import SIZE_PARAMS, size_params
 from ..registry import MODEL_NAMES, is_cnn, make_model
 from .studies import (
     claim,
@@ -122,7 +123,7 @@ def search_space(model: str = "cnn", prefix: str = "") -> dict[str, BaseDistribu
     --------
     >>> from fashionclf.tuning import search_space
     >>> sorted(search_space("cnn", prefix="cnn__"))[:2]
-    ['cnn__batch_size', 'cnn__dense_units']
+    ['cnn__batch_size', 'cnn__dropout']
     >>> sorted(search_space("logreg"))
     ['logisticregression__C']
     """
@@ -135,8 +136,21 @@ def search_space(model: str = "cnn", prefix: str = "") -> dict[str, BaseDistribu
     space = {}
     for name, step in steps:
         for param, dist in SEARCH_SPACES.get(type(step), {}).items():
+            if param in _ignored_sizes(step):
+                continue
             space[prefix + (f"{name}__{param}" if name else param)] = dist
     return space
+
+
+def _ignored_sizes(step: BaseEstimator) -> set[str]:
+    """Size parameters a CNN step's built-in network does not take (not searched).
+
+    E.g. ``dense_units`` for ``'compact'`` networks, which have no hidden
+    dense layer: searching it would only add noise to the study.
+    """
+    if not isinstance(step, FashionCNNClassifier) or step.module is not None:
+        return set()
+    return set(SIZE_PARAMS) - set(size_params(step.architecture))
 
 
 def suggest(

@@ -17,6 +17,7 @@ import json
 import multiprocessing as mp
 import random
 import time
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -84,15 +85,20 @@ def _storage(
         kwargs["engine_kwargs"] = {
             "connect_args": {"connect_timeout": CONNECT_TIMEOUT_S}
         }
-    if heartbeat_interval:
-        kwargs.update(
-            heartbeat_interval=heartbeat_interval,
-            grace_period=grace_period,
-            heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(
-                max_retry=1
-            ),
-        )
-    return optuna.storages.RDBStorage(storage, **kwargs)
+    # Heartbeats and their retry callback have been "experimental" since
+    # Optuna 2.8; we chose them on purpose, so their warnings are not the
+    # user's news (only these two, only here).
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        if heartbeat_interval:
+            kwargs.update(
+                heartbeat_interval=heartbeat_interval,
+                grace_period=grace_period,
+                heartbeat_stale_trial_callback=(
+                    optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=1)
+                ),
+            )
+        return optuna.storages.RDBStorage(storage, **kwargs)
 
 
 def _pruner(pruner: str) -> optuna.pruners.BasePruner:
