@@ -13,14 +13,14 @@ recomputation) and with the recomputed statistics (the fitted model).
 
     FASHIONCLF_DATA=../shared/data/fashion-mnist python benchmarks/bench_bn_settle.py --full
 
-Writes ``benchmarks/results/bn_settle.json`` and prints a Markdown table.
+Writes ``benchmarks/results/<machine>/<commit>-<date>-bn-settle.json`` and prints a
+Markdown table.
 """
 
 from __future__ import annotations
 
 import argparse
 import copy
-import json
 import time
 from pathlib import Path
 
@@ -30,9 +30,9 @@ import torch
 from skorch.callbacks import Callback
 
 from fashionclf import FashionCNNClassifier, fetch_fashion_mnist, load_sample
-from fashionclf.benchmark.results import environment
+from fashionclf.benchmark.results import write_record
 
-OUT = Path(__file__).resolve().parent / "results" / "bn_settle.json"
+RESULTS = Path(__file__).resolve().parent / "results"
 
 
 class RunningStatistics(Callback):
@@ -72,7 +72,7 @@ def _row(data, epochs, seed, X, y, Xt, yt) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--full", action="store_true")
-    parser.add_argument("--out", type=Path, default=OUT)
+    parser.add_argument("--out-dir", type=Path, default=RESULTS, help="JSON goes here")
     args = parser.parse_args()
     torch.set_num_threads(2)
     X, y = load_sample(return_X_y=True)
@@ -91,19 +91,7 @@ def main() -> None:
         ["running", "recomputed"]
     ].agg(["mean", "std"])
     print(summary.round(4).to_markdown())
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(
-        json.dumps(
-            {
-                "command": "python benchmarks/bench_bn_settle.py"
-                + (" --full" if args.full else ""),
-                "rows": rows,
-                "environment": environment(),
-            },
-            indent=2,
-        )
-        + "\n"
-    )
+    print("wrote", write_record("bn-settle", rows, root=args.out_dir))
 
 
 if __name__ == "__main__":

@@ -7,15 +7,13 @@ Usage (from the repository root)::
 
 Prints test accuracy (also with flip TTA toggled), fit seconds, predict
 images/s (batch 256) and single-image latency per seed, then mean ± std and
-the ratio to the preset's target (issue 6); ``--int8`` fits with
+the ratio to the preset's target; ``--int8`` fits with
 ``quantize=True`` and reports the int8 figures beside the float32 ones.
-Writes a JSON file to ``benchmarks/results/``.
+Writes ``benchmarks/results/<machine>/<commit>-<date>-cnn-PRESET.json``.
 """
 
 import argparse
 import json
-import platform
-import subprocess
 import time
 from pathlib import Path
 
@@ -23,7 +21,10 @@ import numpy as np
 import torch
 
 from fashionclf import fetch_fashion_mnist
+from fashionclf.benchmark.results import write_record
 from fashionclf.presets import make_cnn
+
+HERE = Path(__file__).resolve().parent
 
 TARGETS = {"default": (0.940, 600), "fast": (0.925, 120), "best": (0.950, 2700)}
 
@@ -82,9 +83,6 @@ def main() -> None:
         runs.append(run)
     accs = np.array([r["test_accuracy"] for r in runs])
     fits = np.array([r["fit_s"] for r in runs])
-    commit = subprocess.run(
-        ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True
-    ).stdout.strip()
     summary = {
         "preset": args.preset,
         "params": make_cnn(args.preset).get_params(),
@@ -93,17 +91,12 @@ def main() -> None:
         "accuracy_std": accs.std(),
         "fit_s_mean": fits.mean(),
         "fit_s_std": fits.std(),
-        "runs": runs,
         **(
             {"int8_accuracy_mean": np.mean([r["int8_test_accuracy"] for r in runs])}
             if args.int8
             else {}
         ),
         "threads": args.threads,
-        "torch": torch.__version__,
-        "cpu": platform.processor() or platform.machine(),
-        "commit": commit,
-        "date": time.strftime("%Y-%m-%d %H:%M"),
     }
     print(
         f"{args.preset}: accuracy {100 * accs.mean():.2f} ± {100 * accs.std():.2f}% "
@@ -116,9 +109,10 @@ def main() -> None:
             f"accuracy {accs.mean() / acc_t:.4f}, fit time {fits.mean() / s_t:.3f} "
             f"({'met' if accs.mean() >= acc_t and fits.mean() <= s_t else 'missed'})"
         )
-    out = Path(__file__).parent / "results" / f"cnn-{args.preset}.json"
-    out.parent.mkdir(exist_ok=True)
-    out.write_text(json.dumps(summary, indent=2, default=str))
+    path = write_record(
+        f"cnn-{args.preset}", runs, root=HERE / "results", summary=summary
+    )
+    print("wrote", path)
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""Target 7: full dataset from the cache (<= 0.2 s) and peak RSS while fitting (<= 2 GB).
+"""Memory targets: the full dataset from the cache (<= 0.2 s) and peak RSS while fitting (<= 2 GB).
 
 FASHIONCLF_DATA=../shared/data/fashion-mnist .venv/bin/python benchmarks/bench_memory.py
 """
@@ -7,9 +7,8 @@ import argparse
 import statistics
 import time
 
-from fashionclf.benchmark.harness.harness import _peak_rss_mb, _reset_peak_rss
-
 from fashionclf import fetch_fashion_mnist
+from fashionclf.benchmark.memory import peak_rss_mb, reset_peak_rss
 from fashionclf.presets import make_cnn
 
 
@@ -35,9 +34,9 @@ def main() -> None:
         f"over 5 loads (target <= 0.2 s; ratio {statistics.median(times) / 0.2:.2f})"
     )
     X, y = fetch_fashion_mnist(subset="train", return_X_y=True)
-    _reset_peak_rss()
+    reset_peak_rss()
     make_cnn(args.preset, max_epochs=args.max_epochs, random_state=0).fit(X, y)
-    peak = _peak_rss_mb()
+    peak = peak_rss_mb()
     print(
         f"peak RSS while fitting '{args.preset}' on {len(X)} images: {peak:,.0f} MB "
         f"(target <= 2,048 MB; ratio {peak / 2048:.2f})"

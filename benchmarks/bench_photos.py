@@ -133,7 +133,10 @@ def main() -> None:
         print(f"  {label:48s} {model.score(rows, y):.4f}")
     for label, kw in {
         "old plain resize, no option": {"method": "resize", "background": "dark"},
-        "old plain resize, --invert": {"method": "resize", "background": "light"},
+        "old plain resize, --background light": {
+            "method": "resize",
+            "background": "light",
+        },
     }.items():
         print(f"  {label:48s} {model.score(read_images(shots, **kw), y):.4f}")
     _picture(model, pictures[:4], y[:4], args.out_dir)

@@ -1,4 +1,4 @@
-"""Targets 4 and 6: training FLOP/s vs this CPU's measured conv ceiling; inference.
+"""Training FLOP/s against this CPU's measured conv ceiling; inference speed.
 
 Counts the FLOPs of one training step with torch.utils.flop_counter, times
 training steps of the default network (fp32 channels-last, as fit uses), and
@@ -81,10 +81,14 @@ def main() -> None:
         "(needs FASHIONCLF_DATA and fashionclf[onnx]); run it alone",
     )
     ap.add_argument("--reps", type=int, default=5)
-    ap.add_argument("--json", default=None, help="also write the rows here")
+    ap.add_argument(
+        "--out-dir",
+        default="benchmarks/results",
+        help="--serving writes results/<machine>/<commit>-<date>-serving.json here",
+    )
     args = ap.parse_args()
     if args.serving:
-        compare_serving(args.reps, args.json)
+        compare_serving(args.reps, args.out_dir)
         return
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
@@ -113,7 +117,7 @@ def main() -> None:
     )
     best = max(fp32, bf16)
     print(
-        f"target 4: training throughput = {100 * achieved / best:.0f}% of the best conv "
+        f"training throughput = {100 * achieved / best:.0f}% of the best conv "
         f"ceiling measured here ({100 * achieved / bf16:.0f}% of bf16; target >= 50%)"
     )
 
@@ -279,7 +283,7 @@ def compare_runtimes(threads: int) -> None:
             )
 
 
-def compare_serving(reps: int, json_out: str | None) -> None:
+def compare_serving(reps: int, out_dir: str) -> None:
     """The shipped model on the 10,000 test images: library vs ONNX Runtime float.
 
     For 1 and 2 threads: ``predict_proba`` (``num_threads``, batch 256) and
@@ -291,14 +295,13 @@ def compare_serving(reps: int, json_out: str | None) -> None:
     round by round, and the median is reported with its ratio to the
     library at the same thread count.
     """
-    import json
     import tempfile
     from pathlib import Path
 
     import onnxruntime as ort
 
     from fashionclf import FashionCNNClassifier, fetch_fashion_mnist
-    from fashionclf.benchmark.results import environment
+    from fashionclf.benchmark.results import write_record
 
     Xt, yt = fetch_fashion_mnist(subset="test", return_X_y=True)
     Xt, yt = np.asarray(Xt), np.asarray(yt)
@@ -383,10 +386,8 @@ def compare_serving(reps: int, json_out: str | None) -> None:
             f"{t} thread(s), {name}: {rate:,.0f} img/s ({rate / lib:.2f}x the "
             f"library), accuracy {100 * accuracy[(t, name)]:.2f}%"
         )
-    if json_out:
-        record = {"environment": environment(), "reps": reps, "rows": rows}
-        Path(json_out).parent.mkdir(parents=True, exist_ok=True)
-        Path(json_out).write_text(json.dumps(record, indent=2) + "\n")
+    path = write_record("serving", rows, root=out_dir, summary={"reps": reps})
+    print("wrote", path)
 
 
 if __name__ == "__main__":

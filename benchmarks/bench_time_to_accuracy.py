@@ -16,8 +16,8 @@ its share of the conv ceiling of its precision (fp32, or bf16 under
 autocast) measured in the same run. Then the fit
 time ratio to 'reference' (median over seeds, each seed's pair run back to
 back; with ``--reference-seeds`` a seed without a reference fit is compared
-to the median reference fit) and the accuracy difference. Writes ``benchmarks/results/
-time_to_accuracy.json``.
+to the median reference fit) and the accuracy difference. Writes ``benchmarks/results/<machine>/<commit>-<date>-time-to-accuracy.json``
+(``fashionclf.benchmark.results.write_record``).
 
 ``--train-size N`` (a stratified subset) and ``--max-epochs E`` make a proxy
 run for ablations; a proxy's figures are labelled as such. A preset may
@@ -307,7 +307,10 @@ def main() -> None:
     ap.add_argument("--train-size", type=int, default=None)
     ap.add_argument("--max-epochs", type=int, default=None)
     ap.add_argument(
-        "--out", type=Path, default=HERE / "results" / "time_to_accuracy.json"
+        "--out-dir",
+        type=Path,
+        default=HERE / "results",
+        help="results/<machine>/<commit>-<date>-time-to-accuracy.json goes here",
     )
     ap.add_argument(
         "--child", nargs=2, metavar=("PRESET", "SEED"), help=argparse.SUPPRESS
@@ -333,27 +336,18 @@ def main() -> None:
             print(json.dumps(run), flush=True)
             runs.append(run)
     summary = summarize(runs, args.presets, ceilings)
-    commit = subprocess.run(
-        ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True
-    ).stdout.strip()
+    from fashionclf.benchmark.results import write_record
+
     proxy = bool(args.train_size or args.max_epochs)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(
-        json.dumps(
-            {
-                "command": " ".join(sys.argv),
-                "proxy": proxy,
-                "date": time.strftime("%Y-%m-%d %H:%M"),
-                "commit": commit,
-                "machine": info,
-                "conv_ceiling_gflop_per_s": ceilings,
-                "threads": args.threads,
-                "summary": summary,
-                "runs": runs,
-            },
-            indent=2,
-        )
-    )
+    extra = {
+        "proxy": proxy,
+        "machine": info,
+        "conv_ceiling_gflop_per_s": ceilings,
+        "threads": args.threads,
+    }
+    topic = "time-to-accuracy-proxy" if proxy else "time-to-accuracy"
+    path = write_record(topic, runs, root=args.out_dir, summary={**extra, **summary})
+    print("wrote", path)
 
 
 if __name__ == "__main__":

@@ -18,14 +18,14 @@ both at the default rate 3e-3; and ``init_from=..., freeze='features'``
 
     FASHIONCLF_DATA=../shared/data/fashion-mnist python benchmarks/bench_transfer.py
 
-Writes ``benchmarks/results/transfer.json`` and prints a Markdown table.
+Writes ``benchmarks/results/<machine>/<commit>-<date>-transfer.json`` and prints a
+Markdown table.
 Fit times are wall-clock seconds on this machine, with 2 torch threads.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from pathlib import Path
 
@@ -34,9 +34,9 @@ import pandas as pd
 import torch
 
 from fashionclf import FashionCNNClassifier, fetch_fashion_mnist
-from fashionclf.benchmark.results import environment
+from fashionclf.benchmark.results import write_record
 
-OUT = Path(__file__).resolve().parent / "results" / "transfer.json"
+RESULTS = Path(__file__).resolve().parent / "results"
 COARSE = {
     0: "tops",
     2: "tops",
@@ -100,7 +100,7 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[50, 200, 1000])
     parser.add_argument("--pretrain-epochs", type=int, default=10)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", type=Path, default=OUT)
+    parser.add_argument("--out-dir", type=Path, default=RESULTS, help="JSON goes here")
     args = parser.parse_args()
     torch.set_num_threads(2)
     X, y = fetch_fashion_mnist(subset="train", return_X_y=True)
@@ -147,20 +147,8 @@ def main() -> None:
         sort=False,
     )
     print(table.to_markdown())
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(
-        json.dumps(
-            {
-                "command": "python benchmarks/bench_transfer.py",
-                "small_fit": SMALL_FIT,
-                "pretrain": pretrain,
-                "rows": rows,
-                "environment": environment(),
-            },
-            indent=2,
-        )
-        + "\n"
-    )
+    summary = {"small_fit": SMALL_FIT, "pretrain": pretrain}
+    print("wrote", write_record("transfer", rows, root=args.out_dir, summary=summary))
 
 
 if __name__ == "__main__":

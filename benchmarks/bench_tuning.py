@@ -1,4 +1,4 @@
-"""Issue 5 measurements on the full shared training data.
+"""Tuning costs on the full shared training data: pruning and threads per worker.
 
 1. Pruning: the same CNN study (budget: n trials, same sampler seed) with the
    median pruner and without; wall time to the best trial and in total.

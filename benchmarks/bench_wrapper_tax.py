@@ -1,4 +1,4 @@
-"""Target 5: FashionCNNClassifier vs an identical plain-PyTorch loop, back to back.
+"""The wrapper's cost: FashionCNNClassifier vs an identical plain-PyTorch loop, back to back.
 
 Same network (Standardized FashionCNN, channels-last), same data tensors, batch
 size, epochs, AdamW, one-cycle schedule and the same batched augmentation

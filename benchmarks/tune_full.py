@@ -1,4 +1,4 @@
-"""Issue 5: tune the CNN on the shared training data, refit the best, compare with defaults.
+"""Tune the CNN on the shared training data, refit the best, compare with defaults.
 
 Budget: a study of --n-trials trials (median pruning, --max-epochs epochs each)
 on a stratified --train-size subset of the 60,000 training images (validation:
@@ -10,13 +10,12 @@ classifier's test accuracy from the same benchmark conditions.
 """
 
 import argparse
-import json
 import time
-from pathlib import Path
 
 from sklearn.model_selection import train_test_split
 
 from fashionclf import FashionCNNClassifier, fetch_fashion_mnist
+from fashionclf.benchmark.results import write_record
 from fashionclf.tuning import best_summary, run_study
 
 
@@ -71,7 +70,11 @@ def main() -> None:
         "default_test_accuracy": args.default_accuracy,
         "summary": best_summary(study),
     }
-    Path("benchmarks/results/tune-cnn.json").write_text(json.dumps(out, indent=2))
+    trials = [
+        {"number": t.number, "state": t.state.name, "value": t.value, **t.params}
+        for t in study.trials
+    ]
+    print("wrote", write_record("tune-cnn", trials, summary=out))
 
 
 if __name__ == "__main__":

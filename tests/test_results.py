@@ -56,3 +56,39 @@ def test_summary_tests_every_model_against_the_best(two_seed_result, small):
     assert summary.loc["logreg", "larger_noise"] == ""
     md = res.to_markdown()
     assert "McNemar p" in md and "paired bootstrap" in md
+
+
+@pytest.mark.parametrize(
+    ("cpu", "flags", "name"),
+    [
+        ("AMD EPYC 9B45", {"avx2", "avx512f", "avx512_bf16"}, "epyc-avx512bf16"),
+        ("Intel(R) Xeon(R) Platinum 8481C", {"avx512f", "amx_tile"}, "xeon-amx"),
+        ("Intel(R) Xeon(R) Processor @ 2.80GHz", {"avx2", "avx512f"}, "xeon-avx512"),
+        ("AMD EPYC 7B12", {"avx2"}, "epyc-avx2"),
+    ],
+)
+def test_machine_names_say_family_and_widest_instruction_set(cpu, flags, name):
+    from fashionclf.benchmark.results import machine_name
+
+    assert machine_name(cpu, flags) == name
+
+
+def test_a_record_has_one_schema_and_a_dated_path_per_machine(tmp_path, monkeypatch):
+    import json
+    import sys
+    import time
+
+    from fashionclf.benchmark.results import environment, write_record
+
+    monkeypatch.setattr(sys, "argv", ["bench_x.py", "--reps", "3"])
+    path = write_record("serving", [{"threads": 1, "img_per_s": 2536.0}], root=tmp_path)
+    env = environment()
+    assert path.parent == tmp_path / env["machine"]
+    assert path.name.endswith(f"-{time.strftime('%Y-%m-%d')}-serving.json")
+    record = json.loads(path.read_text())
+    assert record["schema"] == "fashionclf-benchmark/1"
+    assert record["command"] == "bench_x.py --reps 3"
+    assert record["rows"] == [{"threads": 1, "img_per_s": 2536.0}]
+    assert record["environment"]["cpu_flags"] == env["cpu_flags"]
+    with pytest.raises(ValueError, match="topic='a/b'"):
+        write_record("a/b", [], root=tmp_path)

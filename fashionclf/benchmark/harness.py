@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import copy
 import io
-import resource
 import sys
 import time
 import warnings
@@ -44,6 +43,7 @@ from ..registry import (
     is_stochastic,
     make_model,
 )
+from .memory import peak_rss_mb, reset_peak_rss
 from .progress import EpochProgress, wants_live
 from .results import BenchmarkResult, environment
 
@@ -60,7 +60,7 @@ __all__ = [
 def resolve_models(names: Sequence[str]) -> list[str]:
     """Expand benchmark presets and check model names.
 
-    ``names`` may hold model names (:data:`fashionclf.registry.MODEL_NAMES`)
+    ``names`` may hold model names (``fashionclf.registry.MODEL_NAMES``)
     and benchmark preset names ('smoke', 'quick', 'full').
     """
     out: list[str] = []
@@ -73,26 +73,6 @@ def resolve_models(names: Sequence[str]) -> list[str]:
             valid = [*MODEL_NAMES, *BENCHMARK_PRESETS]
             raise ValueError(f"unknown model {name!r}; expected one of {valid}.")
     return list(dict.fromkeys(out))
-
-
-def _reset_peak_rss() -> bool:
-    try:  # Linux: writing 5 to clear_refs resets VmHWM (peak RSS)
-        with open("/proc/self/clear_refs", "w") as fh:
-            fh.write("5")
-        return True
-    except OSError:
-        return False
-
-
-def _peak_rss_mb() -> float:
-    try:
-        with open("/proc/self/status") as fh:
-            for line in fh:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 class HeldOutAccuracy(Callback):
@@ -204,7 +184,7 @@ def _evaluate(
         )
         extra = [("progress", live)] if live is not None else []
         est.set_params(callbacks=[("test_accuracy", curve), *extra])
-    tracked = _reset_peak_rss()
+    tracked = reset_peak_rss()
     t0 = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter(
@@ -217,7 +197,7 @@ def _evaluate(
     if curve is not None:
         fit_s -= curve.spent_s_
         est.set_params(callbacks=None)
-    peak = _peak_rss_mb()
+    peak = peak_rss_mb()
     t0 = time.perf_counter()
     pred = est.predict(Xt)
     predict_s = time.perf_counter() - t0
@@ -281,8 +261,8 @@ def run_benchmark(
     Parameters
     ----------
     models : sequence of str
-        Model names of :mod:`fashionclf.registry` or benchmark presets
-        ('smoke', 'quick', 'full'); see :func:`resolve_models`.
+        Model names of ``fashionclf.registry`` or benchmark presets
+        ('smoke', 'quick', 'full'); see ``resolve_models``.
     X_train, y_train, X_test, y_test : array-like
         Flat 0-255 pixel rows and labels 0-9.
     random_state : int or sequence of int, default=0

@@ -26,7 +26,7 @@ from sklearn.base import BaseEstimator
 
 from .significance import compare_to_best
 
-__all__ = ["BenchmarkResult", "environment"]
+__all__ = ["BenchmarkResult", "environment", "machine_name", "write_record"]
 
 
 def environment() -> dict[str, Any]:
@@ -47,31 +47,155 @@ def environment() -> dict[str, Any]:
         ).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         commit = ""
-    cpu = platform.processor()
-    try:
-        with open("/proc/cpuinfo") as fh:
-            cpu = next(
-                (
-                    ln.split(":", 1)[1].strip()
-                    for ln in fh
-                    if ln.startswith("model name")
-                ),
-                cpu,
-            )
-    except OSError:
-        pass
+    cpu = _cpu_model()
     import torch
 
+    flags = _cpu_flags()
     return {
         "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
         "python": sys.version.split()[0],
         "platform": platform.platform(),
         "cpu": cpu,
+        "cpu_flags": sorted(flags & _ISA_FLAGS),
+        "machine": machine_name(cpu, flags),
         "cores": os.cpu_count(),
         "torch_threads": torch.get_num_threads(),
         "versions": versions,
         "git_commit": commit or None,
     }
+
+
+#: The instruction-set flags that decide this library's speed (``lscpu`` names).
+_ISA_FLAGS = frozenset(
+    {
+        "avx",
+        "avx2",
+        "fma",
+        "avx512f",
+        "avx512_vnni",
+        "avx512_bf16",
+        "amx_tile",
+        "amx_bf16",
+        "amx_int8",
+        "avx_vnni",
+    }
+)
+
+
+def _cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo") as fh:
+            line = next((ln for ln in fh if ln.startswith("model name")), "")
+    except OSError:
+        line = ""
+    return line.partition(":")[2].strip() or platform.processor()
+
+
+def _cpu_flags() -> set[str]:
+    try:
+        with open("/proc/cpuinfo") as fh:
+            line = next((ln for ln in fh if ln.startswith("flags")), "")
+    except OSError:
+        return set()
+    return set(line.partition(":")[2].split())
+
+
+def machine_name(cpu: str | None = None, flags: set[str] | None = None) -> str:
+    """Return a short name of this kind of machine, for result folders.
+
+    The processor family and the widest instruction set that matters for
+    training here, e.g. ``'epyc-avx512bf16'``, ``'xeon-amx'``,
+    ``'epyc-avx2'``.
+
+    Parameters
+    ----------
+    cpu : str, optional
+        The processor's model name; default: this machine's.
+    flags : set of str, optional
+        Its ``/proc/cpuinfo`` flags; default: this machine's.
+
+    Returns
+    -------
+    str
+    """
+    if cpu is None:
+        cpu = _cpu_model()
+    flags = _cpu_flags() if flags is None else flags
+    family = next(
+        (w for w in ("epyc", "xeon", "ryzen", "core") if w in cpu.lower()),
+        platform.machine().lower() or "cpu",
+    )
+    isa = next(
+        (
+            name
+            for name, flag in (
+                ("amx", "amx_tile"),
+                ("avx512bf16", "avx512_bf16"),
+                ("avx512", "avx512f"),
+                ("avx2", "avx2"),
+            )
+            if flag in flags
+        ),
+        "base",
+    )
+    return f"{family}-{isa}"
+
+
+def write_record(
+    topic: str,
+    rows: list[dict[str, Any]],
+    *,
+    root: str | os.PathLike[str] = "benchmarks/results",
+    summary: dict[str, Any] | None = None,
+) -> Path:
+    """Write a benchmark script's measurements as one JSON record.
+
+    Every script of the suite writes the same schema to
+    ``<root>/<machine>/<commit>-<date>-<topic>.json``: ``schema``, ``topic``,
+    ``command`` (how the script was called), ``environment``
+    (``environment()``: versions, CPU and its flags, commit, date),
+    ``rows`` (one dict per measurement) and ``summary``.
+
+    Parameters
+    ----------
+    topic : str
+        What was measured, a file-name word (``'serving'``,
+        ``'time-to-accuracy'``).
+    rows : list of dict
+        The measurements, JSON-serialisable (``str`` is used for the rest).
+    root : path-like, default='benchmarks/results'
+        The folder of the per-machine folders.
+    summary : dict, optional
+        Figures derived from the rows (means, ratios).
+
+    Returns
+    -------
+    pathlib.Path
+        The file written.
+    """
+    if not topic or not all(c.isalnum() or c in "-_" for c in topic):
+        raise ValueError(
+            f"write_record received topic={topic!r}; expected a non-empty word "
+            "of letters, digits, '-' and '_'."
+        )
+    env = environment()
+    commit = env["git_commit"] or "no-git"
+    path = (
+        Path(root)
+        / str(env["machine"])
+        / f"{commit}-{time.strftime('%Y-%m-%d')}-{topic}.json"
+    )
+    record = {
+        "schema": "fashionclf-benchmark/1",
+        "topic": topic,
+        "command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]),
+        "environment": env,
+        "rows": rows,
+        "summary": summary or {},
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(record, indent=2, default=str) + "\n")
+    return path
 
 
 def _spread(mean: float, std: float, unit: str, digits: int = 2) -> str:
@@ -129,7 +253,7 @@ class BenchmarkResult:
     runs : DataFrame
         One row per (model, seed, training-set size ``n_train``).
     env : dict
-        :func:`environment` at the start of the run.
+        ``environment()`` at the start of the run.
     estimators : dict
         Model name -> fitted estimator (last seed, largest training set).
     command : str
