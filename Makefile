@@ -1,6 +1,8 @@
 # Two commands do all the set-up on a fresh machine:
 #   make run    - the main job (creates/reuses .venv, installs, runs the quick benchmark)
 #   make test   - lint + the whole test suite + the docs build + dist-check
+#   make test-fast - lint + the tests not marked slow (the quick loop)
+#   make test-lowest - the fast tests against the lowest declared versions
 #   make dist-check - the built wheel and sdist, installed in a fresh virtualenv
 #                 and used from outside the checkout (scripts/check_dist.sh)
 #   make docs   - the documentation site (docs/_build/html), warnings as errors
@@ -12,7 +14,7 @@ STAMP := $(VENV)/.installed
 # machine's disk; the library itself asks for a range (see pyproject.toml).
 TORCH_PIN ?= torch==2.13.0
 
-.PHONY: venv run test lint format clean docs dist-check
+.PHONY: venv run test test-fast test-lowest lint format clean docs dist-check
 
 $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -53,6 +55,15 @@ test: lint
 	$(MAKE) docs
 	$(MAKE) dist-check
 
+test-fast: lint
+	$(BIN)/python -m pytest -m "not slow" -q
+
+# The lowest versions pyproject.toml declares (each `>=` read as `==`; torch is the
+# pinned build, the only one on this machine's disk), in a virtualenv of their own.
+LOWEST := .venv-lowest
+test-lowest:
+	scripts/check_lowest.sh $(PYTHON) $(LOWEST) "$(TORCH_PIN)"
+
 dist-check: $(STAMP)
 	scripts/check_dist.sh $(BIN)/python "$(TORCH_PIN)"
 
@@ -67,4 +78,4 @@ format: $(STAMP)
 	$(BIN)/ruff check --fix .
 
 clean:
-	rm -rf $(VENV) results dist build .pytest_cache .ruff_cache docs/_build docs/generated docs/auto_examples
+	rm -rf $(VENV) $(LOWEST) results dist build .pytest_cache .ruff_cache docs/_build docs/generated docs/auto_examples

@@ -66,7 +66,7 @@ def main() -> None:
     save(plot_learning_curves(best.history_, title="WideShallow"), "wide_shallow.png")
 
     with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "wide_shallow.pt"
+        path = Path(tmp) / "wide_shallow.safetensors"
         best.save(path)  # weights + the import path 'custom_module:WideShallow'
         loaded = FashionCNNClassifier.load(
             path, trusted_modules=["custom_module:WideShallow"]

@@ -43,7 +43,7 @@ save(
 
 # %%
 # Model files hold weights and parameters only: loading one never runs code.
-clf.save("quickstart_model.pt")
-reloaded = FashionCNNClassifier.load("quickstart_model.pt")
+clf.save("quickstart_model.safetensors")
+reloaded = FashionCNNClassifier.load("quickstart_model.safetensors")
 assert (reloaded.predict(X_test) == clf.predict(X_test)).all()
-print("saved and reloaded quickstart_model.pt")
+print("saved and reloaded quickstart_model.safetensors")

@@ -1149,7 +1149,7 @@ class FashionCNNClassifier(ClassifierMixin, BaseEstimator):
         ``pixel_range`` and ``image_shape`` as metadata. Input
         checks stay in the library; ``quantize=True`` models export their
         float network unless ``int8_calibration`` is given. See
-        :mod:`fashionclf.export`.
+        ``fashionclf.export``.
 
         Parameters
         ----------
@@ -1236,7 +1236,6 @@ class FashionCNNClassifier(ClassifierMixin, BaseEstimator):
         if check is not None:
             serialization.check_tensors(self.net_.module_, exported["net"], check)
         restore_net_state(self.net_, exported["net"], exported["history"])
-        self.__dict__.setdefault("interrupted_", False)  # kept by pickles
         self._finish(None, calibrate_now=False)
         if exported["int8"] is not None:
             self.int8_network_ = Int8Network(

@@ -48,7 +48,7 @@ PY
 
 tar xzf "$SDIST" -C "$WORK"
 SRC=$(ls -d "$WORK"/fashionclf-*/)
-for f in LICENSE README.md tests/__init__.py tests/conftest.py tests/http_server.py \
+for f in LICENSE README.md tests/__init__.py tests/conftest.py tests/helpers.py tests/http_server.py \
     tests/postgres.py examples/quickstart.py benchmarks/RESULTS.md; do
     test -f "$SRC/$f" || { echo "sdist lacks $f"; exit 1; }
 done

@@ -381,7 +381,7 @@ def test_train_checks_the_output_folder_before_loading_data(tmp_path, capsys):
 
 
 def _labels_model(tmp_path, offset):
-    from .conftest import tiny_cnn
+    from .helpers import tiny_cnn
 
     X, y = load_sample(return_X_y=True)
     path = tmp_path / f"m{offset}.pt"
@@ -408,7 +408,7 @@ def test_class_names_for_fashion_mnist_labels(model_file, pixel_csv, tmp_path):
 def test_predict_escapes_file_names_and_formula_like_labels(png, tmp_path):
     import os
 
-    from .conftest import tiny_cnn
+    from .helpers import tiny_cnn
 
     X, y = load_sample(return_X_y=True)
     labels = np.array(["=HYPERLINK(1)", "+a", "@b", "-c", "plain"])[y[:300] % 5]
@@ -705,7 +705,7 @@ def test_a_save_that_fails_after_training_keeps_the_model(
     assert main([*args, "--out", str(out)]) == 1
     captured = capsys.readouterr()
     assert "could not save to" in captured.err and "No space left" in captured.err
-    rescued = list((tmp_path / "tmp").glob("fashionclf-unsaved-*.pt"))
+    rescued = list((tmp_path / "tmp").glob("fashionclf-unsaved-*.safetensors"))
     assert len(rescued) == 1 and str(rescued[0]) in captured.err
     assert FashionCNNClassifier.load(rescued[0]).classes_.tolist() == list(range(10))
     assert not out.exists()

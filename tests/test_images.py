@@ -33,7 +33,7 @@ def test_grayscale_png_round_trip(tmp_path):
     Image.fromarray(arr).save(tmp_path / "g.png")
     plain = read_images([tmp_path / "g.png"], method="resize", background="dark")
     np.testing.assert_array_equal(plain[0], arr.ravel())
-    inverted = read_images([tmp_path / "g.png"], method="resize", invert=True)[0]
+    inverted = read_images([tmp_path / "g.png"], method="resize", background="light")[0]
     np.testing.assert_array_equal(inverted, 255 - arr.ravel())
 
 
@@ -79,16 +79,16 @@ def test_sixteen_bit_png_is_scaled_not_clipped(tmp_path):
     assert 120 < got[14, 14] < 135  # mid-grey stays mid-grey, not white
 
 
-@pytest.mark.parametrize(("invert", "seen"), [(False, 0), (True, 0)])
-def test_transparent_pixels_become_the_background(tmp_path, invert, seen):
+@pytest.mark.parametrize(("background", "seen"), [("dark", 0), ("light", 0)])
+def test_transparent_pixels_become_the_background(tmp_path, background, seen):
     rgba = np.zeros((28, 28, 4), dtype=np.uint8)
     rgba[..., :3] = 255  # white everywhere, hidden where transparent
     rgba[10:18, 10:18, 3] = 255  # an opaque white square
     Image.fromarray(rgba, "RGBA").save(tmp_path / "a.png")
-    got = read_images([tmp_path / "a.png"], method="resize", invert=invert)
+    got = read_images([tmp_path / "a.png"], method="resize", background=background)
     got = got[0].reshape(28, 28)
-    assert got[0, 0] == seen  # transparent corner: background, black after invert
-    assert got[14, 14] == (0 if invert else 255)
+    assert got[0, 0] == seen  # transparent corner: background, black when negated
+    assert got[14, 14] == (0 if background == "light" else 255)
 
 
 @pytest.mark.parametrize("mode", ["L", "RGB"])
@@ -238,7 +238,7 @@ def test_image_file_reader_in_a_pipeline(tmp_path, sample):
 
     from fashionclf import ImageFileReader
 
-    from .conftest import tiny_cnn
+    from .helpers import tiny_cnn
 
     X, y, _, _ = sample
     paths = []

@@ -16,7 +16,7 @@ ROOT = Path(fashionclf.__file__).parent
 #: its names lazily, so it makes no edge.)
 SHARED_PRIVATE = {"_utils"}
 #: The classifier's private machinery, and the modules it serves.
-OWNERS = {"_estimator": {"_estimator", "classifier", "serialization", "_construction"}}
+OWNERS = {"_estimator": {"_estimator", "classifier", "serialization"}}
 
 
 def _module_name(path: Path) -> str:
@@ -147,13 +147,53 @@ def test_the_data_family_and_shared_helpers_import_no_torch_at_module_level():
         assert not [n for n in names if n and n.split(".")[0] in {"torch", "skorch"}]
 
 
-def test_import_depth_is_small():
-    # the longest chain of imports between fashionclf modules
-    graph, memo = _graph(), {}
+def _group(family: str) -> str:
+    """The family, or the family whose private machinery it is (OWNERS)."""
+    return next((owner for owner, users in OWNERS.items() if family in users), family)
 
-    def depth(v):
-        if v not in memo:
-            memo[v] = 1 + max((depth(w) for w in graph[v]), default=0)
-        return memo[v]
 
-    assert max(depth(v) for v in graph) <= 11  # 12 before the subpackages
+def _private_names(tree: ast.AST) -> tuple[set[str], list[ast.Attribute]]:
+    """Private names a module defines, and its ``obj._name`` reads of other objects."""
+    defined, reads = set(), []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            defined.add(node.name)
+        elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+            defined.add(node.id)
+        elif isinstance(node, ast.Attribute) and node.attr.startswith("_"):
+            if node.attr.startswith("__"):
+                continue
+            base = node.value
+            if isinstance(base, ast.Name) and base.id in ("self", "cls"):
+                if isinstance(node.ctx, ast.Store):
+                    defined.add(node.attr)
+            elif not (isinstance(base, ast.Call) and ast.unparse(base.func) == "super"):
+                reads.append(node)
+    return defined, reads
+
+
+def test_no_family_reads_another_s_private_attributes():
+    # obj._name, where _name is defined by another family (its private API):
+    # such a caller needs a public way instead
+    trees = {path: ast.parse(path.read_text()) for path in FILES}
+    defined_by: dict[str, set[str]] = {}
+    reads = []
+    for path, tree in trees.items():
+        group = _group(_family(_module_name(path)))
+        names, attributes = _private_names(tree)
+        defined_by.setdefault(group, set()).update(names)
+        reads += [(path, group, a) for a in attributes]
+    offences = [
+        f"{path.relative_to(ROOT.parent)}:{a.lineno} reads {ast.unparse(a)}, "
+        f"private to {sorted(g for g, n in defined_by.items() if a.attr in n)}"
+        for path, group, a in reads
+        if a.attr not in defined_by[group]
+        and any(a.attr in n for g, n in defined_by.items() if g != group)
+    ]
+    assert offences == []
+
+
+def test_the_attribute_check_sees_a_cross_family_read(tmp_path):
+    tree = ast.parse("def f(clf):\n    return clf._to_images(1) + self._mine\n")
+    _, reads = _private_names(tree)
+    assert [ast.unparse(r) for r in reads] == ["clf._to_images"]

@@ -64,7 +64,7 @@ def _add_train_parser(sub) -> None:
     p.add_argument("--device", default=None, help="'cpu', 'cuda', 'cuda:N' or 'auto'")
     p.add_argument("--num-threads", type=int, default=None, help="torch CPU threads")
     p.add_argument(
-        "--out", default="model.pt", help="model file (default: %(default)s)"
+        "--out", default="model.safetensors", help="model file (default: %(default)s)"
     )
     p.add_argument(
         "--max-epochs", type=int, default=None, help="override the preset's epochs"
@@ -142,13 +142,6 @@ def _add_predict_parser(sub) -> None:
         "(default: %(default)s)",
     )
     p.add_argument(
-        "--invert",
-        dest="background",
-        action="store_const",
-        const="light",
-        help="the older spelling of --background light",
-    )
-    p.add_argument(
         "--on-error",
         choices=["skip", "stop"],
         default="skip",
@@ -199,7 +192,7 @@ def _check_out(args: argparse.Namespace) -> None:
     if out.is_dir():
         raise IsADirectoryError(
             f"--out {args.out} is a folder; expected a model file name, e.g. "
-            f"{Path(args.out) / 'model.pt'}."
+            f"{Path(args.out) / 'model.safetensors'}."
         )
     if not out.parent.is_dir():
         raise FileNotFoundError(
@@ -226,7 +219,7 @@ def _save_or_rescue(clf, out: str) -> str:
         return out
     except Exception as exc:  # a full disk: safetensors raises its own error
         reason = f"{type(exc).__name__}: {first_line(exc)}"
-    fd, rescue = tempfile.mkstemp(prefix="fashionclf-unsaved-", suffix=".pt")
+    fd, rescue = tempfile.mkstemp(prefix="fashionclf-unsaved-", suffix=".safetensors")
     os.close(fd)
     try:
         clf.save(rescue)

@@ -1,17 +1,17 @@
 """Pictures of garments as Fashion-MNIST rows: the dataset's own conversion.
 
 Fashion-MNIST was made from Zalando's product shots by a fixed conversion
-(Xiao, Rasul and Vollgraf 2017, section 2): trim the edges close to the
-colour of the corner pixels, resize the longest edge to 28, sharpen, extend
-the shortest edge to 28 with the article centred, negate, 8-bit grayscale.
-:func:`fashion_mnist_image` applies it to one picture, so a model trained on
-the dataset sees a photo as it saw its training images: a light article on
-a black background, aspect ratio kept, background at 0, brightest pixel at
-255 (as in every image of the dataset: all 10,000 test images peak at
-250-255). Two choices differ from the paper's list, by measurement on
-rendered product shots (:doc:`/user_guide/benchmarks`): the article's contrast
-is stretched to that full range (a navy shirt on white is otherwise dimmer
-than any training image), and sharpening is off by default
+(Xiao, Rasul and Vollgraf 2017, section 2): trim the edges close to the colour
+of the corner pixels, resize the longest edge to 28, sharpen, extend the
+shortest edge to 28 with the article centred, negate, 8-bit grayscale.
+:func:`~fashionclf.datasets.images.fashion_mnist_image` applies it to one
+picture, so a model trained on the dataset sees a photo as it saw its training
+images: a light article on a black background, aspect ratio kept, background at
+0, brightest pixel at 255 (as in every image of the dataset: all 10,000 test
+images peak at 250-255). Two choices differ from the paper's list, by
+measurement on rendered product shots (:doc:`/user_guide/benchmarks`): the
+article's contrast is stretched to that full range (a navy shirt on white is
+otherwise dimmer than any training image), and sharpening is off by default
 (``sharpen=True`` restores it).
 
 - ``background='auto'`` reads the background from the corners: a light one
@@ -22,16 +22,16 @@ than any training image), and sharpening is off by default
 - ``method='resize'`` instead squashes the whole picture to 28x28 (what
   fashionclf did before), negated only for ``background='light'``.
 
-Files are treated as untrusted: only PNG, JPEG and (where Pillow reads it)
-WebP are opened, whatever the file name says; an image larger than
+Files are treated as untrusted: only PNG, JPEG and (where Pillow reads it) WebP
+are opened, whatever the file name says; an image larger than
 :data:`MAX_IMAGE_PIXELS` is refused from its header before any pixel is
 decoded, and so is a JPEG of more than :data:`MAX_JPEG_SCANS` scans (its
 decoding time grows with each scan); an unreadable EXIF block is a
-:class:`DataFormatError`; 16-bit images are scaled (not clipped) to 8 bits;
-transparency (alpha below 255, or a PNG ``tRNS`` colour that some pixel has)
-is composited onto the background, while an alpha band that is opaque
-everywhere reads exactly as no alpha; EXIF orientation is applied (phones
-store portrait shots sideways).
+:class:`~fashionclf.DataFormatError`; 16-bit images are scaled (not clipped) to
+8 bits; transparency (alpha below 255, or a PNG ``tRNS`` colour that some pixel
+has) is composited onto the background, while an alpha band that is opaque
+everywhere reads exactly as no alpha; EXIF orientation is applied (phones store
+portrait shots sideways).
 """
 
 from __future__ import annotations
@@ -82,7 +82,6 @@ def read_images(
     *,
     background: Literal["auto", "light", "dark"] = "auto",
     method: Literal["fashion-mnist", "resize"] = "fashion-mnist",
-    invert: bool | None = None,
 ) -> np.ndarray:
     """Convert pictures of garments to flat uint8 Fashion-MNIST rows ``(n, 784)``.
 
@@ -97,11 +96,9 @@ def read_images(
         black, as in the dataset.
     method : {'fashion-mnist', 'resize'}, default='fashion-mnist'
         The dataset's conversion (trim, keep the aspect ratio, centre,
-        negate, stretch the contrast; see :func:`fashion_mnist_image`), or a
-        plain resize of the whole picture to 28x28.
-    invert : bool, optional
-        Older spelling: ``True`` is ``background='light'``, ``False``
-        ``background='dark'``.
+        negate, stretch the contrast; see
+        :func:`~fashionclf.datasets.images.fashion_mnist_image`), or a plain
+        resize of the whole picture to 28x28.
 
     Returns
     -------
@@ -127,8 +124,6 @@ def read_images(
     >>> int(row[0, 0]), int(row[14, 14])  # background 0, article light
     (0, 255)
     """
-    if invert is not None:
-        background = "light" if invert else "dark"
     if background not in BACKGROUNDS:
         raise ValueError(
             f"read_images received background={background!r}; expected one of "
@@ -153,7 +148,7 @@ def read_image_folder(
     """Read a folder of class subfolders of pictures, as torchvision's ImageFolder.
 
     ``folder/sandal/001.jpg`` is a picture of class ``'sandal'``. Pictures
-    are the files whose names end in :data:`SUFFIXES`, converted by
+    are the files whose names end in ``SUFFIXES``, converted by
     :func:`read_images`; other files are ignored, subfolders are classes
     (sorted by name).
 
@@ -319,7 +314,7 @@ def fashion_mnist_image(
     7. If ``stretch``, scale the article so that its brightest pixel is
        255, as in every dataset image; keep 8 bits.
 
-    Raises :class:`DataFormatError` naming ``name`` if nothing but
+    Raises :class:`~fashionclf.DataFormatError` naming ``name`` if nothing but
     background is left after trimming.
 
     Examples
