@@ -58,7 +58,7 @@ def register_network(name: str) -> Callable[[type[nn.Module]], type[nn.Module]]:
     """Register a network class under ``name`` (a class decorator).
 
     The class is built as ``cls(input_shape, n_classes, **sizes)``, where
-    ``sizes`` holds the entries of :data:`SIZE_PARAMS` that its ``__init__``
+    ``sizes`` holds the entries of ``SIZE_PARAMS`` that its ``__init__``
     names. A name that is taken raises ``ValueError``: a network is never
     replaced silently.
     """
@@ -289,7 +289,7 @@ def per_block(value: int | Sequence[int], n_blocks: int, name: str) -> list[int]
 
 
 def size_params(architecture: str) -> tuple[str, ...]:
-    """Return the entries of :data:`SIZE_PARAMS` that ``architecture`` takes.
+    """Return the entries of ``SIZE_PARAMS`` that ``architecture`` takes.
 
     Read from the registered class's signature: ``'compact'`` has no hidden
     dense layer (no ``dense_units``), ``'seed'`` has a fixed size (none).
@@ -311,7 +311,7 @@ def build_network(
 ) -> nn.Module:
     """Build the network registered as ``architecture``.
 
-    ``sizes`` holds size parameters (:data:`SIZE_PARAMS`); each network takes
+    ``sizes`` holds size parameters (``SIZE_PARAMS``); each network takes
     those its signature names and ignores the rest (``'compact'`` has no
     hidden dense layer, so no ``dense_units``; ``'seed'`` has a fixed size).
     """
@@ -359,7 +359,7 @@ def settle_batch_norm(
     settled, and the model predicts near chance although its weights are
     good (2 epochs on 2,000 images: 10% with the running averages, about 70%
     with the recomputed ones). As :func:`torch.optim.swa_utils.update_bn`
-    does, a no-grad pass over up to :data:`BN_SAMPLE` training images (a
+    does, a no-grad pass over up to ``BN_SAMPLE`` training images (a
     seeded random subset, unaugmented) stores their exact mean and variance;
     unlike it, only the batch-norm layers are in training mode (dropout is
     off, so the pass draws no random numbers).

@@ -84,7 +84,7 @@ PRESETS: dict[str, dict[str, Any]] = {
 
 
 def make_cnn(preset: str = "default", **overrides: Any) -> FashionCNNClassifier:
-    """Build a :class:`FashionCNNClassifier` from a named preset.
+    """Build a :class:`~fashionclf.FashionCNNClassifier` from a named preset.
 
     Parameters
     ----------

@@ -70,7 +70,7 @@ def make_model(
     Parameters
     ----------
     name : str
-        One of :data:`MODEL_NAMES`.
+        One of ``MODEL_NAMES``.
     random_state : int or None, default=None
         Seed of the model's random draws.
     n_jobs : int or None, default=None

@@ -136,8 +136,8 @@ def write_payload(payload: dict[str, Any], path: str | os.PathLike[str]) -> None
 def read_payload(path: str | os.PathLike[str]) -> dict[str, Any]:
     """Return a model file's payload as stored, before any check of its content.
 
-    Reading runs no code. Raises :class:`ModelFileError` when the container
-    is not a safetensors file or exceeds :data:`FILE_BOUNDS`.
+    Reading runs no code. Raises :class:`~fashionclf.ModelFileError` when the container
+    is not a safetensors file or exceeds ``FILE_BOUNDS``.
     """
     path = Path(path)
     size = path.stat().st_size
@@ -213,14 +213,14 @@ def read_model_file(
     """Read and check a model file without unpickling code.
 
     The file is treated as untrusted: it must be a safetensors file whose
-    header and tensor count lie within :data:`FILE_BOUNDS`; the parameters it
-    declares must lie within :data:`FILE_BOUNDS`; a user network it names
+    header and tensor count lie within ``FILE_BOUNDS``; the parameters it
+    declares must lie within ``FILE_BOUNDS``; a user network it names
     is imported only if listed in ``trusted_modules``; its tensors must match
     the architecture it declares, built on torch's ``meta`` device (no
-    memory; :func:`check_tensors`); a user network is built only once, by
-    :meth:`FashionCNNClassifier.load`, which checks the tensors against it
+    memory; ``check_tensors``); a user network is built only once, by
+    :meth:`fashionclf.FashionCNNClassifier.load`, which checks the tensors against it
     before loading them (a factory that loads weights itself cannot run on
-    the meta device). Every failure raises :class:`ModelFileError`.
+    the meta device). Every failure raises :class:`~fashionclf.ModelFileError`.
 
     What is restored: the weights, the optimizer state, the learning-rate
     schedule's position and the seed, so ``partial_fit`` continues exactly
@@ -304,7 +304,7 @@ def _json(payload: dict, key: str):
 def size_beyond_bounds(
     params: dict, image_shape: Sequence[int]
 ) -> tuple[str, Any] | None:
-    """Return the first ``(size, value)`` beyond :data:`FILE_BOUNDS`, or None.
+    """Return the first ``(size, value)`` beyond ``FILE_BOUNDS``, or None.
 
     One set of limits for ``fit`` (which refuses such a model before
     training) and for reading a file (which refuses it before building
@@ -557,7 +557,7 @@ def check_int8_numbers(state: dict[str, Any], path) -> None:
     Every float (biases, batch-norm statistics, the standardization mean and
     std, activation scales) must be finite; scales and the std positive;
     zero points within their integer type (activations: -128 to 255). Checked
-    before any graph is built, as :func:`check_tensors` checks float weights.
+    before any graph is built, as ``check_tensors`` checks float weights.
     """
 
     def refuse(name: str, what: str) -> ModelFileError:
@@ -609,7 +609,7 @@ def check_tensors(skeleton: torch.nn.Module, exported: dict[str, Any], path) -> 
     (no memory). Checks that the weights are finite and the standardization
     std positive, the weights' names, shapes and dtypes, and that each
     optimizer state belongs to a parameter of the same shape. Raises
-    :class:`ModelFileError` on the first difference.
+    :class:`~fashionclf.ModelFileError` on the first difference.
     """
     bad = first_non_finite(exported["module"])
     if bad is not None:

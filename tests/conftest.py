@@ -1,15 +1,9 @@
-import os
-from pathlib import Path
-
-import numpy as np
 import pytest
 import torch
 
 from fashionclf import load_sample
 
-SHARED = (
-    Path(__file__).resolve().parents[1].parent / "shared" / "data" / "fashion-mnist"
-)
+from .helpers import SHARED
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -44,51 +38,6 @@ def shared_data():
     if not (SHARED / "fashion-mnist_test.csv.gz").is_file():
         pytest.skip(f"shared Fashion-MNIST copy not found at {SHARED}")
     return SHARED
-
-
-#: The parameters of :func:`tiny_cnn`.
-TINY = dict(
-    architecture="cnn",
-    n_blocks=2,
-    dropout=0.25,
-    max_epochs=1,
-    width=8,
-    dense_units=16,
-    batch_size=64,
-    random_state=0,
-)
-
-
-def tiny_cnn(**kw):
-    """A classifier cheap enough for unit tests (a few seconds per fit).
-
-    The 'cnn' network: it learns from 600 images in one or two epochs, where
-    the default 'compact' one needs a few more (its batch-norm statistics
-    settle later); tests that are about the compact network say so.
-    """
-    from fashionclf import FashionCNNClassifier
-
-    return FashionCNNClassifier(**{**TINY, **kw})
-
-
-def checks_cnn(**kw):
-    """A configuration for arbitrary tabular data: 1x1 'images', no scaling."""
-    params = dict(
-        image_shape=(-1, 1, 1),
-        pixel_range=None,
-        augment=False,
-        max_epochs=15,
-        batch_size=32,
-        n_blocks=1,
-        convs_per_block=1,
-        dropout=0.0,
-        lr=1e-2,
-    )
-    params.update(kw)
-    return tiny_cnn(**params)
-
-
-__all__ = ["SHARED", "checks_cnn", "np", "os", "tiny_cnn"]
 
 
 _DESELECTED: list[str] = []
@@ -126,28 +75,3 @@ def pytest_terminal_summary(terminalreporter):
             f"deselected {len(_DESELECTED)} sklearn check_array_api_input checks: "
             "fashionclf estimators do not claim array-API support."
         )
-
-
-def trial_states(study):
-    """``{TrialState: count}`` of a study's trials."""
-    out = {}
-    for t in study.trials:
-        out[t.state] = out.get(t.state, 0) + 1
-    return out
-
-
-def kaggle_folder(folder, sample):
-    """Write the sample as Kaggle CSVs into ``folder``; return the folder."""
-    import gzip
-
-    import pandas as pd
-
-    from fashionclf.datasets.formats import KAGGLE_COLUMNS
-
-    X, y, Xt, yt = sample
-    folder.mkdir(parents=True, exist_ok=True)
-    for name, (A, b) in {"train": (X, y), "test": (Xt, yt)}.items():
-        frame = pd.DataFrame(np.column_stack([b, A]), columns=KAGGLE_COLUMNS)
-        with gzip.open(folder / f"fashion-mnist_{name}.csv.gz", "wt") as fh:
-            frame.to_csv(fh, index=False)
-    return folder

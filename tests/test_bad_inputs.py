@@ -30,7 +30,7 @@ from fashionclf.datasets.formats import KAGGLE_COLUMNS, write_idx
 from fashionclf.serialization import read_payload, write_payload
 from fashionclf.tuning import open_study, run_study, search_space
 
-from .conftest import tiny_cnn
+from .helpers import tiny_cnn
 
 HEADER = ",".join(KAGGLE_COLUMNS)
 ROW = "1," + ",".join(["0"] * 784)
@@ -85,7 +85,7 @@ def _dotted_module(payload):
     import json
 
     params = json.loads(payload["params"])
-    params["module"] = "tests.conftest:torch.os.system"
+    params["module"] = "tests.helpers:np.os.system"
     payload["params"] = json.dumps(params)
 
 
@@ -448,7 +448,7 @@ ROWS = [
     (
         "load-module-through-another-module",
         lambda t, m: load_model(
-            _edited(t, m, _dotted_module), trusted_modules=["tests.conftest"]
+            _edited(t, m, _dotted_module), trusted_modules=["tests.helpers"]
         ),
         ModelFileError,
         "is not 'package.module:Name'",

@@ -9,7 +9,7 @@ import pytest
 from fashionclf import fetch_fashion_mnist
 from fashionclf.datasets.formats import KAGGLE_COLUMNS
 
-from .conftest import kaggle_folder
+from .helpers import kaggle_folder
 
 
 def test_corrupt_cache_is_rebuilt(tmp_path, sample):

@@ -136,7 +136,7 @@ def test_bf16_probe_answers_a_bool_even_without_torch_s_probes(monkeypatch):
 def test_float16_on_the_cpu_is_refused_before_training(small):
     import pytest
 
-    from .conftest import tiny_cnn
+    from .helpers import tiny_cnn
 
     X, y, _, _ = small
     model = tiny_cnn(precision="float16")

@@ -51,7 +51,7 @@ def _estimators():
     )
     from fashionclf.tuning import PartialFitPipeline
 
-    from .conftest import tiny_cnn
+    from .helpers import tiny_cnn
 
     return [
         (tiny_cnn(quantize=True), True),

@@ -11,7 +11,7 @@ from sklearn.exceptions import NotFittedError
 from fashionclf import FashionCNNClassifier
 from fashionclf.export import PixelsToProba, relu_before_max_pool
 
-from .conftest import tiny_cnn
+from .helpers import tiny_cnn
 
 onnx = pytest.importorskip("onnx", reason="the 'onnx' extra is not installed")
 ort = pytest.importorskip("onnxruntime", reason="the 'onnx' extra is not installed")

@@ -8,7 +8,7 @@ import pytest
 
 from fashionclf._estimator.training import TensorBatches
 
-from .conftest import tiny_cnn
+from .helpers import tiny_cnn
 
 
 def _interrupt_at(monkeypatch, epoch: int, batch: int):
@@ -95,6 +95,7 @@ print(hashlib.sha256(clf.predict_proba(X[600:900]).tobytes()).hexdigest())
 """
 
 
+@pytest.mark.slow
 def test_bit_identical_across_processes():
     digests = [
         subprocess.run(

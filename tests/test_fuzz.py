@@ -85,6 +85,7 @@ def test_csv_random_text(tmp_path, text):
     assert X.dtype == np.uint8 and X.shape[1] == 784 and len(X) == len(y)
 
 
+@pytest.mark.slow
 @SETTINGS
 @given(X=images, data=st.data(), gz=st.booleans())
 def test_csv_round_trip(tmp_path, X, data, gz):
@@ -152,7 +153,7 @@ def model_payload(tmp_path_factory, sample):
 
     from fashionclf import save_model
 
-    from .conftest import tiny_cnn
+    from .helpers import tiny_cnn
 
     X, y, _, _ = sample
     path = tmp_path_factory.mktemp("fuzz") / "m.pt"
@@ -233,7 +234,7 @@ _json = st.recursive(
         st.none(),
         st.text(max_size=30),
         st.sampled_from(
-            ["tests.conftest:tiny_cnn", "tests.conftest:np.save", "os:system"]
+            ["tests.helpers:tiny_cnn", "tests.helpers:np.save", "os:system"]
         ),
     ),
     poison=st.sampled_from([None, "nan", "inf", "std0"]),
@@ -263,7 +264,7 @@ def test_model_file_labels_networks_and_values_never_escape(
     path = tmp_path_factory.mktemp("f") / "m.pt"
     write_payload(payload, path)
     try:
-        model = load_model(path, trusted_modules=["tests.conftest"])
+        model = load_model(path, trusted_modules=["tests.helpers"])
     except ModelFileError:
         return
     proba = model.predict_proba(np.zeros((2, 784), np.uint8))

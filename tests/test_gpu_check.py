@@ -4,11 +4,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import torch
 
 SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "gpu_check.py"
 
 
+@pytest.mark.slow
 def test_dry_run_runs_every_check_on_the_cpu():
     out = subprocess.run(
         [sys.executable, str(SCRIPT), "--dry-run"],

@@ -8,7 +8,7 @@ from torch import nn
 from fashionclf._estimator.inference import folded_copy, predict_proba_batches
 from fashionclf.networks import CompactCNN, FashionCNN, Standardized
 
-from .conftest import tiny_cnn
+from .helpers import tiny_cnn
 
 
 def _trained_like(module: nn.Module, seed: int = 0) -> nn.Module:
@@ -106,6 +106,7 @@ def test_precision_is_live_after_fit(small):
     np.testing.assert_allclose(bf16, fp32, atol=0.05)
 
 
+@pytest.mark.slow
 def test_predict_proba_memory_does_not_grow_with_rows(small):
     import tracemalloc
 

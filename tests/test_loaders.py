@@ -10,7 +10,7 @@ from fashionclf import CLASS_NAMES, fetch_fashion_mnist, load_sample
 from fashionclf.datasets import get_cache_dir, get_data_home
 from fashionclf.datasets.formats import write_idx
 
-from .conftest import kaggle_folder
+from .helpers import kaggle_folder
 
 
 def test_sample_is_balanced_real_uint8():

@@ -5,7 +5,7 @@ import pytest
 
 from fashionclf.benchmark import plotting
 
-from .conftest import tiny_cnn
+from .helpers import tiny_cnn
 
 PNG = b"\x89PNG\r\n\x1a\n"
 

@@ -7,7 +7,7 @@ from sklearn.pipeline import make_pipeline
 
 from fashionclf import PixelScaler
 
-from .conftest import tiny_cnn, trial_states
+from .helpers import tiny_cnn, trial_states
 
 
 def _counting_partial_fit(monkeypatch):

@@ -11,7 +11,7 @@ from fashionclf import FashionCNNClassifier, ModelFileError, load_model, save_mo
 from fashionclf._estimator.quantization import quantized_engine
 from fashionclf.serialization import read_payload, write_payload
 
-from .conftest import tiny_cnn
+from .helpers import tiny_cnn
 
 
 @pytest.fixture(scope="module")

@@ -4,7 +4,7 @@ import torch
 
 from fashionclf.benchmark.saliency import integrated_gradients
 
-from .conftest import tiny_cnn
+from .helpers import tiny_cnn
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,7 @@ from fashionclf._estimator.schedule import (
     set_schedule_position,
 )
 
-from .conftest import tiny_cnn
+from .helpers import tiny_cnn
 
 
 def test_length_is_epochs_times_batches_of_the_first_fit():

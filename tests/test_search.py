@@ -21,7 +21,7 @@ from fashionclf.tuning import (
     trials_by_worker,
 )
 
-from .conftest import tiny_cnn, trial_states
+from .helpers import tiny_cnn, trial_states
 
 
 def test_search_space_prefix_and_unknown():
@@ -44,6 +44,7 @@ def test_optuna_search_cv_pipeline(small):
     assert 0 <= search.score(Xt, yt) <= 1
 
 
+@pytest.mark.slow
 def test_pruned_study(small):
     X, y, _, _ = small
     study = run_study(
@@ -69,6 +70,7 @@ def test_baseline_study_in_memory(small):
     assert trial_states(study) == {TrialState.COMPLETE: 3}
 
 
+@pytest.mark.slow
 def test_workers_share_a_sqlite_study_exactly(small, tmp_path):
     X, y, _, _ = small
     url = f"sqlite:///{tmp_path}/s.db"
@@ -93,6 +95,7 @@ def test_workers_need_persistent_storage(small):
         run_study("dummy", X, y, n_trials=2, n_workers=2)
 
 
+@pytest.mark.slow
 def test_grid_search_on_dask_local_cluster(small):
     from distributed import Client, LocalCluster, get_task_stream
 

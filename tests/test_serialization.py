@@ -9,7 +9,7 @@ import torch
 from fashionclf import FashionCNNClassifier, ModelFileError, load_model, save_model
 from fashionclf.serialization import read_payload, write_payload
 
-from .conftest import tiny_cnn
+from .helpers import tiny_cnn
 
 
 @pytest.fixture(scope="module")

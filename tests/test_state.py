@@ -6,7 +6,7 @@ import torch
 from fashionclf._estimator.construction import build_net
 from fashionclf._estimator.state import net_state, plain, restore_net_state
 
-from .conftest import tiny_cnn
+from .helpers import tiny_cnn
 
 
 def test_plain_gives_cpu_tensors_and_python_scalars():

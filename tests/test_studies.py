@@ -12,7 +12,7 @@ from optuna.trial import TrialState
 
 from fashionclf.tuning import open_study, run_study, trials_by_worker
 
-from .conftest import trial_states
+from .helpers import trial_states
 from .postgres import postgres_server
 
 
@@ -94,10 +94,12 @@ def _assert_resumed(before, after):
     assert retried[0].params == failed.params
 
 
+@pytest.mark.slow
 def test_sqlite_study_resumes_after_kill(tmp_path):
     _assert_resumed(*_kill_mid_trial_then_resume(f"sqlite:///{tmp_path}/r.db"))
 
 
+@pytest.mark.slow
 @pytest.mark.postgres
 def test_postgres_study_survives_killed_worker():
     with postgres_server() as url:
@@ -105,6 +107,7 @@ def test_postgres_study_survives_killed_worker():
 
 
 @pytest.mark.postgres
+@pytest.mark.slow
 def test_three_processes_share_a_postgres_study():
     with postgres_server() as url:
         env = {**os.environ, "OMP_NUM_THREADS": "1"}

@@ -9,7 +9,7 @@ from fashionclf._estimator import training
 from fashionclf._estimator.training import Net, TensorBatches, augment, seeded_generator
 from fashionclf.networks import Dropout
 
-from .conftest import tiny_cnn
+from .helpers import tiny_cnn
 
 
 def test_each_generator_is_made_on_the_device_of_what_it_draws_for(small, monkeypatch):

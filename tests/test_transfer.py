@@ -13,7 +13,7 @@ from sklearn.utils._param_validation import InvalidParameterError
 from fashionclf import FashionCNNClassifier
 from fashionclf._estimator.transfer import head_name, transfer_weights
 
-from .conftest import tiny_cnn
+from .helpers import tiny_cnn
 
 
 @pytest.fixture(scope="module")

@@ -20,11 +20,11 @@ The integral is a midpoint Riemann sum over ``steps`` points.
 
 from __future__ import annotations
 
-import copy
-
 import numpy as np
 import torch
 from sklearn.utils.validation import check_is_fitted
+
+from .._utils.validation import check_pixels
 
 __all__ = ["integrated_gradients"]
 
@@ -58,12 +58,20 @@ def integrated_gradients(
     check_is_fitted(clf)
     if steps < 1:
         raise ValueError(f"steps={steps!r}; expected a positive int.")
-    images = clf._to_images(X, reset=False).float()  # scaled, as fit saw them
+    rows = check_pixels(  # scaled to [0, 1], as the network sees them
+        clf,
+        X,
+        reset=False,
+        image_shape=clf.image_shape,
+        pixel_range=clf.pixel_range,
+        refuse_unit_floats=True,
+    )
+    images = torch.from_numpy(np.ascontiguousarray(rows)).reshape(-1, *clf.image_shape_)
     if target is None:
         cols = clf.predict_proba(X).argmax(axis=1)
     else:
         cols = _class_columns(clf.classes_, target, len(images))
-    network = copy.deepcopy(clf.net_.module_).cpu().eval()
+    network = clf.inference_module().network  # a CPU float32 copy, batch norm folded
     alphas = (torch.arange(steps, dtype=torch.float32) + 0.5) / steps
     out = np.empty((len(images), *images.shape[2:]), dtype=np.float32)
     per_pass = max(1, batch_size // steps)
@@ -73,8 +81,8 @@ def integrated_gradients(
         path = (x[:, None] * alphas[None, :, None, None, None]).flatten(0, 1)
         path.requires_grad_(True)
         logits = network(path)
-        logits.gather(1, col[:, None]).sum().backward()
-        grads = path.grad.reshape(len(x), steps, *x.shape[1:]).mean(dim=1)
+        (grad,) = torch.autograd.grad(logits.gather(1, col[:, None]).sum(), path)
+        grads = grad.reshape(len(x), steps, *x.shape[1:]).mean(dim=1)
         out[start : start + len(x)] = (grads * x).sum(dim=1).detach().numpy()
     return out
 

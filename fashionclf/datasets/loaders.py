@@ -228,9 +228,9 @@ def download_fashion_mnist(
     Parameters
     ----------
     data_home : path-like, optional
-        Target folder; see :func:`get_data_home`.
+        Target folder; see :func:`~fashionclf.datasets.get_data_home`.
     mirrors : sequence of str, optional
-        Base URLs tried in order; see :func:`get_mirrors`.
+        Base URLs tried in order; see ``get_mirrors``.
     checksums : mapping of str to str, default=OFFICIAL_MD5
         File name -> expected MD5; its keys are the files to fetch.
     n_retries : int, default=2
@@ -348,9 +348,9 @@ def fetch_fashion_mnist(
     subset : {'train', 'test', 'all'}, default='train'
         Which images to return; ``'all'`` is train followed by test.
     data_home : path-like, optional
-        Folder of raw files; see :func:`get_data_home`.
+        Folder of raw files; see :func:`~fashionclf.datasets.get_data_home`.
     cache_dir : path-like, optional
-        Folder of parsed-array caches; see :func:`get_cache_dir`.
+        Folder of parsed-array caches; see ``get_cache_dir``.
     download_if_missing : bool, default=True
         Download the official IDX files if ``data_home`` holds no dataset.
     return_X_y : bool, default=False

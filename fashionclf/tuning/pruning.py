@@ -5,6 +5,7 @@ Re-exported by :mod:`fashionclf.tuning`.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping
 from typing import Any
 
@@ -70,6 +71,7 @@ def make_pruned_search(estimator, param_distributions: Mapping[str, Any], **kwar
     -------
     optuna_integration.OptunaSearchCV
     """
+    from optuna.exceptions import ExperimentalWarning
     from optuna_integration import OptunaSearchCV
 
     for key in ("enable_pruning", "max_iter"):
@@ -91,10 +93,14 @@ def make_pruned_search(estimator, param_distributions: Mapping[str, Any], **kwar
             f"make_pruned_search received a search over {searched[0]}; expected "
             f"a fixed epoch budget: set max_epochs on the estimator instead."
         )
-    return OptunaSearchCV(
-        estimator,
-        param_distributions,
-        enable_pruning=True,
-        max_iter=int(final.max_epochs),
-        **kwargs,
-    )
+    # OptunaSearchCV warns that its interface is experimental; the interface
+    # the caller uses is this function's, so that news is not theirs
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ExperimentalWarning)
+        return OptunaSearchCV(
+            estimator,
+            param_distributions,
+            enable_pruning=True,
+            max_iter=int(final.max_epochs),
+            **kwargs,
+        )

@@ -107,14 +107,14 @@ def search_space(model: str = "cnn", prefix: str = "") -> dict[str, BaseDistribu
     """Optuna distributions for ``model``.
 
     The model is built (:func:`fashionclf.registry.make_model`) and each of
-    its steps is looked up in :data:`SEARCH_SPACES` by class; a pipeline
+    its steps is looked up in ``SEARCH_SPACES`` by class; a pipeline
     step's parameters are named ``'<step>__<param>'`` after the step's
     actual name.
 
     Parameters
     ----------
     model : str, default='cnn'
-        A model name of :mod:`fashionclf.registry`, or 'cnn' (the space
+        A model name of ``fashionclf.registry``, or 'cnn' (the space
         every ``'cnn-<preset>'`` shares).
     prefix : str, default=''
         Prepended to every name, e.g. ``'cnn__'`` for a Pipeline step.
@@ -197,7 +197,7 @@ def make_objective(
     Parameters
     ----------
     model : str
-        A model name of :mod:`fashionclf.registry`; for ``'cnn-<preset>'``
+        A model name of ``fashionclf.registry``; for ``'cnn-<preset>'``
         the preset is where the search starts (the space overrides its
         values).
     X, y : array-like
@@ -348,7 +348,7 @@ def run_study(
     Parameters
     ----------
     model : str
-        A model name of :mod:`fashionclf.registry`, e.g. ``'cnn-fast'``.
+        A model name of ``fashionclf.registry``, e.g. ``'cnn-fast'``.
     X, y : array-like
         Training data; trials score on a hold-out taken from it.
     n_trials : int, default=20
