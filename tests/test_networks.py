@@ -1,5 +1,6 @@
 """The PyTorch networks: shapes, parameter counts, any input size."""
 
+import numpy as np
 import pytest
 import torch
 
@@ -97,3 +98,40 @@ def test_register_network_refuses_a_name_that_is_taken():
         register_network("compact")(Other)
     assert ARCHITECTURES["compact"] is not Other
     register_network("compact")(ARCHITECTURES["compact"])  # the same class again
+
+
+class _Linear(torch.nn.Module):
+    """A network added from outside networks.py: flatten, one hidden layer."""
+
+    def __init__(self, input_shape=(1, 28, 28), n_classes=10, dense_units=16):
+        super().__init__()
+        size = input_shape[0] * input_shape[1] * input_shape[2]
+        self.layers = torch.nn.Sequential(
+            torch.nn.Flatten(),
+            torch.nn.Linear(size, dense_units),
+            torch.nn.ReLU(),
+            torch.nn.Linear(dense_units, n_classes),
+        )
+
+    def forward(self, x):
+        return self.layers(x)
+
+
+def test_a_network_registered_in_one_place_fits_saves_and_loads(small, tmp_path):
+    from fashionclf import FashionCNNClassifier
+    from fashionclf.networks import ARCHITECTURES, register_network, size_params
+
+    X, y, Xt, _ = small
+    register_network("test-linear")(_Linear)
+    try:
+        assert size_params("test-linear") == ("dense_units",)
+        clf = FashionCNNClassifier(
+            architecture="test-linear", dense_units=8, max_epochs=1, random_state=0
+        ).fit(X[:200], y[:200])
+        clf.save(tmp_path / "m.safetensors")
+        again = FashionCNNClassifier.load(tmp_path / "m.safetensors")
+        np.testing.assert_array_equal(again.predict_proba(Xt), clf.predict_proba(Xt))
+    finally:
+        del ARCHITECTURES["test-linear"]
+    with pytest.raises(ValueError, match="'architecture' parameter"):
+        FashionCNNClassifier(architecture="test-linear").fit(X[:200], y[:200])

@@ -26,6 +26,7 @@ import torch
 from sklearn.frozen import FrozenEstimator
 
 from .._utils.messages import expected_got
+from ..networks import SIZE_PARAMS
 
 __all__ = [
     "FREEZE_OPTIONS",
@@ -139,8 +140,8 @@ def transfer_weights(
                     owner,
                     f"init_from whose tensor {key!r} is {_describe(theirs)}",
                     f"{_describe(mine)}, as in the network these parameters build",
-                    "Give the same network parameters as init_from (architecture, "
-                    "n_blocks, width, convs_per_block, dense_units, module, "
+                    "Give the same network parameters as init_from "
+                    f"(architecture, {', '.join(SIZE_PARAMS)}, module, "
                     f"module_params); only the last layer ({head!r}) may differ.",
                 )
             )
