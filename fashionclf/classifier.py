@@ -78,9 +78,14 @@ from ._estimator.devices import (
     resolve_device,
     resolve_precision,
 )
-from ._estimator.inference import folded_copy, predict_proba_batches
+from ._estimator.inference import folded_copy, forward_batches
 from ._estimator.locks import seeded_torch_rng, shared
-from ._estimator.quantization import Int8Network, state_from_bytes, state_to_bytes
+from ._estimator.quantization import (
+    Int8Network,
+    calibration_sample,
+    state_from_bytes,
+    state_to_bytes,
+)
 from ._estimator.schedule import SCHEDULES, schedule_steps
 from ._estimator.state import (
     checkpoint_file,
@@ -133,8 +138,9 @@ class FashionCNNClassifier(ClassifierMixin, BaseEstimator):
 
     Parameters
     ----------
-    architecture : {'compact', 'cnn', 'seed'}, default='compact'
-        The built-in network (when ``module`` is None). ``'compact'``: a
+    architecture : {'compact', 'cnn', 'seed'} or str, default='compact'
+        The built-in network (when ``module`` is None), or the name of one
+        added with :func:`~fashionclf.networks.register_network`. ``'compact'``: a
         full-resolution stem, then ``n_blocks`` blocks of
         Conv -> MaxPool -> BatchNorm -> ReLU (-> Conv -> BatchNorm -> ReLU),
         global max pooling and one linear layer; batch norm and the later
@@ -345,7 +351,8 @@ class FashionCNNClassifier(ClassifierMixin, BaseEstimator):
     _state: FittedState
 
     _parameter_constraints: dict = {
-        "architecture": [StrOptions(set(ARCHITECTURES))],
+        # the live registry: a network registered later is accepted too
+        "architecture": [StrOptions(ARCHITECTURES.keys())],
         "module": [callable, None],
         "module_params": [dict, None],
         "n_blocks": [Interval(Integral, 1, None, closed="left")],
@@ -385,7 +392,7 @@ class FashionCNNClassifier(ClassifierMixin, BaseEstimator):
     def __init__(
         self,
         *,
-        architecture: Literal["compact", "cnn", "seed"] = "compact",
+        architecture: str = "compact",
         module: type[torch.nn.Module] | Any | None = None,
         module_params: dict[str, Any] | None = None,
         n_blocks: int = 3,
@@ -740,7 +747,7 @@ class FashionCNNClassifier(ClassifierMixin, BaseEstimator):
         self._float_network = folded_copy(self.net_.module_)
         self.int8_network_ = None
         if calibration is not None:  # 2,048 images, not the whole training set
-            calibration = Int8Network.calibration_sample(calibration)
+            calibration = calibration_sample(calibration)
         self._calibration = calibration
         if calibration is not None and calibrate_now:
             self._int8()
@@ -805,11 +812,9 @@ class FashionCNNClassifier(ClassifierMixin, BaseEstimator):
         )
 
     def _proba_chunk(self, X) -> np.ndarray:
-        Xt = self._to_images(X, reset=False)
+        rows = self._rows(X)
         with self._torch_env():
-            proba = self._forward(Xt)
-            if self.tta:
-                proba = proba + self._forward(Xt.flip(-1))
+            proba = self._forward(rows)
         proba = proba.astype(np.float64)
         if not np.isfinite(proba).all():
             raise FloatingPointError(
@@ -819,18 +824,30 @@ class FashionCNNClassifier(ClassifierMixin, BaseEstimator):
             )
         return proba / proba.sum(axis=1, keepdims=True)
 
-    def _forward(self, Xt: torch.Tensor) -> np.ndarray:
-        """Softmax of the int8 (CPU) or the folded float network, batch by batch."""
+    def _forward(self, rows: torch.Tensor) -> np.ndarray:
+        """Probabilities of pixel rows: the int8 (CPU) or the folded float network.
+
+        Both run inside a :class:`~fashionclf.export.PixelsToProba`, batch by
+        batch, the module ``inference_module()`` and ``export()`` hand out.
+        """
         batch_size = self.predict_batch_size or self.batch_size
         if self.quantize:
-            return self._int8().predict_proba(Xt, batch_size)
-        precision = resolve_precision(self.precision, self.device_, type(self).__name__)
-        return predict_proba_batches(
-            self._float_network,
-            Xt,
-            batch_size=batch_size,
-            device=self.device_,
-            amp_dtype=AMP_DTYPES[precision],
+            network, device, amp_dtype = self._int8().graph(), "cpu", None
+        else:
+            precision = resolve_precision(
+                self.precision, self.device_, type(self).__name__
+            )
+            network, device = self._float_network, self.device_
+            amp_dtype = AMP_DTYPES[precision]
+        module = PixelsToProba(
+            network,
+            self.image_shape_,
+            self.pixel_range,
+            self.tta,
+            channels_last=not self.quantize,
+        )
+        return forward_batches(
+            module, rows, batch_size=batch_size, device=device, amp_dtype=amp_dtype
         )
 
     def predict(self, X) -> np.ndarray:
@@ -900,23 +917,34 @@ class FashionCNNClassifier(ClassifierMixin, BaseEstimator):
             return network_summary(self.net_.module_, self.image_shape_, self.device_)
 
     # ---------------------------------------------------------------- helpers
-    def _to_images(self, X, *, reset: bool) -> torch.Tensor:
-        Xf = check_pixels(
+    def _rows(self, X, *, reset: bool = False, scale: bool = False) -> torch.Tensor:
+        """Pixel rows checked as ``fit`` checks them: float32, flat, unscaled.
+
+        ``scale=True`` maps them to [0, 1] (the training images); ``reset``
+        records ``n_features_in_`` and ``image_shape_`` (``fit``).
+        """
+        rows = check_pixels(
             self,
             X,
             reset=reset,
             image_shape=self.image_shape,
             pixel_range=self.pixel_range,
             refuse_unit_floats=True,
+            scale=scale,
         )
         if reset:
             self.image_shape_ = resolve_image_shape(
-                self.image_shape, Xf.shape[1], type(self).__name__
+                self.image_shape, rows.shape[1], type(self).__name__
             )
-        Xf = np.ascontiguousarray(Xf)
-        if not Xf.flags.writeable:  # e.g. a read-only pandas 3 view: torch warns
-            Xf = Xf.copy()
-        return torch.from_numpy(Xf).reshape(-1, *self.image_shape_)
+        rows = np.ascontiguousarray(rows)
+        if not rows.flags.writeable:  # e.g. a read-only pandas 3 view: torch warns
+            rows = rows.copy()
+        return torch.from_numpy(rows)
+
+    def _to_images(self, X, *, reset: bool) -> torch.Tensor:
+        """Training images: checked rows scaled to [0, 1], shaped ``image_shape_``."""
+        rows = self._rows(X, reset=reset, scale=True)
+        return rows.reshape(-1, *self.image_shape_)
 
     @contextlib.contextmanager
     def _torch_env(self, seed: int | None = None) -> Iterator[None]:
@@ -977,7 +1005,7 @@ class FashionCNNClassifier(ClassifierMixin, BaseEstimator):
         """
         check_is_fitted(self)
         images = self._to_images(X, reset=False)
-        self._calibration = Int8Network.calibration_sample(images)
+        self._calibration = calibration_sample(images)
         self.int8_network_ = None
         self._int8()
         self.quantize = True
@@ -1183,10 +1211,7 @@ class FashionCNNClassifier(ClassifierMixin, BaseEstimator):
         module = self.inference_module()
         rows = None
         if int8_calibration is not None:
-            images = Int8Network.calibration_sample(
-                self._to_images(int8_calibration, reset=False)
-            )
-            rows = (module.low + module.span * images.reshape(len(images), -1)).numpy()
+            rows = calibration_sample(self._rows(int8_calibration)).numpy()
         return export_module(
             module,
             path,

@@ -5,7 +5,8 @@ import pytest
 import torch
 from torch import nn
 
-from fashionclf._estimator.inference import folded_copy, predict_proba_batches
+from fashionclf._estimator.inference import folded_copy, forward_batches
+from fashionclf.export import PixelsToProba
 from fashionclf.networks import CompactCNN, FashionCNN, Standardized
 
 from .helpers import tiny_cnn
@@ -78,14 +79,15 @@ def test_layers_outside_a_sequential_are_used_unfolded_and_never_traced():
 
 
 def test_batches_give_the_same_probabilities():
-    module = folded_copy(_trained_like(CompactCNN()))
-    x = torch.randn(100, 1, 28, 28)
-    whole = predict_proba_batches(module, x, batch_size=100)
-    pieces = predict_proba_batches(module, x, batch_size=7)
+    network = folded_copy(_trained_like(CompactCNN()))
+    module = PixelsToProba(network, (1, 28, 28), (0, 255), False, channels_last=True)
+    x = torch.rand(100, 784) * 255
+    whole = forward_batches(module, x, batch_size=100)
+    pieces = forward_batches(module, x, batch_size=7)
     assert whole.shape == (100, 10) and whole.dtype == np.float32
     np.testing.assert_allclose(pieces, whole, rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(whole.sum(1), 1.0, rtol=1e-5)
-    bf16 = predict_proba_batches(module, x, batch_size=32, amp_dtype=torch.bfloat16)
+    bf16 = forward_batches(module, x, batch_size=32, amp_dtype=torch.bfloat16)
     assert np.mean(bf16.argmax(1) == whole.argmax(1)) > 0.9
 
 
@@ -137,3 +139,35 @@ def test_threads_predicting_at_once_agree_with_serial_calls(small):
         parallel = list(pool.map(lambda i: clf.predict_proba(Xt[i % 4 :: 4]), range(8)))
     for i, got in enumerate(parallel):
         np.testing.assert_array_equal(got, serial[i % 4])
+
+
+def test_predictions_int8_export_and_the_learning_curve_share_one_module(
+    small, monkeypatch
+):
+    # one path from pixels to probabilities: every consumer runs PixelsToProba
+    from fashionclf.benchmark import HeldOutAccuracy
+
+    X, y, Xt, yt = small
+    seen = []
+    forward = PixelsToProba.forward
+
+    def counted(self, pixels):
+        seen.append(type(self.network).__name__)
+        return forward(self, pixels)
+
+    monkeypatch.setattr(PixelsToProba, "forward", counted)
+    curve = HeldOutAccuracy(Xt[:100], yt[:100])
+    clf = tiny_cnn(callbacks=[("curve", curve)]).fit(X[:300], y[:300])
+    assert seen and "test_acc" in clf.history_[-1]  # the learning curve
+    seen.clear()
+    proba = clf.predict_proba(Xt[:50])
+    assert seen  # predict_proba
+    seen.clear()
+    module = clf.inference_module()
+    with torch.no_grad():
+        exported = module(torch.as_tensor(Xt[:50], dtype=torch.float32))
+    assert seen  # what export() writes
+    np.testing.assert_allclose(exported.numpy(), proba, rtol=1e-4, atol=1e-5)
+    seen.clear()
+    clf.quantize_int8(X[:300]).predict_proba(Xt[:50])
+    assert seen  # the int8 graph inside the same module

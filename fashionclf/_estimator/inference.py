@@ -9,7 +9,8 @@ iterator. For a fitted model we can do less work per image:
   batch-norm scale is positive (then the max-pool commutes with the
   per-channel affine map). Layers called from a custom ``forward`` are left
   as they are: their order is not known without tracing;
-- ``torch.inference_mode`` (no autograd bookkeeping), channels-last input;
+- ``torch.inference_mode`` (no autograd bookkeeping), channels-last input
+  (:class:`~fashionclf.export.PixelsToProba` converts each batch);
 - a fixed batch size, so memory does not grow with the number of rows.
 """
 
@@ -23,7 +24,7 @@ from torch import nn
 
 from .locks import shared
 
-__all__ = ["folded_copy", "predict_proba_batches"]
+__all__ = ["folded_copy", "forward_batches"]
 
 
 def folded_copy(module: nn.Module) -> nn.Module:
@@ -82,7 +83,7 @@ def _fold_sequential(seq: nn.Sequential) -> None:
         seq[i], seq[j] = fuse_conv_bn_eval(conv, bn), nn.Identity()
 
 
-def predict_proba_batches(
+def forward_batches(
     module: nn.Module,
     X: torch.Tensor,
     *,
@@ -90,26 +91,26 @@ def predict_proba_batches(
     device: str = "cpu",
     amp_dtype: torch.dtype | None = None,
 ) -> np.ndarray:
-    """Softmax probabilities of ``module`` on images ``X``, ``batch_size`` at a time.
+    """Run ``module`` over ``X``, ``batch_size`` rows at a time; float32 out.
 
-    On a GPU, ``X`` is pinned once and each batch copied without blocking;
-    the probabilities stay on the device and come back in one copy at the
-    end (no synchronisation per batch).
+    The estimator runs its :class:`~fashionclf.export.PixelsToProba` this
+    way: pixel rows in, probabilities out. On a GPU, ``X`` is pinned once
+    and each batch copied without blocking; the outputs stay on the device
+    and come back in one copy at the end (no synchronisation per batch).
 
     Parameters
     ----------
     module : torch.nn.Module
         In eval mode, on ``device``.
-    X : Tensor of shape (n, C, H, W)
+    X : Tensor of shape (n, ...)
     batch_size : int
     device : str, default='cpu'
     amp_dtype : torch.dtype or None, default=None
-        Run under autocast to this dtype (bfloat16 or float16); probabilities
-        come back as float32.
+        Run under autocast to this dtype (bfloat16 or float16).
 
     Returns
     -------
-    ndarray of shape (n, n_classes), float32
+    ndarray of shape (n, ...), float32
     """
     dev = torch.device(device)
     if dev.type == "cuda" and X.device.type == "cpu":
@@ -121,8 +122,6 @@ def predict_proba_batches(
     ):
         for start in range(0, len(X), batch_size):
             xb = X[start : start + batch_size].to(dev, non_blocking=True)
-            xb = xb.contiguous(memory_format=torch.channels_last)
             with shared():
-                logits = module(xb)
-            out.append(torch.softmax(logits.float(), dim=1))
+                out.append(module(xb).float())
     return torch.cat(out).cpu().numpy()

@@ -16,7 +16,6 @@ import io
 import warnings
 from collections.abc import Iterator
 
-import numpy as np
 import torch
 from torch import nn
 
@@ -25,6 +24,7 @@ from .locks import exclusive, shared
 __all__ = [
     "Int8Network",
     "calibrate_int8",
+    "calibration_sample",
     "quantized_engine",
     "quantized_graph",
     "state_from_bytes",
@@ -141,6 +141,12 @@ def state_from_bytes(data: bytes) -> dict[str, torch.Tensor]:
         return torch.load(io.BytesIO(data), weights_only=True)
 
 
+def calibration_sample(images: torch.Tensor, n: int = 2048) -> torch.Tensor:
+    """Return a copy of ``n`` evenly spaced ``images`` (not a view on them)."""
+    step = max(1, len(images) // n)
+    return images[::step][:n].clone()
+
+
 class Int8Network:
     """An int8 copy of a trained float network, for CPU inference.
 
@@ -166,19 +172,13 @@ class Int8Network:
         self.image_shape = tuple(image_shape)
         self._graph: nn.Module | None = None
 
-    @staticmethod
-    def calibration_sample(images: torch.Tensor, n: int = 2048) -> torch.Tensor:
-        """Return a copy of ``n`` evenly spaced ``images`` (not a view on them)."""
-        step = max(1, len(images) // n)
-        return images[::step][:n].clone()
-
     @classmethod
     def calibrate(
         cls, module: nn.Module, images: torch.Tensor, batch_size: int = 256
     ) -> Int8Network:
         """Quantize ``module`` with activation ranges observed on ``images``.
 
-        Pass a :meth:`calibration_sample` of the training images.
+        Pass a :func:`calibration_sample` of the training images.
         """
         state = calibrate_int8(module, images, batch_size)
         return cls(module, state, tuple(images.shape[1:]))
@@ -192,17 +192,6 @@ class Int8Network:
             example = torch.zeros(1, *self.image_shape)
             self._graph = quantized_graph(self.template, self.state, example)
         return self._graph
-
-    def predict_proba(self, X: torch.Tensor, batch_size: int) -> np.ndarray:
-        """Softmax of the int8 network over ``X``, ``batch_size`` rows at a time."""
-        graph = self.graph()
-        out = []
-        with torch.inference_mode():
-            for i in range(0, len(X), batch_size):
-                with shared():
-                    logits = graph(X[i : i + batch_size].cpu())
-                out.append(torch.softmax(logits, 1))
-        return torch.cat(out).numpy()
 
     def __getstate__(self) -> dict:
         state = {**self.__dict__, "state": state_to_bytes(self.state)}

@@ -189,6 +189,7 @@ def check_pixels(
     image_shape: Sequence[int] = IMAGE_SHAPE,
     pixel_range: tuple[float, float] | None = (0, 255),
     refuse_unit_floats: bool = False,
+    scale: bool = True,
 ) -> np.ndarray:
     """Validate image input and return it flat as float32, scaled to [0, 1].
 
@@ -199,6 +200,8 @@ def check_pixels(
     ``refuse_unit_floats`` (the classifier), float input whose maximum is in
     (0, 1] is refused when ``pixel_range`` is ``(0, hi)`` with ``hi > 1``:
     it was scaled already, and read as raw pixels it is near-black images.
+    With ``scale=False`` the checked values come back unscaled, for a module
+    that scales them itself (:class:`fashionclf.export.PixelsToProba`).
     """
     owner = type(est).__name__
     X = _as_people_pass_them(X, owner, image_shape, est, reset)
@@ -255,6 +258,8 @@ def check_pixels(
                     "is already scaled.",
                 )
             )
+        if not scale:
+            return X.astype(np.float32, copy=False)
         out = X.astype(np.float32)
         out -= np.float32(lo)
         out /= np.float32(hi - lo)

@@ -30,12 +30,13 @@ from sklearn.base import BaseEstimator
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import accuracy_score, f1_score, recall_score
 from sklearn.model_selection import train_test_split
-from sklearn.pipeline import make_pipeline
+from sklearn.utils import check_array
 from skorch.callbacks import Callback
 
+from .._utils.validation import resolve_image_shape
 from ..datasets.loaders import CLASS_NAMES
+from ..export import PixelsToProba
 from ..networks import settle_batch_norm
-from ..preprocessing import ImageReshaper, PixelScaler
 from ..registry import (
     BENCHMARK_PRESETS,
     MODEL_NAMES,
@@ -91,10 +92,9 @@ class HeldOutAccuracy(Callback):
     y : array-like of shape (n_samples,)
         Labels 0-9 (the CNN presets' class codes).
     pixel_range, image_shape :
-        The classifier's parameters of the same names: the images are
-        scaled and shaped by :class:`~fashionclf.preprocessing.PixelScaler`
-        and :class:`~fashionclf.preprocessing.ImageReshaper` exactly as the
-        classifier reads its input.
+        The classifier's parameters of the same names: each epoch's network
+        scores the rows inside a :class:`~fashionclf.export.PixelsToProba`,
+        the module the classifier predicts with.
     """
 
     def __init__(
@@ -116,16 +116,15 @@ class HeldOutAccuracy(Callback):
         return self
 
     def on_train_begin(self, net, **kwargs) -> None:
-        """Scale the held-out images once, as the CNN presets read pixels."""
+        """Take the held-out rows once, as float32 pixel rows."""
         if self.X is None:
             return
         t0 = time.perf_counter()
-        to_images = make_pipeline(
-            PixelScaler(pixel_range=self.pixel_range),
-            ImageReshaper(image_shape=self.image_shape),
+        rows = check_array(self.X, dtype=np.float32)  # flat rows, unscaled
+        self.image_shape_ = resolve_image_shape(
+            self.image_shape, rows.shape[1], type(self).__name__
         )
-        images = np.ascontiguousarray(to_images.fit_transform(self.X))
-        self.images_: torch.Tensor | None = torch.from_numpy(images)
+        self.rows_: torch.Tensor | None = torch.from_numpy(np.ascontiguousarray(rows))
         self.spent_s_ += time.perf_counter() - t0
 
     def on_epoch_end(self, net, dataset_train=None, **kwargs) -> None:
@@ -149,21 +148,22 @@ class HeldOutAccuracy(Callback):
                 device=net.device,
             )
         module.eval()
-        assert self.images_ is not None  # set in on_train_begin
+        assert self.rows_ is not None  # set in on_train_begin
+        to_proba = PixelsToProba(module, self.image_shape_, self.pixel_range, False)
         with torch.no_grad():
-            logits = torch.cat(
+            proba = torch.cat(
                 [
-                    module(batch.to(net.device)).float().cpu()
-                    for batch in self.images_.split(1024)
+                    to_proba(batch.to(net.device)).cpu()
+                    for batch in self.rows_.split(1024)
                 ]
             )
-        pred = logits.argmax(1).numpy()
+        pred = proba.argmax(1).numpy()
         net.history.record("test_acc", float(np.mean(pred == np.asarray(self.y))))
         self.spent_s_ += time.perf_counter() - t0
 
     def on_train_end(self, net, **kwargs) -> None:
         """Drop the held-out images."""
-        self.X = self.y = self.images_ = None
+        self.X = self.y = self.rows_ = None
 
 
 def _evaluate(
