@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from fashionclf.benchmark import resolve_models, run_benchmark
+from fashionclf.benchmark.memory import reset_peak_rss
 
 
 def test_run_and_save(small, tmp_path, capsys):
@@ -31,12 +32,16 @@ def test_run_and_save(small, tmp_path, capsys):
         "macro_f1",
         "fit_s",
         "predict_img_per_s",
-        "peak_rss_mb",
         "model_size_mb",
         "recall_Trouser",
     ):
         assert np.isfinite(runs[col]).all(), col
-    assert (runs["peak_rss_mb"] > 10).all()
+    if (
+        reset_peak_rss()
+    ):  # a kernel that keeps the old peak gets no figure, not a wrong one
+        assert (runs["peak_rss_mb"] > 10).all()
+    else:
+        assert runs["peak_rss_mb"].isna().all()
     summary = res.summary()
     assert summary.loc["dummy", "accuracy"] == pytest.approx(0.1, abs=0.05)
     assert summary.loc["cnn-tiny", "n"] == 2

@@ -361,7 +361,7 @@ class BenchmarkResult:
                 f"{r.macro_f1:.4f}",
                 _spread(r.fit_s, r.fit_s_std, "", 1),
                 f"{r.predict_img_per_s:,.0f}",
-                f"{r.peak_rss_mb:,.0f}",
+                f"{r.peak_rss_mb:,.0f}" if np.isfinite(r.peak_rss_mb) else "n/a",
                 f"{r.model_size_mb:.2f}",
                 str(int(r.n)),
             ]
