@@ -259,8 +259,7 @@ def compare_runtimes(threads: int) -> None:
     calib = np.asarray(X)[np.random.default_rng(0).permutation(len(X))[:2048]]
     model = FashionCNNClassifier.pretrained()
     model.set_params(num_threads=threads)
-    int8 = FashionCNNClassifier.pretrained().set_params(num_threads=threads)
-    int8.quantize_int8(calib)
+    int8 = model.quantize_int8(calib)  # a quantized copy
     rows = {
         "torch float32 (folded)": lambda A: model.predict_proba(A),
         "torch int8 (quantize=True, torch.ao)": lambda A: int8.predict_proba(A),

@@ -67,8 +67,6 @@ from ._estimator.construction import (
     OPTIMIZERS,
     FittedState,
     build_module,
-    build_net,
-    fingerprint,
     split_validation,
 )
 from ._estimator.devices import (
@@ -78,22 +76,11 @@ from ._estimator.devices import (
     resolve_device,
     resolve_precision,
 )
-from ._estimator.inference import folded_copy, forward_batches
+from ._estimator.fitted import FittedNetwork
 from ._estimator.locks import seeded_torch_rng, shared
-from ._estimator.quantization import (
-    Int8Network,
-    calibration_sample,
-    state_from_bytes,
-    state_to_bytes,
-)
+from ._estimator.quantization import Int8Network, calibration_sample
 from ._estimator.schedule import SCHEDULES, schedule_steps
-from ._estimator.state import (
-    checkpoint_file,
-    first_non_finite,
-    net_state,
-    restore_net_state,
-    resume_from_checkpoint,
-)
+from ._estimator.state import first_non_finite, state_from_bytes, state_to_bytes
 from ._estimator.summary import network_summary
 from ._estimator.training import WeightedTensors
 from ._estimator.transfer import FREEZE_OPTIONS, load_source, transfer_weights
@@ -111,6 +98,12 @@ from .exceptions import ModelFileError
 from .export import PixelsToProba
 from .export import write as export_module
 from .networks import ARCHITECTURES, settle_batch_norm
+from .serialization.checkpoints import (
+    EpochCheckpoint,
+    checkpoint_file,
+    fingerprint,
+    resume_from_checkpoint,
+)
 
 __all__ = ["PREDICT_CHUNK", "FashionCNNClassifier", "load_model", "save_model"]
 
@@ -236,7 +229,7 @@ class FashionCNNClassifier(ClassifierMixin, BaseEstimator):
         After training, quantize the network to int8 for CPU inference
         (post-training static quantization, calibrated once on up to 2,048
         training images; after ``partial_fit``, at the first prediction;
-        a model fitted without it is quantized by :meth:`quantize_int8`).
+        a model fitted without it gives an int8 copy by :meth:`quantize_int8`).
         ``predict`` and ``predict_proba`` then run int8 kernels: faster on
         CPUs with int8 dot-product instructions (AVX512-VNNI, AMX), slower
         than float32 on AVX2-only CPUs; see :doc:`/user_guide/benchmarks`.
@@ -326,9 +319,12 @@ class FashionCNNClassifier(ClassifierMixin, BaseEstimator):
     predict time, so ``set_params`` on a fitted model takes effect at once:
     ``tta``, ``precision``, ``batch_size``, ``num_threads``, and
     ``quantize=False`` (``quantize=True`` needs a model fitted with it, or
-    :meth:`quantize_int8` with calibration images). They
+    the copy :meth:`quantize_int8` returns). They
     are validated there, when read. All others take effect at the next
-    ``fit``, as in scikit-learn.
+    ``fit``, as in scikit-learn. No method but ``set_params`` changes a
+    parameter: ``quantize_int8`` returns a copy, and a model unpickled where
+    its ``device`` is missing keeps that parameter (``device_`` says where
+    it runs) until ``set_params(device=...)`` moves it.
 
     With metadata routing enabled (``sklearn.set_config(
     enable_metadata_routing=True)``), ``clf.set_fit_request(sample_weight=
@@ -343,12 +339,12 @@ class FashionCNNClassifier(ClassifierMixin, BaseEstimator):
     (3,)
     """
 
-    # fitted state, set by fit / load / unpickling (declared for type checkers)
+    # fitted state, set by fit / load / unpickling (declared for type checkers);
+    # the network and what derives from it live in one FittedNetwork
     classes_: np.ndarray
     image_shape_: tuple[int, ...]
     device_: str
-    int8_network_: Int8Network | None
-    _state: FittedState
+    _fitted: FittedNetwork
 
     _parameter_constraints: dict = {
         # the live registry: a network registered later is accepted too
@@ -484,7 +480,7 @@ class FashionCNNClassifier(ClassifierMixin, BaseEstimator):
         self : FashionCNNClassifier
             The fitted estimator.
         """
-        for attr in ("net_", "classes_"):
+        for attr in ("_fitted", "classes_"):
             self.__dict__.pop(attr, None)
         return self._fit(X, y, None, None, sample_weight)
 
@@ -516,7 +512,7 @@ class FashionCNNClassifier(ClassifierMixin, BaseEstimator):
 
     def _fit(self, X, y, classes, epochs: int | None, sample_weight) -> Any:
         """Check, prepare, build (first call), train ``epochs`` (None: all), finish."""
-        first, whole = not hasattr(self, "net_"), epochs is None
+        first, whole = "_fitted" not in vars(self), epochs is None
         if first:
             self._check_params()
         else:
@@ -613,7 +609,7 @@ class FashionCNNClassifier(ClassifierMixin, BaseEstimator):
         seed = (
             int(check_random_state(self.random_state).randint(2**31 - 1))
             if first
-            else self._state.seed
+            else self._fitted.state.seed
         )
         wt = None if weight is None else torch.from_numpy(weight)
         return Xt, torch.from_numpy(codes), wt, seed
@@ -630,29 +626,35 @@ class FashionCNNClassifier(ClassifierMixin, BaseEstimator):
         if source is not None:
             mean, std = source.mean_std
         steps = schedule_steps(self.max_epochs, len(Xtr), self.batch_size)
-        self._state = FittedState(
+        state = FittedState(
             len(self.classes_), self.image_shape_, steps, seed, mean, std or 1.0
         )
         params, checkpoint = self.get_params(), None
-        self._check_savable(params)
+        self._check_savable(params, state)
         if self.checkpoint_path is not None:
             key = fingerprint(params, Xt, yt, wt)
-            checkpoint = (checkpoint_file(self.checkpoint_path, key), key)
-        self.net_ = build_net(
-            params, self._state, device=self.device_, valid=valid, checkpoint=checkpoint
+            checkpoint = EpochCheckpoint(
+                checkpoint_file(self.checkpoint_path, key), key
+            )
+        self._fitted = FittedNetwork.build(
+            params, state, device=self.device_, valid=valid, checkpoint=checkpoint
         )
         if self.module is not None:  # a user network: sized once built
-            self._check_savable(params, self.net_.module_)
+            self._check_savable(params, state, self.net_.module_)
         if source is not None:
             same = np.array_equal(source.classes, self.classes_)
             transfer_weights(
                 self.net_.module_, source, keep_head=same, owner=type(self).__name__
             )
         if checkpoint is not None and epochs is None:
-            epochs = self.max_epochs - resume_from_checkpoint(self.net_, *checkpoint)
+            epochs = self.max_epochs - resume_from_checkpoint(
+                self.net_, checkpoint.path, checkpoint.fingerprint
+            )
         return epochs
 
-    def _check_savable(self, params: dict, module: torch.nn.Module | None = None):
+    def _check_savable(
+        self, params: dict, state: FittedState, module: torch.nn.Module | None = None
+    ):
         """Refuse, before training, a network that no model file could hold.
 
         The sizes of :data:`~fashionclf.serialization.FILE_BOUNDS`, then the
@@ -676,7 +678,7 @@ class FashionCNNClassifier(ClassifierMixin, BaseEstimator):
             if self.module is not None:
                 return
             spec = {k: params[k] for k in NETWORK_PARAMS}
-            module = build_module(spec, self._state, meta=True)
+            module = build_module(spec, state, meta=True)
         size = serialization.saved_bytes(module)
         if size > bounds["file_bytes"]:
             raise ValueError(
@@ -743,14 +745,35 @@ class FashionCNNClassifier(ClassifierMixin, BaseEstimator):
 
     def _finish(self, calibration: torch.Tensor | None, *, calibrate_now: bool):
         """After the weights changed: inference copies, int8 (now or when used)."""
-        self.history_ = self.net_.history
-        self._float_network = folded_copy(self.net_.module_)
-        self.int8_network_ = None
-        if calibration is not None:  # 2,048 images, not the whole training set
-            calibration = calibration_sample(calibration)
-        self._calibration = calibration
+        self._fitted.refresh(calibration)  # 2,048 of the images, not all
         if calibration is not None and calibrate_now:
             self._int8()
+
+    # ------------------------------------------------------- fitted attributes
+    # The network and what derives from it live in one FittedNetwork; these
+    # read it (an unfitted model has none, so hasattr is False).
+    @property
+    def net_(self):
+        """The trained skorch net (see the class's Attributes)."""
+        return self._fitted_network().net
+
+    @property
+    def history_(self):
+        """The epoch history of ``net_`` (see the class's Attributes)."""
+        return self._fitted_network().net.history
+
+    @property
+    def int8_network_(self) -> Int8Network | None:
+        """The int8 copy of the network, or None (see the class's Attributes)."""
+        return self._fitted_network().int8
+
+    def _fitted_network(self) -> FittedNetwork:
+        try:
+            return vars(self)["_fitted"]
+        except KeyError:
+            raise AttributeError(
+                f"This {type(self).__name__} instance is not fitted yet."
+            ) from None
 
     # ------------------------------------------------------------- prediction
     def predict_proba(self, X) -> np.ndarray:
@@ -795,13 +818,15 @@ class FashionCNNClassifier(ClassifierMixin, BaseEstimator):
         effect at the next prediction or ``partial_fit``; ``'auto'`` keeps
         the model where it is.
         """
-        if self.device == "auto":
+        if self.device in ("auto", self._fitted.placed_for):
             return
         wanted = resolve_device(self.device, type(self).__name__)
         if wanted != self.device_:
-            exported = self._export()
+            if self.quantize and self._fitted.pending_int8:
+                self._int8()  # calibrated before the move, as a save would
+            self._fitted = self._fitted.moved(self.get_params(), wanted)
             self.device_ = wanted
-            self._restore(exported)
+        self._fitted.placed_for = self.device
 
     def _check_predict_params(self) -> None:
         """Validate the parameters read at predict time (``set_params`` after fit)."""
@@ -830,24 +855,21 @@ class FashionCNNClassifier(ClassifierMixin, BaseEstimator):
         Both run inside a :class:`~fashionclf.export.PixelsToProba`, batch by
         batch, the module ``inference_module()`` and ``export()`` hand out.
         """
-        batch_size = self.predict_batch_size or self.batch_size
+        amp_dtype = None
         if self.quantize:
-            network, device, amp_dtype = self._int8().graph(), "cpu", None
+            self._int8()
         else:
             precision = resolve_precision(
                 self.precision, self.device_, type(self).__name__
             )
-            network, device = self._float_network, self.device_
             amp_dtype = AMP_DTYPES[precision]
-        module = PixelsToProba(
-            network,
-            self.image_shape_,
-            self.pixel_range,
-            self.tta,
-            channels_last=not self.quantize,
-        )
-        return forward_batches(
-            module, rows, batch_size=batch_size, device=device, amp_dtype=amp_dtype
+        return self._fitted.predict_proba(
+            rows,
+            pixel_range=self.pixel_range,
+            tta=self.tta,
+            int8=self.quantize,
+            amp_dtype=amp_dtype,
+            batch_size=self.predict_batch_size or self.batch_size,
         )
 
     def predict(self, X) -> np.ndarray:
@@ -964,33 +986,30 @@ class FashionCNNClassifier(ClassifierMixin, BaseEstimator):
 
     def _int8(self) -> Int8Network:
         """Return the int8 network, calibrated on first use after training."""
-        int8 = getattr(self, "int8_network_", None)
-        if int8 is None:
-            images = getattr(self, "_calibration", None)
-            if images is None:
-                raise ValueError(
-                    expected_got(
-                        type(self).__name__,
-                        "quantize=True on a model fitted with quantize=False",
-                        "a refit after set_params(quantize=True), or "
-                        "quantize_int8(X) with calibration images",
-                    )
-                )
+        try:
             with self._torch_env():
-                int8 = Int8Network.calibrate(self.net_.module_, images, self.batch_size)
-            self.int8_network_, self._calibration = int8, None
-        return int8
+                return self._fitted.int8_network(self.batch_size)
+        except LookupError:
+            raise ValueError(
+                expected_got(
+                    type(self).__name__,
+                    "quantize=True on a model fitted with quantize=False",
+                    "a refit after set_params(quantize=True), or the int8 "
+                    "copy quantize_int8(X) returns (X: calibration images)",
+                )
+            ) from None
 
     def quantize_int8(self, X) -> FashionCNNClassifier:
-        """Quantize the fitted network to int8, calibrated on ``X``; no retraining.
+        """Return an int8 copy of the fitted model, calibrated on ``X``; no retraining.
 
         Post-training static quantization of a model fitted or loaded with
         ``quantize=False``, for example the shipped :meth:`pretrained` model:
         up to 2,048 evenly spaced rows of ``X`` set the activation ranges, as
-        the training images do in a ``quantize=True`` fit. Sets
-        ``quantize=True``, so ``predict`` and ``predict_proba`` run int8
-        kernels on the CPU; ``set_params(quantize=False)`` goes back to
-        float32. The int8 network is saved and pickled with the model.
+        the training images do in a ``quantize=True`` fit. The copy has
+        ``quantize=True``, so its ``predict`` and ``predict_proba`` run int8
+        kernels on the CPU; its ``set_params(quantize=False)`` goes back to
+        float32. This model is left as it is (a method never changes a
+        parameter). The int8 network is saved and pickled with the copy.
 
         Parameters
         ----------
@@ -1000,16 +1019,17 @@ class FashionCNNClassifier(ClassifierMixin, BaseEstimator):
 
         Returns
         -------
-        self : FashionCNNClassifier
-            With ``int8_network_`` calibrated on ``X``.
+        model : FashionCNNClassifier
+            A new model, ``quantize=True``, with ``int8_network_`` calibrated
+            on ``X``.
         """
         check_is_fitted(self)
         images = self._to_images(X, reset=False)
-        self._calibration = calibration_sample(images)
-        self.int8_network_ = None
-        self._int8()
-        self.quantize = True
-        return self
+        model = copy.deepcopy(self)
+        model.set_params(quantize=True)
+        with model._torch_env():
+            model._fitted.calibrate(images, model.batch_size)
+        return model
 
     # ------------------------------------------------- saving, loading, pickles
     def save(
@@ -1077,13 +1097,7 @@ class FashionCNNClassifier(ClassifierMixin, BaseEstimator):
             # (built-in ones were checked on the meta device, before any memory)
             model._restore(exported, check=path if model.module is not None else None)
             if model.int8_network_ is not None:
-                try:  # built now, so a mismatch fails here
-                    model.int8_network_.graph()
-                except Exception as exc:
-                    raise ModelFileError(
-                        f"{path}: its int8 tensors do not match the architecture "
-                        f"its parameters declare: {first_line(exc)}"
-                    ) from exc
+                serialization.check_int8_graph(model.int8_network_, path)
         except ModelFileError:
             raise
         except Exception as exc:  # any other failure on crafted data is a bad file
@@ -1152,11 +1166,7 @@ class FashionCNNClassifier(ClassifierMixin, BaseEstimator):
         module : fashionclf.export.PixelsToProba
         """
         check_is_fitted(self)
-        network = copy.deepcopy(self._float_network).to("cpu", torch.float32)
-        network = network.to(memory_format=torch.contiguous_format)  # type: ignore[call-overload]
-        return PixelsToProba(
-            network, self.image_shape_, self.pixel_range, self.tta
-        ).eval()
+        return self._fitted.cpu_module(self.pixel_range, self.tta)
 
     def export(
         self,
@@ -1229,21 +1239,18 @@ class FashionCNNClassifier(ClassifierMixin, BaseEstimator):
         pickling keeps it as the pickled state (no ``nn.Module``, no
         device-bound tensor), and :meth:`_restore` rebuilds the net from it.
         """
-        pending = self.quantize and getattr(self, "_calibration", None) is not None
-        int8 = self._int8() if pending else getattr(self, "int8_network_", None)
+        if self.quantize and self._fitted.pending_int8:
+            self._int8()
         return {
             "classes": self.classes_,
             "n_features_in": self.n_features_in_,
             "feature_names_in": getattr(self, "feature_names_in_", None),
             "image_shape": self.image_shape_,
-            "fitted": self._state,
-            "net": net_state(self.net_),
-            "history": list(self.net_.history),
-            "int8": None if int8 is None else int8.state,
+            **self._fitted.to_data(),
         }
 
     def _restore(self, exported: dict[str, Any], *, check=None) -> None:
-        """Rebuild ``net_`` (on ``device_``) and the inference copies from _export.
+        """Rebuild the fitted network (on ``device_``) from :meth:`_export` output.
 
         ``check``: the path of the model file ``exported`` comes from; its
         tensors are compared with the built network before they are loaded.
@@ -1253,26 +1260,20 @@ class FashionCNNClassifier(ClassifierMixin, BaseEstimator):
         if exported["feature_names_in"] is not None:
             self.feature_names_in_ = np.asarray(exported["feature_names_in"], object)
         self.image_shape_ = tuple(exported["image_shape"])
-        fitted = exported["fitted"]
-        self._state = (
-            fitted if isinstance(fitted, FittedState) else FittedState(**fitted)
+        self._fitted = FittedNetwork.from_data(
+            exported,
+            self.get_params(),
+            device=self.device_,
+            check=None
+            if check is None
+            else lambda module: serialization.check_tensors(
+                module, exported["net"], check
+            ),
         )
-        self.net_ = build_net(self.get_params(), self._state, device=self.device_)
-        if check is not None:
-            serialization.check_tensors(self.net_.module_, exported["net"], check)
-        restore_net_state(self.net_, exported["net"], exported["history"])
-        self._finish(None, calibrate_now=False)
-        if exported["int8"] is not None:
-            self.int8_network_ = Int8Network(
-                self.net_.module_, exported["int8"], self.image_shape_
-            )
 
     def __getstate__(self) -> dict:
         state = dict(super().__getstate__())  # a copy
-        for key in ("_float_network", "_calibration", "net_", "history_", "_state"):
-            state.pop(key, None)
-        state.pop("int8_network_", None)
-        if hasattr(self, "net_"):
+        if state.pop("_fitted", None) is not None:
             exported = self._export()
             # plain data only: a pickle names no class of fashionclf's internals
             exported["fitted"] = dataclasses.asdict(exported["fitted"])
@@ -1287,14 +1288,14 @@ class FashionCNNClassifier(ClassifierMixin, BaseEstimator):
         if exported is not None:
             device, reason = available_device(self.device_)
             if reason is not None:
+                # device_ says where it is; the parameter device stays as set
+                # (the model stays here until set_params(device=...) moves it)
                 warnings.warn(
                     f"This model was fitted on {self.device_!r}: {reason}.",
                     UserWarning,
                     stacklevel=2,
                 )
                 self.device_ = device
-                if self.device != "auto":  # else the next prediction moves it back
-                    self.device = device
             if isinstance(exported["int8"], bytes):
                 exported["int8"] = state_from_bytes(exported["int8"])
             self._restore(exported)

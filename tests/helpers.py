@@ -74,3 +74,23 @@ def kaggle_folder(folder, sample):
         with gzip.open(folder / f"fashion-mnist_{name}.csv.gz", "wt") as fh:
             frame.to_csv(fh, index=False)
     return folder
+
+
+def interrupt_at(monkeypatch, epoch: int, batch: int):
+    """Raise KeyboardInterrupt (as Ctrl-C would) at ``batch`` of training ``epoch``."""
+    from fashionclf._estimator.training import TensorBatches
+
+    original = TensorBatches.__iter__
+    seen = {"epochs": 0}
+
+    def patched(self):
+        if not self.shuffle:  # evaluation iterators run untouched
+            yield from original(self)
+            return
+        seen["epochs"] += 1
+        for i, b in enumerate(original(self)):
+            if seen["epochs"] == epoch and i == batch:
+                raise KeyboardInterrupt
+            yield b
+
+    monkeypatch.setattr(TensorBatches, "__iter__", patched)

@@ -796,7 +796,7 @@ def test_predictions_have_a_batch_size_of_their_own(small):
     clf = tiny_cnn(batch_size=64).fit(X[:200], y[:200])
     reference = clf.predict_proba(Xt[:50])
     seen = []
-    hook = clf._float_network.register_forward_hook(
+    hook = clf._fitted.float_network.register_forward_hook(
         lambda m, args, out: seen.append(len(args[0]))
     )
     clf.set_params(predict_batch_size=7)

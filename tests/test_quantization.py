@@ -148,7 +148,12 @@ def test_int8_of_a_model_tagged_cuda_runs_on_the_cpu(int8_model, sample):
     with pytest.warns(UserWarning, match=r"'cuda:0' is not available here"):
         moved.__setstate__(state)
     assert moved.device_ == "cpu" and moved.int8_network_ is not None
+    assert moved.device == "cuda:0"  # unpickling never rewrites a parameter
     np.testing.assert_array_equal(moved.predict_proba(Xt), int8_model.predict_proba(Xt))
+    assert moved.device_ == "cpu"  # it stays where it could be loaded
+    with pytest.raises(ValueError, match=r"CUDA is not available"):
+        moved.set_params(device="cuda").predict(Xt)  # a new wish is checked
+    moved.set_params(device="cpu").predict(Xt)
 
 
 def test_engine_setting_is_restored():
@@ -245,6 +250,18 @@ def test_quantize_int8_survives_save_and_pickle(pretrained_int8, sample, tmp_pat
     np.testing.assert_array_equal(loaded.predict_proba(Xt), expected)
     restored = pickle.loads(pickle.dumps(pretrained_int8))
     np.testing.assert_array_equal(restored.predict_proba(Xt), expected)
+
+
+def test_quantize_int8_returns_a_copy_and_leaves_the_model_as_it_was(sample):
+    # scikit-learn: only set_params changes a parameter
+    X, _, Xt, _ = sample
+    model = FashionCNNClassifier.pretrained()
+    before = model.predict_proba(Xt[:32])
+    int8 = model.quantize_int8(X[:500])
+    assert int8 is not model and int8.quantize and int8.int8_network_ is not None
+    assert not model.quantize and model.int8_network_ is None
+    np.testing.assert_array_equal(model.predict_proba(Xt[:32]), before)
+    assert int8.net_ is not model.net_  # training one never changes the other
 
 
 def test_quantize_int8_refuses_an_unfitted_model_and_bad_images(sample):

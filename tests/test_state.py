@@ -22,7 +22,7 @@ def test_round_trip_into_a_fresh_net_continues_identically(small):
     clf = tiny_cnn(max_epochs=3).partial_fit(X[:300], y[:300])
     state = net_state(clf.net_, history=True)
     assert set(state) == {"module", "optimizer", "lr_total_steps", "lr_step", "history"}
-    fresh = build_net(clf.get_params(), clf._state, device="cpu")
+    fresh = build_net(clf.get_params(), clf._fitted.state, device="cpu")
     restore_net_state(fresh, state, state["history"])
     for a, b in zip(
         fresh.module_.state_dict().values(),
@@ -36,19 +36,3 @@ def test_round_trip_into_a_fresh_net_continues_identically(small):
         fresh.predict_proba(clf._to_images(Xt, reset=False)),
         clf.net_.predict_proba(clf._to_images(Xt, reset=False)),
     )
-
-
-def test_checkpoints_hold_the_same_state(small, tmp_path):
-    X, y, _, _ = small
-    tiny_cnn(max_epochs=1, checkpoint_path=str(tmp_path / "c.ckpt")).fit(
-        X[:200], y[:200]
-    )
-    payload = torch.load(tmp_path / "c.ckpt", weights_only=True)
-    assert set(payload) == {
-        "fingerprint",
-        "module",
-        "optimizer",
-        "lr_total_steps",
-        "lr_step",
-        "history",
-    }

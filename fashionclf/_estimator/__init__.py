@@ -7,9 +7,11 @@ delegates lives here, as objects and functions:
   :class:`~.construction.FittedState` (fit, load and unpickling alike);
 - :mod:`.training`: the skorch ``Net``, batches, augmentation, callbacks;
 - :mod:`.schedule`: the learning-rate schedule (length, shape, callback);
+- :mod:`.fitted`: the fitted network the estimator holds (net, fitted
+  state, float and int8 copies, plain data);
 - :mod:`.state`: the one codec of a trained net's state, used by model
-  files, checkpoints and pickles;
-- :mod:`.tensorfile`: the safetensors container of model files;
+  files and checkpoints (:mod:`fashionclf.serialization`), pickles and
+  device moves;
 - :mod:`.inference`: folded float predictions in batches;
 - :mod:`.quantization`: int8 inference;
 - :mod:`.devices`: ``device='auto'``;

@@ -13,7 +13,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import functools
-import hashlib
 import importlib.util
 import inspect
 import math
@@ -31,7 +30,6 @@ from ..networks import SIZE_PARAMS, Standardized, build_network
 from .devices import resolve_precision
 from .locks import exclusive, seeded_torch_rng, shared
 from .schedule import schedule_callback
-from .state import EpochCheckpoint
 from .training import EpochSnapshot, FiniteLoss, Net, TensorBatches
 from .transfer import freeze_features
 
@@ -41,7 +39,6 @@ __all__ = [
     "FittedState",
     "build_module",
     "build_net",
-    "fingerprint",
     "split_validation",
 ]
 
@@ -158,14 +155,16 @@ def build_net(
     *,
     device: str,
     valid: Dataset | None = None,
-    checkpoint: tuple[str, str] | None = None,
+    checkpoint: Callback | None = None,
 ) -> Net:
     """Return the initialised skorch net for ``params`` and ``state``.
 
     Initialisation runs with torch's global RNG seeded from ``state.seed``
     (and restored after) while no other thread runs a forward pass or seeds
     it (:mod:`fashionclf._estimator.locks`), so fits in parallel threads start from
-    the same weights as serial ones.
+    the same weights as serial ones. ``checkpoint``: the callback that
+    writes a checkpoint after each epoch
+    (:class:`fashionclf.serialization.checkpoints.EpochCheckpoint`).
     """
     spec = {k: params[k] for k in NETWORK_PARAMS}
     opt_cls, opt_kw = OPTIMIZERS[params["optimizer"]]
@@ -223,7 +222,7 @@ def _callbacks(params, state: FittedState, checkpoint) -> list[tuple[str, Callba
         callbacks.append(("progress_bar", ProgressBar(detect_notebook=widgets)))
     callbacks += user_callbacks(params["callbacks"], {n for n, _ in callbacks})
     if checkpoint is not None:
-        callbacks.append(("checkpoint", EpochCheckpoint(*checkpoint)))
+        callbacks.append(("checkpoint", checkpoint))
     return callbacks
 
 
@@ -257,17 +256,6 @@ def user_callbacks(items, taken: set[str]) -> list[tuple[str, Callback]]:
         taken.add(name)
         pairs.append((name, cb))
     return pairs
-
-
-def fingerprint(params: dict[str, Any], *arrays: torch.Tensor | None) -> str:
-    """Hash of the parameters that shape training, and of the data."""
-    skip = {"verbose", "checkpoint_path", "num_threads", "device", "callbacks"}
-    items = sorted((k, repr(v)) for k, v in params.items() if k not in skip)
-    h = hashlib.blake2b(repr(items).encode(), digest_size=16)
-    for array in arrays:
-        if array is not None:
-            h.update(array.numpy().tobytes())
-    return h.hexdigest()
 
 
 def split_validation(

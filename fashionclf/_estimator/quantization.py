@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import io
 import warnings
 from collections.abc import Iterator
 
@@ -20,6 +19,7 @@ import torch
 from torch import nn
 
 from .locks import exclusive, shared
+from .state import state_from_bytes, state_to_bytes
 
 __all__ = [
     "Int8Network",
@@ -27,8 +27,6 @@ __all__ = [
     "calibration_sample",
     "quantized_engine",
     "quantized_graph",
-    "state_from_bytes",
-    "state_to_bytes",
 ]
 
 
@@ -125,20 +123,6 @@ def quantized_graph(
         graph = _convert(prepared)
     graph.load_state_dict(state, strict=True)
     return graph
-
-
-def state_to_bytes(state: dict[str, torch.Tensor]) -> bytes:
-    """Serialize an int8 ``state_dict`` (for pickling the classifier)."""
-    buffer = io.BytesIO()
-    torch.save(state, buffer)
-    return buffer.getvalue()
-
-
-def state_from_bytes(data: bytes) -> dict[str, torch.Tensor]:
-    """Read :func:`state_to_bytes` output with the weights-only loader."""
-    with warnings.catch_warnings():  # torch's own TypedStorage notice for qtensors
-        warnings.simplefilter("ignore", UserWarning)
-        return torch.load(io.BytesIO(data), weights_only=True)
 
 
 def calibration_sample(images: torch.Tensor, n: int = 2048) -> torch.Tensor:

@@ -9,7 +9,7 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import save_file
 
-from fashionclf._estimator.tensorfile import (
+from fashionclf.serialization.container import (
     TREE_KEY,
     read_metadata,
     read_tree,

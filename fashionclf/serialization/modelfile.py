@@ -2,7 +2,7 @@
 
 :func:`write_model_file` writes a safetensors file: the tensors by name, and
 the parameters, classes and training state as JSON in its metadata
-(:mod:`fashionclf._estimator.tensorfile`). Reading one parses JSON and copies
+(:mod:`.container`). Reading one parses JSON and copies
 bytes; there is no unpickler at all, and any safetensors tool can list its
 tensors, so opening a model file never executes code. (Pickle/joblib files
 of a fitted estimator also work, but may run code when loaded: open them
@@ -23,16 +23,17 @@ from typing import Any
 import numpy as np
 import torch
 
-from ._estimator.construction import NETWORK_PARAMS, FittedState, build_module
-from ._estimator.state import first_non_finite
-from ._estimator.tensorfile import MAX_HEADER_BYTES, read_tree, write_tree
-from ._utils.atomic import atomic_write
-from ._utils.messages import first_line
-from ._utils.validation import resolve_image_shape
-from .exceptions import ModelFileError
+from .._estimator.construction import NETWORK_PARAMS, FittedState, build_module
+from .._estimator.state import first_non_finite
+from .._utils.atomic import atomic_write
+from .._utils.messages import first_line
+from .._utils.validation import resolve_image_shape
+from ..exceptions import ModelFileError
+from .container import MAX_HEADER_BYTES, read_tree, write_tree
 
 __all__ = [
     "FILE_BOUNDS",
+    "check_int8_graph",
     "check_int8_numbers",
     "check_tensors",
     "read_model_file",
@@ -647,3 +648,19 @@ def check_tensors(skeleton: torch.nn.Module, exported: dict[str, Any], path) -> 
         raise ModelFileError(
             f"{path}: its optimizer state does not match the network's parameters."
         )
+
+
+def check_int8_graph(int8, path) -> None:
+    """Build a loaded model's int8 graph now, so tensors that do not fit fail here.
+
+    ``int8`` is the model's :class:`~fashionclf._estimator.quantization.Int8Network`
+    (``int8_network_``). Raises :class:`~fashionclf.ModelFileError` when its
+    tensors do not fit the architecture the file's parameters declare.
+    """
+    try:
+        int8.graph()
+    except Exception as exc:
+        raise ModelFileError(
+            f"{path}: its int8 tensors do not match the architecture "
+            f"its parameters declare: {first_line(exc)}"
+        ) from exc

@@ -1,0 +1,39 @@
+"""Files of fitted models, in one package: container, model file, checkpoints.
+
+- :mod:`.container`: the safetensors container (a tree of tensors and plain
+  data, read without unpickling);
+- :mod:`.modelfile`: the weights-only model file that
+  :meth:`FashionCNNClassifier.save <fashionclf.FashionCNNClassifier.save>`
+  writes and ``load`` reads, and every check of its contents;
+- :mod:`.checkpoints`: the per-epoch checkpoints of a fit
+  (``checkpoint_path``).
+
+What they hold is one codec of a trained net
+(:mod:`fashionclf._estimator.state`), which pickles and device moves use too.
+"""
+
+from .modelfile import (
+    FILE_BOUNDS,
+    check_int8_graph,
+    check_int8_numbers,
+    check_tensors,
+    read_model_file,
+    read_payload,
+    saved_bytes,
+    size_beyond_bounds,
+    write_model_file,
+    write_payload,
+)
+
+__all__ = [
+    "FILE_BOUNDS",
+    "check_int8_graph",
+    "check_int8_numbers",
+    "check_tensors",
+    "read_model_file",
+    "read_payload",
+    "saved_bytes",
+    "size_beyond_bounds",
+    "write_model_file",
+    "write_payload",
+]
