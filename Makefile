@@ -43,7 +43,7 @@ run: $(STAMP)
 	else \
 		echo "data: ~/fashionclf_data (the official files, about 30 MB, downloaded once)"; \
 	fi; \
-	$(BIN)/fashionclf benchmark --preset quick --out-dir results/quick
+	$(BIN)/fashionclf benchmark --suite quick --out-dir results/quick
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -30,7 +30,7 @@ import torch
 from skorch.callbacks import Callback
 
 from fashionclf import FashionCNNClassifier, fetch_fashion_mnist, load_sample
-from fashionclf.benchmark.results import write_record
+from fashionclf.evaluation.results import write_record
 
 RESULTS = Path(__file__).resolve().parent / "results"
 

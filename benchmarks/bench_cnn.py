@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from fashionclf import fetch_fashion_mnist
-from fashionclf.benchmark.results import write_record
+from fashionclf.evaluation.results import write_record
 from fashionclf.presets import make_cnn
 
 HERE = Path(__file__).resolve().parent

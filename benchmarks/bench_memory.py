@@ -8,7 +8,7 @@ import statistics
 import time
 
 from fashionclf import fetch_fashion_mnist
-from fashionclf.benchmark.memory import peak_rss_mb, reset_peak_rss
+from fashionclf.evaluation.memory import peak_rss_mb, reset_peak_rss
 from fashionclf.presets import make_cnn
 
 

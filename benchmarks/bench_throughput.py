@@ -27,7 +27,7 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from fashionclf import load_sample
-from fashionclf.networks import FashionCNN
+from fashionclf.networks import BlockCNN
 from fashionclf.presets import make_cnn
 
 
@@ -92,7 +92,7 @@ def main() -> None:
         return
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
-    model = FashionCNN().to(memory_format=torch.channels_last)
+    model = BlockCNN().to(memory_format=torch.channels_last)
     opt = torch.optim.AdamW(model.parameters(), 3e-3)
     x = torch.randn(256, 1, 28, 28).contiguous(memory_format=torch.channels_last)
     y = torch.randint(0, 10, (256,))
@@ -300,7 +300,7 @@ def compare_serving(reps: int, out_dir: str) -> None:
     import onnxruntime as ort
 
     from fashionclf import FashionCNNClassifier, fetch_fashion_mnist
-    from fashionclf.benchmark.results import write_record
+    from fashionclf.evaluation.results import write_record
 
     Xt, yt = fetch_fashion_mnist(subset="test", return_X_y=True)
     Xt, yt = np.asarray(Xt), np.asarray(yt)

@@ -17,7 +17,7 @@ autocast) measured in the same run. Then the fit
 time ratio to 'reference' (median over seeds, each seed's pair run back to
 back; with ``--reference-seeds`` a seed without a reference fit is compared
 to the median reference fit) and the accuracy difference. Writes ``benchmarks/results/<machine>/<commit>-<date>-time-to-accuracy.json``
-(``fashionclf.benchmark.results.write_record``).
+(``fashionclf.evaluation.results.write_record``).
 
 ``--train-size N`` (a stratified subset) and ``--max-epochs E`` make a proxy
 run for ablations; a proxy's figures are labelled as such. A preset may
@@ -336,7 +336,7 @@ def main() -> None:
             print(json.dumps(run), flush=True)
             runs.append(run)
     summary = summarize(runs, args.presets, ceilings)
-    from fashionclf.benchmark.results import write_record
+    from fashionclf.evaluation.results import write_record
 
     proxy = bool(args.train_size or args.max_epochs)
     extra = {

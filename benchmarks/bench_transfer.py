@@ -34,7 +34,7 @@ import pandas as pd
 import torch
 
 from fashionclf import FashionCNNClassifier, fetch_fashion_mnist
-from fashionclf.benchmark.results import write_record
+from fashionclf.evaluation.results import write_record
 
 RESULTS = Path(__file__).resolve().parent / "results"
 COARSE = {

@@ -1,6 +1,6 @@
 """The wrapper's cost: FashionCNNClassifier vs an identical plain-PyTorch loop, back to back.
 
-Same network (Standardized FashionCNN, channels-last), same data tensors, batch
+Same network (Standardized BlockCNN, channels-last), same data tensors, batch
 size, epochs, AdamW, one-cycle schedule and the same batched augmentation
 function. Runs A/B/A/B... and prints the median time ratio (target <= 1.05).
 
@@ -17,7 +17,7 @@ import torch
 from fashionclf import FashionCNNClassifier, fetch_fashion_mnist
 from fashionclf._estimator.schedule import schedule_factor
 from fashionclf._estimator.training import augment
-from fashionclf.networks import FashionCNN, Standardized
+from fashionclf.networks import BlockCNN, Standardized
 
 
 def plain_loop(
@@ -27,7 +27,7 @@ def plain_loop(
     Xt = torch.from_numpy(X.astype(np.float32) / 255).reshape(-1, 1, 28, 28)
     yt = torch.from_numpy(y.astype(np.int64))
     t0 = time.perf_counter()
-    model = Standardized(FashionCNN(), Xt.mean().item(), Xt.std().item())
+    model = Standardized(BlockCNN(), Xt.mean().item(), Xt.std().item())
     model = model.to(memory_format=torch.channels_last)
     opt = torch.optim.AdamW(model.parameters(), lr=3e-3, weight_decay=1e-2)
     loss_fn = torch.nn.CrossEntropyLoss()

@@ -52,7 +52,7 @@ class Context:
         params = {"device": self.device, "random_state": 0, **params}
         if self.dry_run:
             params.setdefault("max_epochs", 1)
-            if preset not in ("seed", "tiny"):
+            if preset not in ("small", "tiny"):
                 params.setdefault("width", 8)
         return make_cnn(preset, **params)
 

@@ -8,7 +8,7 @@ import argparse
 import torch
 from torch.profiler import ProfilerActivity, profile
 
-from fashionclf.networks import FashionCNN, Standardized
+from fashionclf.networks import BlockCNN, Standardized
 
 
 def main() -> None:
@@ -19,7 +19,7 @@ def main() -> None:
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
-    model = Standardized(FashionCNN()).to(memory_format=torch.channels_last)
+    model = Standardized(BlockCNN()).to(memory_format=torch.channels_last)
     opt = torch.optim.AdamW(model.parameters(), 3e-3)
     x = torch.rand(256, 1, 28, 28).contiguous(memory_format=torch.channels_last)
     y = torch.randint(0, 10, (256,))

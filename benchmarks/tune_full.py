@@ -15,7 +15,7 @@ import time
 from sklearn.model_selection import train_test_split
 
 from fashionclf import FashionCNNClassifier, fetch_fashion_mnist
-from fashionclf.benchmark.results import write_record
+from fashionclf.evaluation.results import write_record
 from fashionclf.tuning import best_summary, run_study
 
 

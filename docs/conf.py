@@ -75,7 +75,7 @@ shutil.copytree(ROOT / "examples", EXAMPLES)
 def written_png_scraper(block, block_vars, gallery_conf, **kwargs):
     """Show the PNG files a code block wrote, as a user running it would see them.
 
-    The examples save their figures with ``fashionclf.benchmark.plotting.save``
+    The examples save their figures with ``fashionclf.evaluation.plotting.save``
     (matplotlib ``Figure`` objects, not pyplot), so the matplotlib scraper
     does not see them; this one picks up every new ``*.png`` in the folder
     the example runs in.

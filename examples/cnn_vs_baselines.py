@@ -14,8 +14,8 @@ Run it::
 """
 
 from fashionclf import load_sample
-from fashionclf.benchmark import run_benchmark
-from fashionclf.benchmark.plotting import plot_accuracy_vs_time, save
+from fashionclf.evaluation import run_benchmark
+from fashionclf.evaluation.plotting import plot_accuracy_vs_time, save
 
 X, y = load_sample(subset="train", return_X_y=True)
 X_test, y_test = load_sample(subset="test", return_X_y=True)

@@ -19,7 +19,7 @@ import torch
 from sklearn.model_selection import GridSearchCV
 
 from fashionclf import FashionCNNClassifier, load_sample
-from fashionclf.benchmark.plotting import plot_learning_curves, save
+from fashionclf.evaluation.plotting import plot_learning_curves, save
 from fashionclf.networks import Dropout
 
 

@@ -18,7 +18,7 @@ from matplotlib.figure import Figure
 from sklearn.model_selection import GridSearchCV
 
 from fashionclf import FashionCNNClassifier, load_sample
-from fashionclf.benchmark.plotting import save
+from fashionclf.evaluation.plotting import save
 
 
 def main() -> None:

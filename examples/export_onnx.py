@@ -18,7 +18,7 @@ import onnx
 import onnxruntime as ort
 
 from fashionclf import FashionCNNClassifier, load_sample
-from fashionclf.benchmark.plotting import plot_samples, save
+from fashionclf.evaluation.plotting import plot_samples, save
 
 X_test, y_test = load_sample(subset="test", return_X_y=True)  # uint8 rows
 

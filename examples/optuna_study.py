@@ -24,7 +24,7 @@ from optuna_integration import OptunaSearchCV
 from sklearn.pipeline import make_pipeline
 
 from fashionclf import FashionCNNClassifier, PixelScaler, load_sample
-from fashionclf.benchmark.plotting import save
+from fashionclf.evaluation.plotting import save
 from fashionclf.tuning import best_summary, run_study, search_space
 
 # Quieter output: one line per study instead of one per trial, and two warnings

@@ -17,7 +17,7 @@ from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import Pipeline
 
 from fashionclf import FashionCNNClassifier, ImageReshaper, PixelScaler, load_sample
-from fashionclf.benchmark.plotting import save
+from fashionclf.evaluation.plotting import save
 
 X, y = load_sample(return_X_y=True)
 

@@ -14,7 +14,7 @@ Run it::
 from sklearn.metrics import classification_report
 
 from fashionclf import CLASS_NAMES, FashionCNNClassifier, load_sample
-from fashionclf.benchmark.plotting import plot_misclassified, save
+from fashionclf.evaluation.plotting import plot_misclassified, save
 
 # the full data instead: fetch_fashion_mnist(subset="train", return_X_y=True)
 X_train, y_train = load_sample(subset="train", return_X_y=True)

@@ -15,7 +15,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from fashionclf import FashionCNNClassifier, load_sample
-from fashionclf.benchmark.plotting import save
+from fashionclf.evaluation.plotting import save
 
 X, y = load_sample(return_X_y=True)
 X_test, y_test = load_sample(subset="test", return_X_y=True)

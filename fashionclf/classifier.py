@@ -61,6 +61,7 @@ from skorch.callbacks import LRScheduler
 from skorch.helper import predefined_split
 
 from . import serialization
+from ._estimator.codec import first_non_finite, state_from_bytes, state_to_bytes
 from ._estimator.construction import (
     AMP_DTYPES,
     NETWORK_PARAMS,
@@ -80,7 +81,6 @@ from ._estimator.fitted import FittedNetwork
 from ._estimator.locks import seeded_torch_rng, shared
 from ._estimator.quantization import Int8Network, calibration_sample
 from ._estimator.schedule import SCHEDULES, schedule_steps
-from ._estimator.state import first_non_finite, state_from_bytes, state_to_bytes
 from ._estimator.summary import network_summary
 from ._estimator.training import WeightedTensors
 from ._estimator.transfer import FREEZE_OPTIONS, load_source, transfer_weights
@@ -96,7 +96,7 @@ from ._utils.validation import (
 from .datasets.loaders import fashion_class_names
 from .exceptions import ModelFileError
 from .export import PixelsToProba
-from .export import write as export_module
+from .export import write as write_exported
 from .networks import ARCHITECTURES, settle_batch_norm
 from .serialization.checkpoints import (
     EpochCheckpoint,
@@ -131,7 +131,7 @@ class FashionCNNClassifier(ClassifierMixin, BaseEstimator):
 
     Parameters
     ----------
-    architecture : {'compact', 'cnn', 'seed'} or str, default='compact'
+    architecture : {'compact', 'cnn', 'small'} or str, default='compact'
         The built-in network (when ``module`` is None), or the name of one
         added with :func:`~fashionclf.networks.register_network`. ``'compact'``: a
         full-resolution stem, then ``n_blocks`` blocks of
@@ -141,7 +141,7 @@ class FashionCNNClassifier(ClassifierMixin, BaseEstimator):
         second of training. ``'cnn'``: ``n_blocks`` blocks of
         ``convs_per_block`` x (Conv -> BatchNorm -> ReLU) -> MaxPool, then a
         dense layer of ``dense_units`` (the network of the ``'reference'``
-        preset). ``'seed'``: ``Conv(32, 3x3)`` -> ReLU -> MaxPool -> Dense 32 ->
+        preset). ``'small'``: ``Conv(32, 3x3)`` -> ReLU -> MaxPool -> Dense 32 ->
         Dense.
     module : type or callable or None, default=None
         A user's network: a ``torch.nn.Module`` subclass, or a callable
@@ -1048,7 +1048,7 @@ class FashionCNNClassifier(ClassifierMixin, BaseEstimator):
         """
         check_is_fitted(self)
         serialization.write_model_file(
-            path, self.get_params(), self._export(), training_state=training_state
+            path, self.get_params(), self._to_data(), training_state=training_state
         )
 
     @classmethod
@@ -1095,7 +1095,7 @@ class FashionCNNClassifier(ClassifierMixin, BaseEstimator):
             model._check_params()
             # a user network is built once, here, and checked against the file
             # (built-in ones were checked on the meta device, before any memory)
-            model._restore(exported, check=path if model.module is not None else None)
+            model._from_data(exported, check=path if model.module is not None else None)
             if model.int8_network_ is not None:
                 serialization.check_int8_graph(model.int8_network_, path)
         except ModelFileError:
@@ -1222,7 +1222,7 @@ class FashionCNNClassifier(ClassifierMixin, BaseEstimator):
         rows = None
         if int8_calibration is not None:
             rows = calibration_sample(self._rows(int8_calibration)).numpy()
-        return export_module(
+        return write_exported(
             module,
             path,
             format=format,
@@ -1232,12 +1232,12 @@ class FashionCNNClassifier(ClassifierMixin, BaseEstimator):
             input_dtype=input_dtype,
         )
 
-    def _export(self) -> dict[str, Any]:
+    def _to_data(self) -> dict[str, Any]:
         """Return the fitted state as plain containers and CPU tensors.
 
         One fitted state, three ways out: ``save`` writes it as a model file,
         pickling keeps it as the pickled state (no ``nn.Module``, no
-        device-bound tensor), and :meth:`_restore` rebuilds the net from it.
+        device-bound tensor), and :meth:`_from_data` rebuilds the net from it.
         """
         if self.quantize and self._fitted.pending_int8:
             self._int8()
@@ -1249,8 +1249,8 @@ class FashionCNNClassifier(ClassifierMixin, BaseEstimator):
             **self._fitted.to_data(),
         }
 
-    def _restore(self, exported: dict[str, Any], *, check=None) -> None:
-        """Rebuild the fitted network (on ``device_``) from :meth:`_export` output.
+    def _from_data(self, exported: dict[str, Any], *, check=None) -> None:
+        """Rebuild the fitted network (on ``device_``) from :meth:`_to_data` output.
 
         ``check``: the path of the model file ``exported`` comes from; its
         tensors are compared with the built network before they are loaded.
@@ -1274,16 +1274,16 @@ class FashionCNNClassifier(ClassifierMixin, BaseEstimator):
     def __getstate__(self) -> dict:
         state = dict(super().__getstate__())  # a copy
         if state.pop("_fitted", None) is not None:
-            exported = self._export()
+            exported = self._to_data()
             # plain data only: a pickle names no class of fashionclf's internals
             exported["fitted"] = dataclasses.asdict(exported["fitted"])
             if exported["int8"] is not None:  # quantized tensors pickle as bytes
                 exported["int8"] = state_to_bytes(exported["int8"])
-            state["_exported"] = exported
+            state["_fitted_data"] = exported
         return state
 
     def __setstate__(self, state: dict) -> None:
-        exported = state.pop("_exported", None)
+        exported = state.pop("_fitted_data", None)
         self.__dict__.update(state)
         if exported is not None:
             device, reason = available_device(self.device_)
@@ -1298,7 +1298,7 @@ class FashionCNNClassifier(ClassifierMixin, BaseEstimator):
                 self.device_ = device
             if isinstance(exported["int8"], bytes):
                 exported["int8"] = state_from_bytes(exported["int8"])
-            self._restore(exported)
+            self._from_data(exported)
 
 
 def save_model(model: FashionCNNClassifier, path: str | os.PathLike[str]) -> None:

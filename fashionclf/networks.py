@@ -7,10 +7,10 @@ signature names. The estimator's ``architecture`` choices, and what it
 passes each network, come from this registry: adding a network is one
 decorated class here.
 
-- :class:`SeedCNN` (``'seed'``): the smallest, ``Conv(32, 3x3)`` -> ReLU ->
+- :class:`SmallCNN` (``'small'``): the smallest, ``Conv(32, 3x3)`` -> ReLU ->
   MaxPool 2x2 -> Flatten -> Dense 32 -> ReLU -> Dense 10 (174k parameters
   at 28x28).
-- :class:`FashionCNN` (``'cnn'``, the ``reference`` preset's network):
+- :class:`BlockCNN` (``'cnn'``, the ``reference`` preset's network):
   ``n_blocks`` blocks of ``convs_per_block`` x (Conv 3x3 -> BatchNorm ->
   ReLU) -> MaxPool 2x2 -> Dropout, channels ``width * 2**block``; then
   Flatten -> Dense -> ReLU -> Dropout -> Dense. With 2 blocks, width 32,
@@ -34,10 +34,10 @@ from torch import nn
 __all__ = [
     "ARCHITECTURES",
     "SIZE_PARAMS",
+    "BlockCNN",
     "CompactCNN",
     "Dropout",
-    "FashionCNN",
-    "SeedCNN",
+    "SmallCNN",
     "Standardized",
     "build_network",
     "per_block",
@@ -99,8 +99,8 @@ class Dropout(nn.Dropout):
         return x * keep / (1 - self.p)
 
 
-@register_network("seed")
-class SeedCNN(nn.Module):
+@register_network("small")
+class SmallCNN(nn.Module):
     """``Conv(32, 3x3)`` -> ReLU -> MaxPool -> Flatten -> Dense 32 -> ReLU -> Dense.
 
     Parameters
@@ -130,7 +130,7 @@ class SeedCNN(nn.Module):
 
 
 @register_network("cnn")
-class FashionCNN(nn.Module):
+class BlockCNN(nn.Module):
     """Conv-BN-ReLU blocks with max-pooling and dropout, then a dense head.
 
     Parameters
@@ -205,7 +205,7 @@ class CompactCNN(nn.Module):
     convolution puts batch norm, ReLU and the following convolutions at a
     quarter of the pixels, and a global max-pool replaces the large dense
     layer: per training image it costs about 0.9x the FLOPs of
-    :class:`FashionCNN`'s default and learns more per epoch.
+    :class:`BlockCNN`'s default and learns more per epoch.
 
     Parameters
     ----------
@@ -292,7 +292,7 @@ def size_params(architecture: str) -> tuple[str, ...]:
     """Return the entries of ``SIZE_PARAMS`` that ``architecture`` takes.
 
     Read from the registered class's signature: ``'compact'`` has no hidden
-    dense layer (no ``dense_units``), ``'seed'`` has a fixed size (none).
+    dense layer (no ``dense_units``), ``'small'`` has a fixed size (none).
     """
     if architecture not in ARCHITECTURES:
         raise ValueError(
@@ -313,7 +313,7 @@ def build_network(
 
     ``sizes`` holds size parameters (``SIZE_PARAMS``); each network takes
     those its signature names and ignores the rest (``'compact'`` has no
-    hidden dense layer, so no ``dense_units``; ``'seed'`` has a fixed size).
+    hidden dense layer, so no ``dense_units``; ``'small'`` has a fixed size).
     """
     accepted = size_params(architecture)
     return ARCHITECTURES[architecture](

@@ -10,7 +10,7 @@
   ``precision='auto'``: bfloat16 autocast where the CPU has native bf16
   (AMX or AVX512-BF16) or on a GPU, where it takes about 1.4-1.6x the
   reference's fit time; float32 elsewhere, where it takes about 2.6x.
-- ``'seed'``: the user's original architecture (Conv 32 -> Dense 32).
+- ``'small'``: the user's original architecture (Conv 32 -> Dense 32).
 - ``'tiny'``: for smoke tests and examples on the bundled sample.
 """
 
@@ -68,8 +68,8 @@ PRESETS: dict[str, dict[str, Any]] = {
     "fast": {"convs_per_block": 1, "augment": False, "max_epochs": 5, "lr": 6e-3},
     "default": {},
     "best": {"max_epochs": 40, "lr": 6e-3, "tta": True, "precision": "auto"},
-    "seed": {
-        "architecture": "seed",
+    "small": {
+        "architecture": "small",
         "max_epochs": 10,
         "augment": False,
         "standardize": False,
@@ -89,7 +89,7 @@ def make_cnn(preset: str = "default", **overrides: Any) -> FashionCNNClassifier:
     Parameters
     ----------
     preset : str, default='default'
-        One of ``PRESETS``: 'tiny', 'fast', 'default', 'best', 'seed'.
+        One of ``PRESETS``: 'tiny', 'fast', 'default', 'best', 'small'.
     **overrides
         Parameters that replace the preset's (e.g. ``random_state=0``).
 

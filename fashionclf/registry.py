@@ -5,7 +5,7 @@ One vocabulary for the Python API, ``fashionclf benchmark`` and
 
 - ``'cnn-<preset>'`` for each preset of :mod:`fashionclf.presets`:
   ``'cnn-default'`` (``FashionCNNClassifier()``), ``'cnn-fast'``,
-  ``'cnn-best'``, ``'cnn-reference'``, ``'cnn-seed'``, ``'cnn-tiny'``;
+  ``'cnn-best'``, ``'cnn-reference'``, ``'cnn-small'``, ``'cnn-tiny'``;
 - the baselines of :mod:`fashionclf.baselines`: ``'dummy'``, ``'logreg'``,
   ``'random_forest'``, ``'hist_gb'``, ``'knn'``, ``'svm_rbf'``.
 
@@ -21,7 +21,7 @@ from sklearn.base import BaseEstimator
 from .baselines import BASELINES, make_baseline
 from .presets import PRESETS, make_cnn
 
-__all__ = ["BENCHMARK_PRESETS", "MODEL_NAMES", "is_cnn", "is_stochastic", "make_model"]
+__all__ = ["BENCHMARK_SUITES", "MODEL_NAMES", "is_cnn", "is_stochastic", "make_model"]
 
 #: Every name :func:`make_model` accepts.
 MODEL_NAMES: tuple[str, ...] = (
@@ -31,7 +31,7 @@ MODEL_NAMES: tuple[str, ...] = (
 
 
 #: Named model lists of ``fashionclf benchmark``: 'quick' is the README's main job.
-BENCHMARK_PRESETS: dict[str, list[str]] = {
+BENCHMARK_SUITES: dict[str, list[str]] = {
     "smoke": ["dummy", "logreg", "cnn-tiny"],
     "quick": ["dummy", "logreg", "random_forest", "knn", "cnn-fast"],
     "full": [
@@ -41,7 +41,7 @@ BENCHMARK_PRESETS: dict[str, list[str]] = {
         "hist_gb",
         "knn",
         "svm_rbf",
-        "cnn-seed",
+        "cnn-small",
         "cnn-fast",
         "cnn-default",
     ],

@@ -252,7 +252,7 @@ def test_calibrated(small):
 def test_seed_architecture_tta_and_schedules(small):
     X, y, Xt, _ = small
     for kw in (
-        {"architecture": "seed"},
+        {"architecture": "small"},
         {"tta": True},
         {"lr_schedule": "cosine"},
         {"lr_schedule": "constant", "optimizer": "adam"},
@@ -756,12 +756,12 @@ def test_parameters_read_at_predict_time_are_validated_there(small, param, value
 
 
 def test_an_interrupted_fit_says_so(small, monkeypatch):
-    from .test_faults import _interrupt_at
+    from .helpers import interrupt_at
 
     X, y, _, _ = small
     clf = tiny_cnn(max_epochs=3)
     assert clf.fit(X, y).interrupted_ is False
-    _interrupt_at(monkeypatch, epoch=2, batch=1)
+    interrupt_at(monkeypatch, epoch=2, batch=1)
     with pytest.warns(UserWarning, match="interrupted during epoch 2"):
         clf.fit(X, y)
     assert clf.interrupted_ is True and len(clf.history_) == 1

@@ -178,7 +178,7 @@ def test_help_for_every_subcommand(capsys):
 
 def test_benchmark(tmp_path, capsys):
     assert (
-        main(["benchmark", "--sample", "--preset", "smoke", "--out-dir", str(tmp_path)])
+        main(["benchmark", "--sample", "--suite", "smoke", "--out-dir", str(tmp_path)])
         == 0
     )
     out = capsys.readouterr().out
@@ -358,12 +358,12 @@ def _optuna_logs_to_this_capture(monkeypatch):
 def test_ctrl_c_during_training_exits_130_and_records_nothing(
     args, name, tmp_path, monkeypatch, capsys
 ):
-    from .test_faults import _interrupt_at
+    from .helpers import interrupt_at
 
     monkeypatch.chdir(tmp_path)
     out = ["--out", "m.pt"] if name == "train" else []
     out = ["--out-dir", "res"] if name == "benchmark" else out
-    _interrupt_at(monkeypatch, epoch=2, batch=0)
+    interrupt_at(monkeypatch, epoch=2, batch=0)
     _optuna_logs_to_this_capture(monkeypatch)
     with pytest.warns(UserWarning, match="interrupted during epoch 2"):
         assert main([*args, *out]) == 130

@@ -53,7 +53,7 @@ def _make_run(tmp_path, *, sibling: bool, env_data: str | None) -> str:
 def test_make_run_uses_the_library_default_without_a_sibling_folder(tmp_path):
     out = _make_run(tmp_path, sibling=False, env_data=None)
     assert "data: ~/fashionclf_data" in out and "downloaded once" in out
-    assert "cli FASHIONCLF_DATA=unset benchmark --preset quick" in out
+    assert "cli FASHIONCLF_DATA=unset benchmark --suite quick" in out
 
 
 @pytest.mark.skipif(shutil.which("make") is None, reason="make is not installed")
@@ -115,7 +115,7 @@ def test_first_run_downloads_into_the_data_home_and_plots_every_curve(
     monkeypatch.setenv("FASHIONCLF_MIRRORS", sample_mirror.url)
     monkeypatch.chdir(checkout)
     out = checkout / "results"
-    assert main(["benchmark", "--preset", "smoke", "--out-dir", str(out)]) == 0
+    assert main(["benchmark", "--suite", "smoke", "--out-dir", str(out)]) == 0
     assert len(sample_mirror.requests) == 4
     assert sorted(p.name for p in home.iterdir()) == ["fashionclf_data"]
     assert sorted(p.name for p in (home / "fashionclf_data").iterdir()) == sorted(

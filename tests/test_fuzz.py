@@ -176,7 +176,7 @@ _params = st.fixed_dictionaries(
         "convs_per_block": _sizes,
         "dense_units": _sizes,
         "image_shape": _sizes,
-        "architecture": st.sampled_from(["cnn", "compact", "seed", "other", 3]),
+        "architecture": st.sampled_from(["cnn", "compact", "small", "other", 3]),
         "dropout": st.floats(allow_nan=True),
         "unknown": st.integers(),
     },

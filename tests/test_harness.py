@@ -1,4 +1,4 @@
-"""The benchmark harness (fashionclf.benchmark.harness): runs, model lists, curves, sample efficiency, progress."""
+"""The benchmark harness (fashionclf.evaluation.harness): runs, model lists, curves, sample efficiency, progress."""
 
 import json
 import re
@@ -6,8 +6,8 @@ import re
 import numpy as np
 import pytest
 
-from fashionclf.benchmark import resolve_models, run_benchmark
-from fashionclf.benchmark.memory import reset_peak_rss
+from fashionclf.evaluation import resolve_models, run_benchmark
+from fashionclf.evaluation.memory import reset_peak_rss
 
 
 def test_run_and_save(small, tmp_path, capsys):

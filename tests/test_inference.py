@@ -7,7 +7,7 @@ from torch import nn
 
 from fashionclf._estimator.inference import folded_copy, forward_batches
 from fashionclf.export import PixelsToProba
-from fashionclf.networks import CompactCNN, FashionCNN, Standardized
+from fashionclf.networks import BlockCNN, CompactCNN, Standardized
 
 from .helpers import tiny_cnn
 
@@ -30,7 +30,7 @@ def _n_bn(module: nn.Module) -> int:
     return sum(isinstance(m, nn.BatchNorm2d) for m in module.modules())
 
 
-@pytest.mark.parametrize("network", [CompactCNN, FashionCNN])
+@pytest.mark.parametrize("network", [CompactCNN, BlockCNN])
 def test_every_batch_norm_folded_same_outputs(network):
     module = Standardized(_trained_like(network()), 0.3, 0.35).train()
     folded = folded_copy(module)
@@ -145,7 +145,7 @@ def test_predictions_int8_export_and_the_learning_curve_share_one_module(
     small, monkeypatch
 ):
     # one path from pixels to probabilities: every consumer runs PixelsToProba
-    from fashionclf.benchmark import HeldOutAccuracy
+    from fashionclf.evaluation import HeldOutAccuracy
 
     X, y, Xt, yt = small
     seen = []

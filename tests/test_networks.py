@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from fashionclf.networks import FashionCNN, SeedCNN, Standardized, build_network
+from fashionclf.networks import BlockCNN, SmallCNN, Standardized, build_network
 
 
 def _n_params(m):
@@ -12,19 +12,19 @@ def _n_params(m):
 
 
 def test_seed_architecture_matches_the_users_network():
-    m = SeedCNN()
+    m = SmallCNN()
     assert m(torch.zeros(4, 1, 28, 28)).shape == (4, 10)
     assert _n_params(m) == 320 + 5408 * 32 + 32 + 330  # conv, dense 32, dense 10
 
 
 def test_default_cnn_size():
-    m = FashionCNN()
+    m = BlockCNN()
     assert m(torch.zeros(2, 1, 28, 28)).shape == (2, 10)
     assert 460_000 < _n_params(m) < 475_000
 
 
 @pytest.mark.parametrize("shape", [(1, 28, 28), (3, 1, 1), (1, 5, 7), (2, 32, 32)])
-@pytest.mark.parametrize("arch", ["cnn", "seed"])
+@pytest.mark.parametrize("arch", ["cnn", "small"])
 def test_any_input_shape(arch, shape):
     m = build_network(arch, shape, 3, n_blocks=3, width=4).eval()
     assert m(torch.zeros(2, *shape)).shape == (2, 3)
@@ -34,19 +34,19 @@ def test_size_parameters():
     small = build_network(
         "cnn", (1, 28, 28), 10, n_blocks=1, width=8, convs_per_block=1, dense_units=16
     )
-    assert _n_params(small) < _n_params(FashionCNN())
+    assert _n_params(small) < _n_params(BlockCNN())
 
 
 def test_unknown_architecture():
     with pytest.raises(
         ValueError,
-        match=r"architecture='resnet'; expected one of \['cnn', 'compact', 'seed'\]",
+        match=r"architecture='resnet'; expected one of \['cnn', 'compact', 'small'\]",
     ):
         build_network("resnet", (1, 28, 28), 10)
 
 
 def test_standardized_is_in_state_dict():
-    m = Standardized(SeedCNN(), mean=0.3, std=0.5)
+    m = Standardized(SmallCNN(), mean=0.3, std=0.5)
     sd = m.state_dict()
     assert float(sd["mean"]) == pytest.approx(0.3) and float(
         sd["std"]
@@ -54,7 +54,7 @@ def test_standardized_is_in_state_dict():
 
 
 def test_per_block_width_and_convs():
-    m = FashionCNN(width=(16, 64), convs_per_block=(1, 2))
+    m = BlockCNN(width=(16, 64), convs_per_block=(1, 2))
     convs = [c for c in m.features if isinstance(c, torch.nn.Conv2d)]
     assert [(c.in_channels, c.out_channels) for c in convs] == [
         (1, 16),
@@ -74,10 +74,10 @@ def test_per_block_width_and_convs():
 )
 def test_per_block_values_must_fit_n_blocks(kwargs, name):
     with pytest.raises(ValueError, match=rf"{name}=.* does not fit n_blocks=2"):
-        FashionCNN(**kwargs)
+        BlockCNN(**kwargs)
 
 
-@pytest.mark.parametrize("arch", ["cnn", "compact", "seed"])
+@pytest.mark.parametrize("arch", ["cnn", "compact", "small"])
 def test_built_in_networks_script_with_torch_jit(arch):
     net = build_network(arch, (1, 28, 28), 10, n_blocks=2, width=8, dropout=0.3)
     net.eval()

@@ -3,7 +3,7 @@
 import pandas as pd
 import pytest
 
-from fashionclf.benchmark import plotting
+from fashionclf.evaluation import plotting
 
 from .helpers import tiny_cnn
 
@@ -90,7 +90,7 @@ def test_headless_without_pyplot(tmp_path):
     import sys
 
     code = (
-        "import sys, numpy as np; from fashionclf.benchmark import plotting; "
+        "import sys, numpy as np; from fashionclf.evaluation import plotting; "
         f"plotting.save(plotting.plot_samples(np.zeros((4, 784)), n_rows=2, n_cols=2), r'{tmp_path}/a.png'); "
         "print('matplotlib.pyplot' in sys.modules)"
     )

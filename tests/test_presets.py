@@ -18,7 +18,7 @@ def test_presets_have_valid_params(name):
 def test_unknown_preset():
     with pytest.raises(
         ValueError,
-        match=r"preset='huge'; expected one of \['best', 'default', 'fast', 'reference', 'seed', "
+        match=r"preset='huge'; expected one of \['best', 'default', 'fast', 'reference', 'small', "
         r"'tiny'\]",
     ):
         make_cnn("huge")

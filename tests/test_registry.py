@@ -4,8 +4,8 @@ import pytest
 from sklearn.base import clone
 
 from fashionclf import FashionCNNClassifier
-from fashionclf.benchmark import resolve_models
 from fashionclf.cli import build_parser
+from fashionclf.evaluation import resolve_models
 from fashionclf.presets import PRESETS
 from fashionclf.registry import MODEL_NAMES, is_cnn, is_stochastic, make_model
 

@@ -1,12 +1,12 @@
-"""What a benchmark measured (fashionclf.benchmark.results): summaries, spreads, paired tests."""
+"""What a benchmark measured (fashionclf.evaluation.results): summaries, spreads, paired tests."""
 
 import re
 
 import numpy as np
 import pytest
 
-from fashionclf.benchmark import run_benchmark
-from fashionclf.benchmark.significance import mcnemar_exact
+from fashionclf.evaluation import run_benchmark
+from fashionclf.evaluation.significance import mcnemar_exact
 
 
 @pytest.fixture(scope="module")
@@ -68,7 +68,7 @@ def test_summary_tests_every_model_against_the_best(two_seed_result, small):
     ],
 )
 def test_machine_names_say_family_and_widest_instruction_set(cpu, flags, name):
-    from fashionclf.benchmark.results import machine_name
+    from fashionclf.evaluation.results import machine_name
 
     assert machine_name(cpu, flags) == name
 
@@ -78,7 +78,7 @@ def test_a_record_has_one_schema_and_a_dated_path_per_machine(tmp_path, monkeypa
     import sys
     import time
 
-    from fashionclf.benchmark.results import environment, write_record
+    from fashionclf.evaluation.results import environment, write_record
 
     monkeypatch.setattr(sys, "argv", ["bench_x.py", "--reps", "3"])
     path = write_record("serving", [{"threads": 1, "img_per_s": 2536.0}], root=tmp_path)

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import torch
 
-from fashionclf.benchmark.saliency import integrated_gradients
+from fashionclf.evaluation.saliency import integrated_gradients
 
 from .helpers import tiny_cnn
 

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from fashionclf.benchmark.significance import (
+from fashionclf.evaluation.significance import (
     compare_to_best,
     mcnemar_exact,
     paired_bootstrap_diff,

@@ -3,8 +3,8 @@
 One path for every way a model comes to exist: :func:`build_net` makes the
 net from the estimator's parameters plus its :class:`FittedState`; ``fit``
 and ``partial_fit`` call it on their first epoch, ``load`` and unpickling
-call it and then :func:`~.state.restore_net_state` with what
-:func:`~.state.net_state` exported. Files and pickles therefore hold only
+call it and then :func:`~.codec.restore_net_state` with what
+:func:`~.codec.net_state` exported. Files and pickles therefore hold only
 plain containers and CPU tensors (no module objects, no CUDA storage).
 """
 

@@ -19,10 +19,10 @@ import numpy as np
 import torch
 
 from ..export import PixelsToProba
+from .codec import net_state, restore_net_state
 from .construction import FittedState, build_net
 from .inference import folded_copy, forward_batches
 from .quantization import Int8Network, calibration_sample
-from .state import net_state, restore_net_state
 
 __all__ = ["FittedNetwork"]
 

@@ -18,8 +18,8 @@ from collections.abc import Iterator
 import torch
 from torch import nn
 
+from .codec import state_from_bytes, state_to_bytes
 from .locks import exclusive, shared
-from .state import state_from_bytes, state_to_bytes
 
 __all__ = [
     "Int8Network",

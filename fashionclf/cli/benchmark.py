@@ -14,17 +14,17 @@ def add_parsers(sub) -> None:
 
 def _add_benchmark_parser(sub) -> None:
     """Add the ``benchmark`` subcommand."""
-    from ..registry import BENCHMARK_PRESETS
+    from ..registry import BENCHMARK_SUITES
 
     p = sub.add_parser(
         "benchmark", help="CNN vs classic baselines: table, JSON and plots"
     )
     add_data_args(p)
     p.add_argument(
-        "--preset",
+        "--suite",
         default="quick",
-        choices=sorted(BENCHMARK_PRESETS),
-        help="model list (default: %(default)s)",
+        choices=sorted(BENCHMARK_SUITES),
+        help="named model list (default: %(default)s)",
     )
     p.add_argument(
         "--models",
@@ -70,14 +70,14 @@ def _add_benchmark_parser(sub) -> None:
 
 def benchmark(args: argparse.Namespace) -> int:
     """Run the benchmark and write its table, JSON and plots."""
-    from ..benchmark.harness import run_benchmark
+    from ..evaluation.harness import run_benchmark
 
     X, y = load_data(args, "train")
     Xt, yt = load_data(args, "test")
     over = {"max_epochs": args.max_epochs} if args.max_epochs else {}
     command = "fashionclf " + " ".join(args.argv)
     result = run_benchmark(
-        args.models or [args.preset],
+        args.models or [args.suite],
         X,
         y,
         Xt,

@@ -53,7 +53,7 @@ def info(args: argparse.Namespace) -> int:
 
 def show(args: argparse.Namespace) -> int:
     """Save a grid of sample images."""
-    from ..benchmark import plotting
+    from ..evaluation import plotting
 
     X, y = load_data(args, args.subset)
     fig = plotting.plot_samples(X, y, n_rows=args.rows, n_cols=args.cols)

@@ -329,8 +329,8 @@ def evaluate(args: argparse.Namespace) -> int:
     """Score a saved model on the test set, with plots."""
     from sklearn.metrics import classification_report
 
-    from ..benchmark import plotting
     from ..classifier import load_model
+    from ..evaluation import plotting
 
     if args.saliency and not args.out_dir:
         raise SystemExit(

@@ -9,7 +9,7 @@
   (``checkpoint_path``).
 
 What they hold is one codec of a trained net
-(:mod:`fashionclf._estimator.state`), which pickles and device moves use too.
+(:mod:`fashionclf._estimator.codec`), which pickles and device moves use too.
 """
 
 from .modelfile import (

@@ -1,7 +1,7 @@
 """Per-epoch checkpoints of a fit: written, found and resumed from, in one module.
 
 With ``checkpoint_path``, a fit writes :class:`EpochCheckpoint` files (the
-trained net's state, :func:`~fashionclf._estimator.state.net_state`, plus
+trained net's state, :func:`~fashionclf._estimator.codec.net_state`, plus
 the epoch history and a :func:`fingerprint` of the parameters and data);
 :func:`checkpoint_file` names the file (one per fit inside a folder, after
 sweeping stale ones) and :func:`resume_from_checkpoint` continues from a
@@ -18,7 +18,7 @@ from typing import Any
 import torch
 from skorch.callbacks import Callback
 
-from .._estimator.state import net_state, restore_net_state
+from .._estimator.codec import net_state, restore_net_state
 from .._utils.atomic import atomic_write, sweep_stale
 from .container import MAX_HEADER_BYTES, read_metadata
 

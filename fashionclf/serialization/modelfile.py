@@ -23,8 +23,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from .._estimator.codec import first_non_finite
 from .._estimator.construction import NETWORK_PARAMS, FittedState, build_module
-from .._estimator.state import first_non_finite
 from .._utils.atomic import atomic_write
 from .._utils.messages import first_line
 from .._utils.validation import resolve_image_shape

@@ -46,8 +46,8 @@ from sklearn.pipeline import Pipeline
 from sklearn.svm import LinearSVC
 
 from .._utils.threads import torch_threads
-from ..benchmark.progress import epoch_text, wants_live
 from ..classifier import FashionCNNClassifier
+from ..evaluation.progress import epoch_text, wants_live
 from ..networks import SIZE_PARAMS, size_params
 from ..registry import MODEL_NAMES, is_cnn, make_model
 from .studies import (

@@ -3,7 +3,7 @@
 The result holds one row per run and answers, in its summary, whether a
 difference between models is real: a Wilson 95% interval of each accuracy,
 and against the best model a paired bootstrap 95% interval of the difference
-and an exact McNemar test (:mod:`fashionclf.benchmark.significance`). ``save`` writes
+and an exact McNemar test (:mod:`fashionclf.evaluation.significance`). ``save`` writes
 ``results.json``, ``results.md`` and PNG plots.
 """
 
@@ -286,7 +286,7 @@ class BenchmarkResult:
         run); ``n`` runs; ``sampling_se``, the standard error of an accuracy
         from the finite test set alone, and ``larger_noise`` ('seeds' or
         'test sampling'; empty for one run). With the per-image outcomes,
-        also the columns of :func:`fashionclf.benchmark.significance.compare_to_best`
+        also the columns of :func:`fashionclf.evaluation.significance.compare_to_best`
         for each model's first seed against the model with the best mean:
         ``ci_low``, ``ci_high``, ``diff_vs_best``, ``diff_ci_low``,
         ``diff_ci_high``, ``p_mcnemar``.

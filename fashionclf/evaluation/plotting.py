@@ -167,7 +167,7 @@ def plot_learning_curves(history, *, title: str = "") -> Figure:
     The right panel shows the validation accuracy (``valid_acc``, with
     ``validation_fraction > 0``) and, when the history has it, the accuracy
     on held-out test images (``test_acc``, recorded by
-    :class:`fashionclf.benchmark.HeldOutAccuracy`; labelled as test accuracy,
+    :class:`fashionclf.evaluation.HeldOutAccuracy`; labelled as test accuracy,
     for display only). Without either it says how to get one.
     """
     rows = list(history)
@@ -354,7 +354,7 @@ def plot_saliency(
     """Where the CNN's predictions come from: integrated-gradients overlays.
 
     One row per image: the image with its true class; the attribution of the
-    predicted class (:func:`fashionclf.benchmark.saliency.integrated_gradients`, black
+    predicted class (:func:`fashionclf.evaluation.saliency.integrated_gradients`, black
     baseline) over a faint copy of the image, red where pixels raise the
     class's score and blue where they lower it, with the predicted class and
     its probability; and the probabilities of the top three classes.

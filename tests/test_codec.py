@@ -3,8 +3,8 @@
 import numpy as np
 import torch
 
+from fashionclf._estimator.codec import net_state, plain, restore_net_state
 from fashionclf._estimator.construction import build_net
-from fashionclf._estimator.state import net_state, plain, restore_net_state
 
 from .helpers import tiny_cnn
 

@@ -7,7 +7,7 @@ pickled model size, plus the package versions, hardware and git commit.
 Every model is scored on the same test images, so the summary also says
 whether a difference is real: a Wilson 95% interval of each accuracy, and
 against the best model a paired bootstrap 95% interval of the difference and
-an exact McNemar test (:mod:`fashionclf.benchmark.significance`).
+an exact McNemar test (:mod:`fashionclf.evaluation.significance`).
 :func:`run_benchmark` returns a :class:`BenchmarkResult`, whose ``save``
 writes ``results.json``, ``results.md`` and PNG plots.
 """
@@ -38,7 +38,7 @@ from ..datasets.loaders import CLASS_NAMES
 from ..export import PixelsToProba
 from ..networks import settle_batch_norm
 from ..registry import (
-    BENCHMARK_PRESETS,
+    BENCHMARK_SUITES,
     MODEL_NAMES,
     is_cnn,
     is_stochastic,
@@ -49,7 +49,7 @@ from .progress import EpochProgress, wants_live
 from .results import BenchmarkResult, environment
 
 __all__ = [
-    "BENCHMARK_PRESETS",
+    "BENCHMARK_SUITES",
     "BenchmarkResult",
     "HeldOutAccuracy",
     "environment",
@@ -59,19 +59,19 @@ __all__ = [
 
 
 def resolve_models(names: Sequence[str]) -> list[str]:
-    """Expand benchmark presets and check model names.
+    """Expand benchmark suites and check model names.
 
     ``names`` may hold model names (``fashionclf.registry.MODEL_NAMES``)
-    and benchmark preset names ('smoke', 'quick', 'full').
+    and benchmark suite names ('smoke', 'quick', 'full').
     """
     out: list[str] = []
     for name in names:
-        if name in BENCHMARK_PRESETS:
-            out += BENCHMARK_PRESETS[name]
+        if name in BENCHMARK_SUITES:
+            out += BENCHMARK_SUITES[name]
         elif name in MODEL_NAMES:
             out.append(name)
         else:
-            valid = [*MODEL_NAMES, *BENCHMARK_PRESETS]
+            valid = [*MODEL_NAMES, *BENCHMARK_SUITES]
             raise ValueError(f"unknown model {name!r}; expected one of {valid}.")
     return list(dict.fromkeys(out))
 
@@ -261,7 +261,7 @@ def run_benchmark(
     Parameters
     ----------
     models : sequence of str
-        Model names of ``fashionclf.registry`` or benchmark presets
+        Model names of ``fashionclf.registry`` or benchmark suites
         ('smoke', 'quick', 'full'); see ``resolve_models``.
     X_train, y_train, X_test, y_test : array-like
         Flat 0-255 pixel rows and labels 0-9.
