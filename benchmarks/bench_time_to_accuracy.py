@@ -123,7 +123,6 @@ def child(preset: str, seed: int, args) -> dict:
     from sklearn.model_selection import train_test_split
 
     from fashionclf import fetch_fashion_mnist
-    from fashionclf._estimator.devices import resolve_precision
     from fashionclf.presets import make_cnn
 
     torch.set_num_threads(args.threads)
@@ -152,7 +151,7 @@ def child(preset: str, seed: int, args) -> dict:
     total = flops * len(y) * epochs
     return {
         "preset": preset,
-        "precision": resolve_precision(clf.precision, clf.device_, "bench"),
+        "precision": clf.precision_,
         "seed": seed,
         "n_train": len(y),
         "epochs": epochs,

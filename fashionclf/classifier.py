@@ -66,9 +66,10 @@ from ._estimator.construction import (
     AMP_DTYPES,
     NETWORK_PARAMS,
     OPTIMIZERS,
-    FittedState,
+    FitRecord,
     build_module,
     split_validation,
+    trained_precision,
 )
 from ._estimator.devices import (
     PRECISIONS,
@@ -213,15 +214,16 @@ class FashionCNNClassifier(ClassifierMixin, BaseEstimator):
         horizontal mirror. Only for models trained with ``augment=True``
         (which flips): a model that never saw mirrored images loses accuracy
         (measured for the ``'fast'`` preset: :doc:`/user_guide/benchmarks`).
-    precision : {'float32', 'bfloat16', 'float16', 'auto'}, default='float32'
-        ``'bfloat16'`` trains and predicts under bf16 autocast: faster than
-        float32 on CPUs with AMX or AVX512-BF16 at about the same accuracy,
-        slower on CPUs without native bf16 (figures:
-        :doc:`/user_guide/benchmarks`). ``'float16'`` trains under float16
-        autocast with a gradient scaler (CUDA only). ``'auto'``: bfloat16 on
-        GPUs that support it, else float16 on GPUs; bfloat16 on CPUs with AMX
-        or AVX512-BF16, else float32. The default stays float32 so that a
-        model's predictions do not depend on the machine.
+    precision : {'auto', 'float32', 'bfloat16', 'float16'}, default='auto'
+        ``'auto'``: bfloat16 autocast where the hardware multiplies bf16
+        natively (CPUs with AMX or AVX512-BF16; GPUs that support it, else
+        float16 on GPUs), float32 elsewhere. There it trains in about half
+        the time and predicts 2-3x faster at the same accuracy (three
+        seeds each, figures: :doc:`/user_guide/benchmarks`); the precision a
+        fit used is ``precision_``. ``'float32'``: plain float32 everywhere
+        (predictions that do not depend on the machine). ``'bfloat16'``:
+        bf16 autocast even without native bf16 (there about 2x slower).
+        ``'float16'``: float16 autocast with a gradient scaler (CUDA only).
     predict_batch_size : int or None, default=None
         Images per forward pass when predicting (``None``: ``batch_size``).
         On a GPU, larger batches (e.g. 4096) keep it busy.
@@ -308,6 +310,10 @@ class FashionCNNClassifier(ClassifierMixin, BaseEstimator):
     history_ : skorch.History
         Per-epoch ``train_loss``, ``dur`` and, with a validation split,
         ``valid_loss`` and ``valid_acc``.
+    precision_ : {'float32', 'bfloat16', 'float16'}
+        The precision the network was last trained in: ``precision`` as
+        resolved on the machine that trained it (stored in model files).
+        Predictions follow ``precision``, resolved where they run.
     interrupted_ : bool
         Whether the last ``fit`` / ``partial_fit`` was stopped by Ctrl-C
         (``KeyboardInterrupt``, which skorch swallows): the model then holds
@@ -411,7 +417,7 @@ class FashionCNNClassifier(ClassifierMixin, BaseEstimator):
         pixel_range: tuple[float, float] | None = (0, 255),
         image_shape: Sequence[int] = (1, 28, 28),
         tta: bool = False,
-        precision: Literal["float32", "bfloat16", "float16", "auto"] = "float32",
+        precision: Literal["auto", "float32", "bfloat16", "float16"] = "auto",
         predict_batch_size: int | None = None,
         quantize: bool = False,
         device: str = "auto",
@@ -609,7 +615,7 @@ class FashionCNNClassifier(ClassifierMixin, BaseEstimator):
         seed = (
             int(check_random_state(self.random_state).randint(2**31 - 1))
             if first
-            else self._fitted.state.seed
+            else self._fitted.record.seed
         )
         wt = None if weight is None else torch.from_numpy(weight)
         return Xt, torch.from_numpy(codes), wt, seed
@@ -626,21 +632,28 @@ class FashionCNNClassifier(ClassifierMixin, BaseEstimator):
         if source is not None:
             mean, std = source.mean_std
         steps = schedule_steps(self.max_epochs, len(Xtr), self.batch_size)
-        state = FittedState(
-            len(self.classes_), self.image_shape_, steps, seed, mean, std or 1.0
+        precision = resolve_precision(self.precision, self.device_, type(self).__name__)
+        record = FitRecord(
+            len(self.classes_),
+            self.image_shape_,
+            steps,
+            seed,
+            mean,
+            std or 1.0,
+            precision,
         )
         params, checkpoint = self.get_params(), None
-        self._check_savable(params, state)
+        self._check_savable(params, record)
         if self.checkpoint_path is not None:
             key = fingerprint(params, Xt, yt, wt)
             checkpoint = EpochCheckpoint(
                 checkpoint_file(self.checkpoint_path, key), key
             )
         self._fitted = FittedNetwork.build(
-            params, state, device=self.device_, valid=valid, checkpoint=checkpoint
+            params, record, device=self.device_, valid=valid, checkpoint=checkpoint
         )
         if self.module is not None:  # a user network: sized once built
-            self._check_savable(params, state, self.net_.module_)
+            self._check_savable(params, record, self.net_.module_)
         if source is not None:
             same = np.array_equal(source.classes, self.classes_)
             transfer_weights(
@@ -653,7 +666,7 @@ class FashionCNNClassifier(ClassifierMixin, BaseEstimator):
         return epochs
 
     def _check_savable(
-        self, params: dict, state: FittedState, module: torch.nn.Module | None = None
+        self, params: dict, record: FitRecord, module: torch.nn.Module | None = None
     ):
         """Refuse, before training, a network that no model file could hold.
 
@@ -678,7 +691,7 @@ class FashionCNNClassifier(ClassifierMixin, BaseEstimator):
             if self.module is not None:
                 return
             spec = {k: params[k] for k in NETWORK_PARAMS}
-            module = build_module(spec, state, meta=True)
+            module = build_module(spec, record, meta=True)
         size = serialization.saved_bytes(module)
         if size > bounds["file_bytes"]:
             raise ValueError(
@@ -726,6 +739,7 @@ class FashionCNNClassifier(ClassifierMixin, BaseEstimator):
         snapshot.interrupted_ = False
         if self.net_.max_epochs > 0:
             data = (Xtr, ytr) if wtr is None else (WeightedTensors(Xtr, ytr, wtr),)
+            self._fitted.record.precision = trained_precision(self.net_)
             self.net_.partial_fit(*data)
         self.interrupted_ = bool(snapshot.interrupted_)
         self.net_.train_split = None  # do not keep validation data in the model
@@ -761,6 +775,11 @@ class FashionCNNClassifier(ClassifierMixin, BaseEstimator):
     def history_(self):
         """The epoch history of ``net_`` (see the class's Attributes)."""
         return self._fitted_network().net.history
+
+    @property
+    def precision_(self) -> str:
+        """The precision the network last trained in (see the class's Attributes)."""
+        return self._fitted_network().record.precision
 
     @property
     def int8_network_(self) -> Int8Network | None:
@@ -1111,10 +1130,12 @@ class FashionCNNClassifier(ClassifierMixin, BaseEstimator):
     def pretrained(cls, *, device: str = "cpu") -> FashionCNNClassifier:
         """Return the trained model that ships with fashionclf.
 
-        The default network, ``FashionCNNClassifier(random_state=0)``, trained
-        10 epochs on all 60,000 Fashion-MNIST training images (Kaggle split)
-        by the command recorded in its card; the card (data checksums,
-        commit, machine, test accuracy) is ``fashionclf/data/pretrained.json``
+        The default network, ``FashionCNNClassifier(random_state=0,
+        precision='float32')``, trained 10 epochs on all 60,000 Fashion-MNIST
+        training images (Kaggle split) by the command recorded in its card
+        (float32 was the default then; ``precision_`` is ``'float32'``); the
+        card (data checksums, commit, machine, test accuracy) is
+        ``fashionclf/data/pretrained.json``
         (its ``weights_sha256`` is checked before the file is read). Loaded
         through :meth:`load`, like any file.
 
@@ -1158,7 +1179,9 @@ class FashionCNNClassifier(ClassifierMixin, BaseEstimator):
         standardization, the network (batch norm folded), softmax and, with
         ``tta=True``, the mirror average, so it takes the rows
         ``predict_proba`` takes (as a float tensor ``(N, n_features_in_)``)
-        and returns its probabilities up to float rounding. Its
+        and returns its probabilities up to float rounding (up to bf16
+        rounding where ``predict_proba`` runs in bfloat16, as
+        ``precision='auto'`` does on CPUs with native bf16). Its
         ``state_dict()`` holds every number the model uses.
 
         Returns

@@ -43,6 +43,30 @@ def test_sklearn_compatible(estimator, check):
     check(estimator)
 
 
+def test_precision_defaults_to_native_bf16_and_every_model_says_which(
+    small, monkeypatch, tmp_path
+):
+    from fashionclf._estimator import devices
+
+    X, y, _, _ = small
+    assert FashionCNNClassifier().precision == "auto"
+    assert FashionCNNClassifier.pretrained().precision_ == "float32"
+    for native, expected in ((False, "float32"), (True, "bfloat16")):
+        monkeypatch.setattr(devices, "cpu_has_native_bf16", lambda n=native: n)
+        clf = tiny_cnn(precision="auto").fit(X[:200], y[:200])
+        assert clf.precision_ == expected
+        clf.save(tmp_path / f"{expected}.safetensors")
+        loaded = FashionCNNClassifier.load(tmp_path / f"{expected}.safetensors")
+        assert loaded.precision_ == expected
+        assert pickle.loads(pickle.dumps(clf)).precision_ == expected
+    # a bf16 model trained on where bf16 is not native trains in float32 there
+    monkeypatch.setattr(devices, "cpu_has_native_bf16", lambda: False)
+    loaded = FashionCNNClassifier.load(tmp_path / "bfloat16.safetensors")
+    assert loaded.partial_fit(X[:200], y[:200]).precision_ == "float32"
+    assert tiny_cnn(precision="bfloat16").fit(X[:200], y[:200]).precision_ == "bfloat16"
+    assert not hasattr(tiny_cnn(), "precision_")
+
+
 def test_learns_on_real_images(small):
     X, y, Xt, yt = small
     clf = tiny_cnn(max_epochs=3, width=16, dense_units=32).fit(X, y)

@@ -22,7 +22,7 @@ def test_round_trip_into_a_fresh_net_continues_identically(small):
     clf = tiny_cnn(max_epochs=3).partial_fit(X[:300], y[:300])
     state = net_state(clf.net_, history=True)
     assert set(state) == {"module", "optimizer", "lr_total_steps", "lr_step", "history"}
-    fresh = build_net(clf.get_params(), clf._fitted.state, device="cpu")
+    fresh = build_net(clf.get_params(), clf._fitted.record, device="cpu")
     restore_net_state(fresh, state, state["history"])
     for a, b in zip(
         fresh.module_.state_dict().values(),

@@ -79,7 +79,7 @@ def test_best_is_the_default_network_trained_longer_with_tta():
     params = make_cnn("best").get_params()
     default = make_cnn("default").get_params()
     changed = {k: v for k, v in params.items() if default[k] != v}
-    assert changed == {"max_epochs": 40, "lr": 6e-3, "tta": True, "precision": "auto"}
+    assert changed == {"max_epochs": 40, "lr": 6e-3, "tta": True}
 
 
 def test_default_is_the_compact_network():

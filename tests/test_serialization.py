@@ -66,6 +66,19 @@ def test_a_safetensors_file_must_say_version_2(fitted, tmp_path):
         load_model(tmp_path / "st1.pt")
 
 
+def test_the_precision_a_file_says_its_network_trained_in_is_checked(fitted, tmp_path):
+    save_model(fitted, tmp_path / "m.safetensors")
+    payload = read_payload(tmp_path / "m.safetensors")
+    assert payload["precision"] == fitted.precision_
+    del payload["precision"]  # a file from before it was recorded: the parameter's
+    write_payload(payload, tmp_path / "old.safetensors")
+    assert load_model(tmp_path / "old.safetensors").precision_ == "float32"
+    payload["precision"] = "float64"
+    write_payload(payload, tmp_path / "bad.safetensors")
+    with pytest.raises(ModelFileError, match=r"precision='float64'; expected one of"):
+        load_model(tmp_path / "bad.safetensors")
+
+
 def test_a_header_size_that_begins_with_pk_loads(fitted, small, tmp_path):
     """A header of 0x4B50 bytes: the file's first two bytes are then b'PK'.
 

@@ -4,7 +4,7 @@ The estimator (``fashionclf/classifier.py``) is one class; the work it
 delegates lives here, as objects and functions:
 
 - :mod:`.construction`: builds the skorch net from parameters plus a
-  :class:`~.construction.FittedState` (fit, load and unpickling alike);
+  :class:`~.construction.FitRecord` (fit, load and unpickling alike);
 - :mod:`.training`: the skorch ``Net``, batches, augmentation, callbacks;
 - :mod:`.schedule`: the learning-rate schedule (length, shape, callback);
 - :mod:`.fitted`: the fitted network the estimator holds (net, fitted

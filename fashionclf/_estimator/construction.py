@@ -1,7 +1,7 @@
 """How a FashionCNNClassifier's skorch net is built and rebuilt.
 
 One path for every way a model comes to exist: :func:`build_net` makes the
-net from the estimator's parameters plus its :class:`FittedState`; ``fit``
+net from the estimator's parameters plus its :class:`FitRecord`; ``fit``
 and ``partial_fit`` call it on their first epoch, ``load`` and unpickling
 call it and then :func:`~.codec.restore_net_state` with what
 :func:`~.codec.net_state` exported. Files and pickles therefore hold only
@@ -36,10 +36,11 @@ from .transfer import freeze_features
 __all__ = [
     "BUILTIN_CALLBACKS",
     "OPTIMIZERS",
-    "FittedState",
+    "FitRecord",
     "build_module",
     "build_net",
     "split_validation",
+    "trained_precision",
 ]
 
 OPTIMIZERS: dict[str, tuple[type[torch.optim.Optimizer], dict[str, Any]]] = {
@@ -54,6 +55,12 @@ AMP_DTYPES: dict[str, torch.dtype | None] = {
     "bfloat16": torch.bfloat16,
     "float16": torch.float16,
 }
+
+
+def trained_precision(net) -> str:
+    """Return the precision ``net`` trains in: the name of its autocast dtype."""
+    return next(k for k, v in AMP_DTYPES.items() if v == net.amp_dtype)
+
 
 #: Names skorch and the estimator give their own callbacks.
 BUILTIN_CALLBACKS = frozenset(
@@ -77,7 +84,7 @@ NETWORK_PARAMS = ("architecture", *SIZE_PARAMS, "module", "module_params")
 
 
 @dataclasses.dataclass
-class FittedState:
+class FitRecord:
     """What training learned besides the weights, and rebuilding the net needs.
 
     Attributes
@@ -94,6 +101,9 @@ class FittedState:
         dropout.
     mean, std : float
         Standardization statistics of the training pixels.
+    precision : {'float32', 'bfloat16', 'float16'}
+        The precision the net was last trained in (``precision='auto'``
+        resolved on the machine that trained it).
     """
 
     n_classes: int
@@ -102,10 +112,11 @@ class FittedState:
     seed: int
     mean: float = 0.0
     std: float = 1.0
+    precision: str = "float32"
 
 
 def build_module(
-    spec: dict[str, Any], state: FittedState, *, meta: bool = False
+    spec: dict[str, Any], record: FitRecord, *, meta: bool = False
 ) -> torch.nn.Module:
     """Build the standardized network of ``spec`` (the network parameters).
 
@@ -118,23 +129,23 @@ def build_module(
         if spec["module"] is None:
             net = build_network(
                 spec["architecture"],
-                state.image_shape,  # type: ignore[arg-type]
-                state.n_classes,
+                record.image_shape,  # type: ignore[arg-type]
+                record.n_classes,
                 **{k: spec[k] for k in SIZE_PARAMS},
             )
         else:
-            net = _user_module(spec["module"], spec["module_params"] or {}, state)
-        return Standardized(net, state.mean, state.std)
+            net = _user_module(spec["module"], spec["module_params"] or {}, record)
+        return Standardized(net, record.mean, record.std)
 
 
-def _user_module(factory, kwargs: dict, state: FittedState) -> torch.nn.Module:
+def _user_module(factory, kwargs: dict, record: FitRecord) -> torch.nn.Module:
     try:
         accepted = set(inspect.signature(factory).parameters)
     except (TypeError, ValueError):  # builtins without a signature
         accepted = set()
     extra = {
-        "input_shape": tuple(state.image_shape),
-        "n_classes": state.n_classes,
+        "input_shape": tuple(record.image_shape),
+        "n_classes": record.n_classes,
     }
     kwargs = {**{k: v for k, v in extra.items() if k in accepted}, **kwargs}
     net = factory(**kwargs)
@@ -151,15 +162,15 @@ def _user_module(factory, kwargs: dict, state: FittedState) -> torch.nn.Module:
 
 def build_net(
     params: dict[str, Any],
-    state: FittedState,
+    record: FitRecord,
     *,
     device: str,
     valid: Dataset | None = None,
     checkpoint: Callback | None = None,
 ) -> Net:
-    """Return the initialised skorch net for ``params`` and ``state``.
+    """Return the initialised skorch net for ``params`` and ``record``.
 
-    Initialisation runs with torch's global RNG seeded from ``state.seed``
+    Initialisation runs with torch's global RNG seeded from ``record.seed``
     (and restored after) while no other thread runs a forward pass or seeds
     it (:mod:`fashionclf._estimator.locks`), so fits in parallel threads start from
     the same weights as serial ones. ``checkpoint``: the callback that
@@ -169,7 +180,7 @@ def build_net(
     spec = {k: params[k] for k in NETWORK_PARAMS}
     opt_cls, opt_kw = OPTIMIZERS[params["optimizer"]]
     net = Net(
-        functools.partial(build_module, spec, state),
+        functools.partial(build_module, spec, record),
         criterion=torch.nn.CrossEntropyLoss,
         criterion__label_smoothing=params["label_smoothing"],
         optimizer=opt_cls,
@@ -185,27 +196,27 @@ def build_net(
         iterator_train__drop_single=True,
         iterator_valid=TensorBatches,
         train_split=None if valid is None else predefined_split(valid),
-        callbacks=_callbacks(params, state, checkpoint),
-        classes=list(range(state.n_classes)),
+        callbacks=_callbacks(params, record, checkpoint),
+        classes=list(range(record.n_classes)),
         device=device,
         verbose=params["verbose"],
         amp_dtype=AMP_DTYPES[
             resolve_precision(params["precision"], device, "FashionCNNClassifier")
         ],
         channels_last=True,
-        seed=state.seed,
+        seed=record.seed,
     )
-    with exclusive(), seeded_torch_rng(state.seed, device):
+    with exclusive(), seeded_torch_rng(record.seed, device):
         net.initialize()
     if params["freeze"] == "features":
         net.frozen_layers = freeze_features(net.module_)
     return net
 
 
-def _callbacks(params, state: FittedState, checkpoint) -> list[tuple[str, Callback]]:
+def _callbacks(params, record: FitRecord, checkpoint) -> list[tuple[str, Callback]]:
     verbose = params["verbose"]
     callbacks: list = [("finite_loss", FiniteLoss()), ("snapshot", EpochSnapshot())]
-    schedule = schedule_callback(params["lr_schedule"], state.schedule_steps)
+    schedule = schedule_callback(params["lr_schedule"], record.schedule_steps)
     if schedule is not None:
         callbacks.append(("lr_schedule", schedule))
     if params["early_stopping"]:

@@ -2,7 +2,7 @@
 
 A :class:`~fashionclf.FashionCNNClassifier` holds one :class:`FittedNetwork`
 after ``fit``, ``load`` or unpickling. It keeps the trained skorch net, the
-:class:`~.construction.FittedState` the net was built from, the folded float
+:class:`~.construction.FitRecord` the net was built from, the folded float
 copy that predictions run and the int8 copy (calibrated on first use). It
 builds the one module that maps pixel rows to probabilities, turns itself
 into plain data (model files, pickles, device moves) and is rebuilt from it.
@@ -20,7 +20,7 @@ import torch
 
 from ..export import PixelsToProba
 from .codec import net_state, restore_net_state
-from .construction import FittedState, build_net
+from .construction import FitRecord, build_net
 from .inference import folded_copy, forward_batches
 from .quantization import Int8Network, calibration_sample
 
@@ -34,7 +34,7 @@ class FittedNetwork:
     ----------
     net : fashionclf._estimator.training.Net
         The skorch net, as :func:`~.construction.build_net` returns it.
-    state : FittedState
+    record : FitRecord
         What rebuilding ``net`` needs besides its weights.
     placed_for : str
         The estimator's ``device`` parameter that ``net`` was placed for;
@@ -49,9 +49,9 @@ class FittedNetwork:
         The int8 copy, calibrated by :meth:`int8_network` on first use.
     """
 
-    def __init__(self, net, state: FittedState, placed_for: str) -> None:
+    def __init__(self, net, record: FitRecord, placed_for: str) -> None:
         self.net = net
-        self.state = state
+        self.record = record
         self.placed_for = placed_for
         self.float_network: torch.nn.Module | None = None
         self.int8: Int8Network | None = None
@@ -61,7 +61,7 @@ class FittedNetwork:
     def build(
         cls,
         params: dict[str, Any],
-        state: FittedState,
+        record: FitRecord,
         *,
         device: str,
         valid=None,
@@ -69,9 +69,9 @@ class FittedNetwork:
     ) -> FittedNetwork:
         """Build an untrained net for estimator ``params`` on ``device``."""
         net = build_net(
-            params, state, device=device, valid=valid, checkpoint=checkpoint
+            params, record, device=device, valid=valid, checkpoint=checkpoint
         )
-        return cls(net, state, params["device"])
+        return cls(net, record, params["device"])
 
     @property
     def pending_int8(self) -> bool:
@@ -128,7 +128,7 @@ class FittedNetwork:
         else:
             network = self._float()
         return PixelsToProba(
-            network, self.state.image_shape, pixel_range, tta, channels_last=not int8
+            network, self.record.image_shape, pixel_range, tta, channels_last=not int8
         )
 
     def predict_proba(
@@ -152,7 +152,7 @@ class FittedNetwork:
         """Return a float32 CPU copy of :meth:`proba_module`, for export."""
         network = copy.deepcopy(self._float()).to("cpu", torch.float32)
         network = network.to(memory_format=torch.contiguous_format)  # type: ignore[call-overload]
-        return PixelsToProba(network, self.state.image_shape, pixel_range, tta).eval()
+        return PixelsToProba(network, self.record.image_shape, pixel_range, tta).eval()
 
     def _float(self) -> torch.nn.Module:
         if self.float_network is None:
@@ -163,12 +163,12 @@ class FittedNetwork:
     def to_data(self) -> dict[str, Any]:
         """Return the network as plain containers and CPU tensors.
 
-        ``fitted`` (the :class:`FittedState`), ``net`` (weights, optimizer
+        ``fitted`` (the :class:`FitRecord`), ``net`` (weights, optimizer
         state, schedule position), ``history`` and ``int8`` (its state, or
         None): what model files, pickles and device moves carry.
         """
         return {
-            "fitted": self.state,
+            "fitted": self.record,
             "net": net_state(self.net),
             "history": list(self.net.history),
             "int8": None if self.int8 is None else self.int8.state,
@@ -189,14 +189,14 @@ class FittedNetwork:
         weights are loaded, to compare them with it.
         """
         fitted = data["fitted"]
-        state = fitted if isinstance(fitted, FittedState) else FittedState(**fitted)
-        new = cls.build(params, state, device=device)
+        record = fitted if isinstance(fitted, FitRecord) else FitRecord(**fitted)
+        new = cls.build(params, record, device=device)
         if check is not None:
             check(new.net.module_)
         restore_net_state(new.net, data["net"], data["history"])
         new.refresh()
         if data["int8"] is not None:
-            new.int8 = Int8Network(new.net.module_, data["int8"], state.image_shape)
+            new.int8 = Int8Network(new.net.module_, data["int8"], record.image_shape)
         return new
 
     def moved(self, params: dict[str, Any], device: str) -> FittedNetwork:

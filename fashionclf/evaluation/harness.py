@@ -207,6 +207,8 @@ def _evaluate(
     row = {
         "model": name,
         "seed": seed,
+        # the precision a CNN trained in ('auto' resolved here); None: not a CNN
+        "precision": est.precision_ if is_cnn(name) else None,
         "n_train": len(y),
         "accuracy": float(accuracy_score(yt, pred)),
         "macro_f1": float(f1_score(yt, pred, average="macro")),

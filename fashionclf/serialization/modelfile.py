@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 from .._estimator.codec import first_non_finite
-from .._estimator.construction import NETWORK_PARAMS, FittedState, build_module
+from .._estimator.construction import NETWORK_PARAMS, FitRecord, build_module
 from .._utils.atomic import atomic_write
 from .._utils.messages import first_line
 from .._utils.validation import resolve_image_shape
@@ -109,6 +109,7 @@ def write_model_file(
         "feature_names_in": json.dumps(None if names is None else list(names)),
         "image_shape": list(exported["image_shape"]),
         "n_epochs": len(exported["history"]),
+        "precision": fitted.precision,  # what training used ('auto' resolved)
         "state_dict": net["module"],
         "quantized_state": exported["int8"],
         # what partial_fit needs to continue as the saved model would have
@@ -458,7 +459,7 @@ def _exported(payload: dict, params: dict, path: Path) -> dict[str, Any]:
         )
     classes = _classes(_json(payload, "classes"), path)
     training = _training(payload.get("training"), path)
-    fitted = FittedState(
+    fitted = FitRecord(
         n_classes=len(classes),
         image_shape=image_shape,
         # saved with training_state=False: partial_fit starts a schedule of
@@ -467,6 +468,7 @@ def _exported(payload: dict, params: dict, path: Path) -> dict[str, Any]:
         seed=training.get("seed", 0),
         mean=float(state.get("mean", torch.tensor(0.0))),
         std=float(state.get("std", torch.tensor(1.0))),
+        precision=_precision(payload, params, path),
     )
     return {
         "classes": np.asarray(classes),
@@ -478,6 +480,27 @@ def _exported(payload: dict, params: dict, path: Path) -> dict[str, Any]:
         "history": [{"epoch": i + 1} for i in range(n_epochs)],
         "int8": quantized,
     }
+
+
+#: What a file may say its network was trained in.
+_TRAINED_PRECISIONS = ("float32", "bfloat16", "float16")
+
+
+def _precision(payload: dict, params: dict, path: Path) -> str:
+    """Return the precision the file's network was trained in.
+
+    Files written before it was recorded (the shipped model) trained in
+    their ``precision`` parameter, which was never ``'auto'`` then.
+    """
+    declared = params.get("precision", "float32")
+    default = "float32" if declared == "auto" else declared
+    precision = payload.get("precision", default)
+    if precision not in _TRAINED_PRECISIONS:
+        raise ModelFileError(
+            f"{path}: precision={precision!r}; expected one of "
+            f"{list(_TRAINED_PRECISIONS)}."
+        )
+    return precision
 
 
 def _feature_names(payload: dict, n_features_in: int, path: Path) -> list | None:
