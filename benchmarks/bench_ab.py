@@ -2,8 +2,10 @@
 
 Each measurement runs in a fresh process with ``PYTHONPATH`` set to the
 checkout, alternating A, B, A, B, ... so that drift of the machine's speed
-hits both alike. Prints every run and the medians, with the B/A ratios and
-the CPU flags. Run it alone on the machine.
+hits both alike. Prints every run and the medians, with the B/A ratios, the
+CPU flags, the precision each side trained in and whether the two sides'
+test-set probabilities are bit-identical (a digest per run). Run it alone on
+the machine.
 
     python benchmarks/bench_ab.py --a /tmp/before --b . --rounds 2
 """
@@ -17,7 +19,7 @@ import sys
 from pathlib import Path
 
 WORKER = r"""
-import json, time, torch
+import hashlib, json, time, torch
 import fashionclf
 from fashionclf import FashionCNNClassifier, fetch_fashion_mnist
 torch.set_num_threads(2)
@@ -29,7 +31,9 @@ clf.predict_proba(Xt[:512])  # warm-up
 t0 = time.perf_counter(); proba = clf.predict_proba(Xt); pred_s = time.perf_counter() - t0
 print(json.dumps({"file": fashionclf.__file__, "fit_s": fit_s,
                   "predict_img_s": len(Xt) / pred_s,
-                  "acc": float((clf.classes_[proba.argmax(1)] == yt).mean())}))
+                  "acc": float((clf.classes_[proba.argmax(1)] == yt).mean()),
+                  "precision": getattr(clf, "precision_", clf.precision),
+                  "proba_sha256": hashlib.sha256(proba.tobytes()).hexdigest()[:16]}))
 """
 
 
@@ -103,6 +107,13 @@ def main() -> None:
         f"median predict_proba: A {med['a']['predict_img_s']:.0f} img/s, "
         f"B {med['b']['predict_img_s']:.0f} img/s, "
         f"B/A {med['b']['predict_img_s'] / med['a']['predict_img_s']:.3f}"
+    )
+    digests = {k: {r["proba_sha256"] for r in v} for k, v in runs.items()}
+    same = len(digests["a"] | digests["b"]) == 1
+    print(
+        f"precision: A {sorted({r['precision'] for r in runs['a']})}, "
+        f"B {sorted({r['precision'] for r in runs['b']})}; test-set probabilities "
+        + ("bit-identical in every run" if same else f"differ: {digests}")
     )
 
 
