@@ -905,6 +905,10 @@ def test_a_file_name_points_at_the_readers(small, tmp_path, as_list):
         clf.predict([path] if as_list else path)
     assert "fashionclf.datasets.read_images" in str(info.value)
     assert "ImageFileReader" in str(info.value)
+    # a long path is shortened at its start: the file's name stays in view
+    long = str(tmp_path / ("d" * 120) / "shirt.png")
+    with pytest.raises(ValueError, match=r"a file name \('\.\.\.d+/shirt\.png'\)"):
+        clf.predict([long] if as_list else long)
 
 
 def test_a_label_column_is_named(small):

@@ -131,11 +131,13 @@ def _as_people_pass_them(X, owner: str, image_shape, est, reset: bool):
     """
     first = X[0] if isinstance(X, list | tuple) and len(X) else None
     if isinstance(X, str | os.PathLike) or isinstance(first, str | os.PathLike):
-        shown = X if first is None else first
+        shown = str(X if first is None else first)
+        if len(shown) > 80:  # keep the end: the file's own name
+            shown = "..." + shown[-77:]
         raise ValueError(
             expected_got(
                 owner,
-                f"a file name ({str(shown)[:80]!r})",
+                f"a file name ({shown!r})",
                 "pixel rows or images (arrays or a DataFrame)",
                 "Read pictures with fashionclf.datasets.read_images (or "
                 "fashionclf.ImageFileReader in a pipeline), and CSV files with "
