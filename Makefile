@@ -14,6 +14,12 @@ STAMP := $(VENV)/.installed
 # machine's disk; the library itself asks for a range (see pyproject.toml).
 TORCH_PIN ?= torch==2.13.0
 
+# Each test process uses one torch thread (tests/conftest.py), so the suite runs
+# one pytest-xdist worker per core; the slow tests, long and few, are balanced by
+# work stealing. PYTEST_WORKERS= (empty) runs it in one process.
+PYTEST_WORKERS ?= -n auto --dist worksteal
+export PYTEST_WORKERS
+
 .PHONY: venv run test test-fast test-lowest lint format clean docs dist-check
 
 $(STAMP): pyproject.toml
@@ -51,12 +57,12 @@ lint: $(STAMP)
 	$(BIN)/mypy fashionclf
 
 test: lint
-	$(BIN)/python -m pytest
-	$(MAKE) docs
+	$(BIN)/python -m pytest $(PYTEST_WORKERS)
+	$(MAKE) docs GALLERY=0
 	$(MAKE) dist-check
 
 test-fast: lint
-	$(BIN)/python -m pytest -m "not slow" -q
+	$(BIN)/python -m pytest -m "not slow" -q $(PYTEST_WORKERS)
 
 # The lowest versions pyproject.toml declares (each `>=` read as `==`; torch is the
 # pinned build, the only one on this machine's disk), in a virtualenv of their own.
@@ -68,10 +74,13 @@ dist-check: $(STAMP)
 	scripts/check_dist.sh $(BIN)/python "$(TORCH_PIN)"
 
 # The gallery runs every example as written (each on the bundled sample, seconds
-# to a minute), so its pages show what the code gives.
+# to a minute), so its pages show what the code gives. `make test` builds the
+# site with GALLERY=0 (the example pages without their output): the tests
+# have just run every example as a user runs it (tests/test_examples.py).
+GALLERY ?= 1
 docs: $(STAMP)
 	rm -rf docs/_build docs/generated docs/auto_examples
-	MPLCONFIGDIR=$(CURDIR)/.cache/matplotlib $(BIN)/sphinx-build -W --keep-going -q -b html docs docs/_build/html
+	MPLCONFIGDIR=$(CURDIR)/.cache/matplotlib $(BIN)/sphinx-build -W --keep-going -q -b html -D plot_gallery=$(GALLERY) docs docs/_build/html
 
 format: $(STAMP)
 	$(BIN)/ruff format .

@@ -38,4 +38,5 @@ fi
 echo "lowest declared versions:"
 "$VENV/bin/python" -m pip list --disable-pip-version-check 2>/dev/null \
     | grep -iE "^($(sed 's/==.*//; s/\[.*//' "$CONSTRAINTS" | paste -sd'|')) " || true
-"$VENV/bin/python" -m pytest -m "not slow" -q -p no:cacheprovider
+# shellcheck disable=SC2086  # PYTEST_WORKERS is a list of options (Makefile)
+"$VENV/bin/python" -m pytest -m "not slow" -q -p no:cacheprovider ${PYTEST_WORKERS:-}
