@@ -24,11 +24,12 @@ from fashionclf.evaluation.plotting import save
 def main() -> None:
     X, y = load_sample(return_X_y=True)
     address = os.environ.get("DASK_SCHEDULER")
-    # One torch thread per Dask worker thread: workers x threads = cores.
+    # One torch thread per Dask worker thread: workers x threads = cores; the
+    # dashboard on any free port (8787 may be another cluster's)
     cluster = (
         None
         if address
-        else LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=None)
+        else LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=":0")
     )
     with Client(address or cluster) as client:
         print("dask workers:", len(client.scheduler_info()["workers"]))

@@ -29,12 +29,14 @@ _LAZY = {
     "ImageFlattener": "preprocessing",
     "ImageReshaper": "preprocessing",
     "PixelScaler": "preprocessing",
+    "SKOPS_TRUSTED_TYPES": "serialization",
     "load_model": "classifier",
     "save_model": "classifier",
 }
 
 __all__ = [
     "CLASS_NAMES",
+    "SKOPS_TRUSTED_TYPES",
     "ChecksumError",
     "DataFormatError",
     "DownloadError",
@@ -76,6 +78,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs: the eager imports
         ImageReshaper,
         PixelScaler,
     )
+    from .serialization import SKOPS_TRUSTED_TYPES
 
 
 def __getattr__(name: str) -> Any:

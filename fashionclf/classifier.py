@@ -61,9 +61,10 @@ from skorch.callbacks import LRScheduler
 from skorch.helper import predefined_split
 
 from . import serialization
-from ._estimator.codec import first_non_finite, state_from_bytes, state_to_bytes
+from ._estimator.codec import first_non_finite, plain
 from ._estimator.construction import (
     AMP_DTYPES,
+    BUILD_PARAMS,
     NETWORK_PARAMS,
     OPTIMIZERS,
     FitRecord,
@@ -86,6 +87,13 @@ from ._estimator.summary import network_summary
 from ._estimator.training import WeightedTensors
 from ._estimator.transfer import FREEZE_OPTIONS, load_source, transfer_weights
 from ._utils.messages import expected_got, first_line
+from ._utils.sklearn_callbacks import (
+    CallbackSupportMixin,
+    end_task,
+    fit_task,
+    has_progress_bar,
+    with_callbacks,
+)
 from ._utils.threads import torch_threads
 from ._utils.validation import (
     check_pixel_range,
@@ -114,6 +122,7 @@ PREDICT_CHUNK = 8192
 #: Parameters read at predict time, so ``set_params`` on a fitted model takes
 #: effect at once; they are validated there too.
 PREDICT_PARAMS = (
+    "pixel_range",
     "tta",
     "precision",
     "batch_size",
@@ -124,7 +133,7 @@ PREDICT_PARAMS = (
 )
 
 
-class FashionCNNClassifier(ClassifierMixin, BaseEstimator):
+class FashionCNNClassifier(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
     """Convolutional neural network classifier for 28x28 grayscale images.
 
     Built on skorch and PyTorch; the defaults are tuned for Fashion-MNIST on
@@ -467,6 +476,7 @@ class FashionCNNClassifier(ClassifierMixin, BaseEstimator):
         self.freeze = freeze
 
     # --------------------------------------------------------------- training
+    @with_callbacks
     def fit(self, X, y, sample_weight=None) -> FashionCNNClassifier:
         """Train the network from scratch on ``(X, y)``.
 
@@ -490,6 +500,7 @@ class FashionCNNClassifier(ClassifierMixin, BaseEstimator):
             self.__dict__.pop(attr, None)
         return self._fit(X, y, None, None, sample_weight)
 
+    @with_callbacks
     def partial_fit(
         self, X, y, classes=None, sample_weight=None
     ) -> FashionCNNClassifier:
@@ -524,6 +535,14 @@ class FashionCNNClassifier(ClassifierMixin, BaseEstimator):
         else:
             self._follow_device()
         Xt, yt, wt, seed = self._prepare(X, y, classes, sample_weight, first=first)
+        # scikit-learn's callbacks (set_callbacks): the fit a task, each epoch one
+        task = fit_task(
+            self,
+            X,
+            y,
+            n_subtasks=self.max_epochs if epochs is None else epochs,
+            sample_weight=sample_weight,
+        )
         with self._torch_env(seed + (0 if first else len(self.net_.history))):
             Xtr, ytr, wtr, valid = split_validation(
                 Xt, yt, wt, self.validation_fraction, seed
@@ -534,7 +553,7 @@ class FashionCNNClassifier(ClassifierMixin, BaseEstimator):
                 self.net_.train_split = (
                     None if valid is None else predefined_split(valid)
                 )
-            self._train(Xtr, ytr, wtr, epochs)
+            self._train(Xtr, ytr, wtr, epochs, task=(task, X, y))
             if not self.net_.frozen_layers:  # frozen features keep their statistics
                 with shared():  # no int8 tracing in another thread meanwhile
                     settle_batch_norm(
@@ -546,6 +565,7 @@ class FashionCNNClassifier(ClassifierMixin, BaseEstimator):
                     )
         self._check_weights()
         self._finish(Xtr if self.quantize else None, calibrate_now=whole)
+        end_task(task, self, X, y)
         return self
 
     def _check_params(self) -> None:
@@ -633,6 +653,7 @@ class FashionCNNClassifier(ClassifierMixin, BaseEstimator):
             mean, std = source.mean_std
         steps = schedule_steps(self.max_epochs, len(Xtr), self.batch_size)
         precision = resolve_precision(self.precision, self.device_, type(self).__name__)
+        params, checkpoint = self.get_params(), None
         record = FitRecord(
             len(self.classes_),
             self.image_shape_,
@@ -641,16 +662,19 @@ class FashionCNNClassifier(ClassifierMixin, BaseEstimator):
             mean,
             std or 1.0,
             precision,
+            params=copy.deepcopy({k: params[k] for k in BUILD_PARAMS}),
         )
-        params, checkpoint = self.get_params(), None
         self._check_savable(params, record)
         if self.checkpoint_path is not None:
             key = fingerprint(params, Xt, yt, wt)
             checkpoint = EpochCheckpoint(
                 checkpoint_file(self.checkpoint_path, key), key
             )
+        shown = params
+        if has_progress_bar(self):  # scikit-learn's bar shows the epochs: not twice
+            shown = {**params, "verbose": min(params["verbose"], 1)}
         self._fitted = FittedNetwork.build(
-            params, record, device=self.device_, valid=valid, checkpoint=checkpoint
+            shown, record, device=self.device_, valid=valid, checkpoint=checkpoint
         )
         if self.module is not None:  # a user network: sized once built
             self._check_savable(params, record, self.net_.module_)
@@ -729,8 +753,12 @@ class FashionCNNClassifier(ClassifierMixin, BaseEstimator):
             )
         return source
 
-    def _train(self, Xtr, ytr, wtr, epochs: int | None) -> None:
-        """Run ``epochs`` epochs (``None``: ``max_epochs``) through skorch."""
+    def _train(self, Xtr, ytr, wtr, epochs: int | None, task=(None, None, None)):
+        """Run ``epochs`` epochs (``None``: ``max_epochs``) through skorch.
+
+        ``task``: the fit's callback context (or None) and its ``X``, ``y``;
+        each epoch is reported under it.
+        """
         self.net_.max_epochs = self.max_epochs if epochs is None else epochs
         if data_placement(Xtr.nbytes, self.device_) == "device":  # once per fit
             Xtr, ytr = Xtr.to(self.device_), ytr.to(self.device_)
@@ -740,7 +768,17 @@ class FashionCNNClassifier(ClassifierMixin, BaseEstimator):
         if self.net_.max_epochs > 0:
             data = (Xtr, ytr) if wtr is None else (WeightedTensors(Xtr, ytr, wtr),)
             self._fitted.record.precision = trained_precision(self.net_)
-            self.net_.partial_fit(*data)
+            epochs_as_tasks = dict(self.net_.callbacks_)["sklearn_tasks"]
+            epochs_as_tasks.open(
+                *task[:1],
+                self,
+                *task[1:],
+                fitted=lambda: {"_fitted": self._fitted.snapshot()},
+            )
+            try:
+                self.net_.partial_fit(*data)
+            finally:
+                epochs_as_tasks.close()
         self.interrupted_ = bool(snapshot.interrupted_)
         self.net_.train_split = None  # do not keep validation data in the model
 
@@ -849,11 +887,52 @@ class FashionCNNClassifier(ClassifierMixin, BaseEstimator):
 
     def _check_predict_params(self) -> None:
         """Validate the parameters read at predict time (``set_params`` after fit)."""
+        owner = type(self).__name__
         validate_parameter_constraints(
             {k: self._parameter_constraints[k] for k in PREDICT_PARAMS},
             {k: getattr(self, k) for k in PREDICT_PARAMS},
-            caller_name=type(self).__name__,
+            caller_name=owner,
         )
+        check_pixel_range(owner, self.pixel_range)
+
+    def set_params(self, **params) -> FashionCNNClassifier:
+        """Set the parameters of this estimator (as in scikit-learn).
+
+        On a fitted model the parameters read at predict time
+        (``pixel_range``, ``tta``, ``precision``, ``batch_size``,
+        ``predict_batch_size``, ``num_threads``, ``quantize``, ``device``) are
+        checked at once, and refused values leave the model as it was; all
+        others change only what the next ``fit`` does: the fitted network
+        keeps what it was fitted with through pickles, copies, model files
+        and device moves.
+
+        Parameters
+        ----------
+        **params : dict
+            Estimator parameters.
+
+        Returns
+        -------
+        self : FashionCNNClassifier
+            The estimator.
+        """
+        before = {k: getattr(self, k) for k in PREDICT_PARAMS if k in params}
+        super().set_params(**params)
+        if before and "_fitted" in vars(self):
+            try:
+                self._check_predict_params()
+                if {"device", "precision"} & before.keys():  # a device that exists
+                    owner = type(self).__name__
+                    device = (
+                        self.device_
+                        if self.device == "auto"
+                        else resolve_device(self.device, owner)
+                    )
+                    resolve_precision(self.precision, device, owner)
+            except (ValueError, TypeError):
+                super().set_params(**before)
+                raise
+        return self
 
     def _proba_chunk(self, X) -> np.ndarray:
         rows = self._rows(X)
@@ -1066,8 +1145,16 @@ class FashionCNNClassifier(ClassifierMixin, BaseEstimator):
             writes only what prediction needs (about a third the size).
         """
         check_is_fitted(self)
+        # the file holds the model as fitted: the parameters that built and
+        # trained its network are those of the fit, whatever set_params did
+        # since; those read at predict time as they are now
+        fitted = self._fitted.record.params
+        params = {
+            **self.get_params(),
+            **{k: v for k, v in fitted.items() if k not in PREDICT_PARAMS},
+        }
         serialization.write_model_file(
-            path, self.get_params(), self._to_data(), training_state=training_state
+            path, params, self._to_data(), training_state=training_state
         )
 
     @classmethod
@@ -1112,6 +1199,9 @@ class FashionCNNClassifier(ClassifierMixin, BaseEstimator):
         try:
             model = cls(**params)
             model._check_params()
+            # the file's parameters built its network (older files may lack
+            # some: the defaults they were saved with)
+            exported["fitted"].params = {k: getattr(model, k) for k in BUILD_PARAMS}
             # a user network is built once, here, and checked against the file
             # (built-in ones were checked on the meta device, before any memory)
             model._from_data(exported, check=path if model.module is not None else None)
@@ -1298,17 +1388,21 @@ class FashionCNNClassifier(ClassifierMixin, BaseEstimator):
         state = dict(super().__getstate__())  # a copy
         if state.pop("_fitted", None) is not None:
             exported = self._to_data()
-            # plain data only: a pickle names no class of fashionclf's internals
-            exported["fitted"] = dataclasses.asdict(exported["fitted"])
-            if exported["int8"] is not None:  # quantized tensors pickle as bytes
-                exported["int8"] = state_to_bytes(exported["int8"])
-            state["_fitted_data"] = exported
+            # plain data only (numpy arrays, strings, numbers, containers), so
+            # pickles name no torch or fashionclf internals and skops can hold it
+            state["_fitted_data"] = {
+                "record": dataclasses.asdict(exported["fitted"]),
+                "history": plain(exported["history"]),
+                "tensors": serialization.tree_to_plain(
+                    {"net": exported["net"], "int8": exported["int8"]}
+                ),
+            }
         return state
 
     def __setstate__(self, state: dict) -> None:
-        exported = state.pop("_fitted_data", None)
+        data = state.pop("_fitted_data", None)
         self.__dict__.update(state)
-        if exported is not None:
+        if data is not None:
             device, reason = available_device(self.device_)
             if reason is not None:
                 # device_ says where it is; the parameter device stays as set
@@ -1319,9 +1413,15 @@ class FashionCNNClassifier(ClassifierMixin, BaseEstimator):
                     stacklevel=2,
                 )
                 self.device_ = device
-            if isinstance(exported["int8"], bytes):
-                exported["int8"] = state_from_bytes(exported["int8"])
-            self._from_data(exported)
+            tensors = serialization.tree_from_plain(data["tensors"])
+            exported = {
+                "fitted": FitRecord(**data["record"]),
+                "history": data["history"],
+                **tensors,
+            }
+            self._fitted = FittedNetwork.from_data(
+                exported, self.get_params(), device=self.device_
+            )
 
 
 def save_model(model: FashionCNNClassifier, path: str | os.PathLike[str]) -> None:

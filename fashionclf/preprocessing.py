@@ -26,12 +26,15 @@ from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
 from ._utils.messages import expected_got
+from ._utils.sklearn_callbacks import CallbackSupportMixin, one_task
 from ._utils.validation import check_pixel_range, check_pixels, resolve_image_shape
 
 __all__ = ["ImageFileReader", "ImageFlattener", "ImageReshaper", "PixelScaler"]
 
 
-class PixelScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
+class PixelScaler(
+    CallbackSupportMixin, OneToOneFeatureMixin, TransformerMixin, BaseEstimator
+):
     """Scale raw pixels to float32 in [0, 1], optionally standardized.
 
     Parameters
@@ -81,6 +84,7 @@ class PixelScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         self._validate_params()
         check_pixel_range(type(self).__name__, self.pixel_range)
 
+    @one_task
     def fit(self, X, y=None) -> PixelScaler:
         """Validate ``X`` and learn the standardization statistics.
 
@@ -132,7 +136,7 @@ class PixelScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         return tags
 
 
-class ImageReshaper(TransformerMixin, BaseEstimator):
+class ImageReshaper(CallbackSupportMixin, TransformerMixin, BaseEstimator):
     """Reshape flat pixel rows ``(n, 784)`` into images ``(n, 1, 28, 28)``.
 
     Values and dtype are kept; combine with :class:`PixelScaler` to scale.
@@ -166,6 +170,7 @@ class ImageReshaper(TransformerMixin, BaseEstimator):
     def __init__(self, *, image_shape: Sequence[int] = (1, 28, 28)) -> None:
         self.image_shape = image_shape
 
+    @one_task
     def fit(self, X, y=None) -> ImageReshaper:
         """Validate ``X`` (2-D) and resolve ``image_shape``.
 
@@ -233,7 +238,7 @@ class ImageReshaper(TransformerMixin, BaseEstimator):
         return X.reshape(X.shape[0], -1)
 
 
-class ImageFlattener(TransformerMixin, BaseEstimator):
+class ImageFlattener(CallbackSupportMixin, TransformerMixin, BaseEstimator):
     """Flatten images ``(n, 28, 28)`` or ``(n, 1, 28, 28)`` into rows ``(n, 784)``.
 
     Any per-sample shape is accepted at ``fit`` and must be the same at
@@ -281,6 +286,7 @@ class ImageFlattener(TransformerMixin, BaseEstimator):
             )
         return X.reshape(X.shape[0], -1)
 
+    @one_task
     def fit(self, X, y=None) -> ImageFlattener:
         """Record the per-sample shape of ``X``.
 
@@ -340,7 +346,7 @@ class ImageFlattener(TransformerMixin, BaseEstimator):
         return tags
 
 
-class ImageFileReader(TransformerMixin, BaseEstimator):
+class ImageFileReader(CallbackSupportMixin, TransformerMixin, BaseEstimator):
     """Read pictures of garments as 784-pixel rows, the way Fashion-MNIST was made.
 
     Takes a list of image files (PNG, JPEG, WebP), PIL images or uint8 arrays
@@ -387,6 +393,7 @@ class ImageFileReader(TransformerMixin, BaseEstimator):
         self.background = background
         self.method = method
 
+    @one_task
     def fit(self, X, y=None) -> ImageFileReader:
         """Check the parameters (nothing is learned).
 

@@ -772,10 +772,11 @@ def test_prediction_never_returns_nan_probabilities_silently(small):
 def test_parameters_read_at_predict_time_are_validated_there(small, param, value):
     X, y, Xt, _ = small
     clf = tiny_cnn().fit(X[:200], y[:200])
-    clf.set_params(**{param: value})
-    with pytest.raises(
-        ValueError, match=rf"'{param}' parameter of FashionCNNClassifier"
-    ):
+    match = rf"'{param}' parameter of FashionCNNClassifier"
+    with pytest.raises(ValueError, match=match):
+        clf.set_params(**{param: value})  # on a fitted model: checked at once
+    setattr(clf, param, value)  # set around set_params: checked when read
+    with pytest.raises(ValueError, match=match):
         clf.predict_proba(Xt[:5])
 
 

@@ -1,5 +1,6 @@
 """CLI: every subcommand through main([...]), good and bad input, exit codes."""
 
+import os
 import re
 
 import numpy as np
@@ -709,6 +710,37 @@ def test_a_save_that_fails_after_training_keeps_the_model(
     assert len(rescued) == 1 and str(rescued[0]) in captured.err
     assert FashionCNNClassifier.load(rescued[0]).classes_.tolist() == list(range(10))
     assert not out.exists()
+
+
+def test_a_full_disk_with_nowhere_to_rescue_ends_in_one_line(tmp_path):
+    """ulimit -f: neither --out nor the temp folder takes the model."""
+    import resource
+    import subprocess
+    import sys
+
+    out = tmp_path / "old.safetensors"
+    out.write_bytes(b"the old model")
+    (tmp_path / "tmp").mkdir()
+
+    def small_files():  # 20 KiB per file, as `ulimit -f 20` sets it
+        resource.setrlimit(resource.RLIMIT_FSIZE, (20 * 1024, 20 * 1024))
+
+    args = ["train", "--sample", "--preset", "tiny", "--quiet", "--max-epochs", "1"]
+    done = subprocess.run(
+        [sys.executable, "-m", "fashionclf", *args, "--out", str(out)],
+        capture_output=True,
+        text=True,
+        preexec_fn=small_files,
+        env={**os.environ, "TMPDIR": str(tmp_path / "tmp")},
+        timeout=300,
+    )
+    assert done.returncode == 1, done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in done.stderr, done.stderr
+    assert lines[0].startswith("fashionclf train: error: could not save the trained")
+    assert "File too large" in lines[0] and lines[0].endswith("it is lost.")
+    assert out.read_bytes() == b"the old model"  # untouched
+    assert list((tmp_path / "tmp").iterdir()) == []  # no half-written rescue
 
 
 def _deep(n):

@@ -13,6 +13,8 @@ from fashionclf.serialization.container import (
     TREE_KEY,
     read_metadata,
     read_tree,
+    tree_from_plain,
+    tree_to_plain,
     write_tree,
 )
 
@@ -71,6 +73,32 @@ def test_round_trip_is_exact_and_keeps_every_kind(tmp_path):
     assert _equal(tree, back)
     assert metadata["format"] == "demo"
     assert isinstance(back["by_index"], dict) and list(back["by_index"]) == [0, 7]
+
+
+def test_plain_data_round_trip_is_exact_and_holds_no_torch_object():
+    import numpy as np
+
+    tree = {**_tree(), "bf16": torch.randn(3).to(torch.bfloat16)}
+    plain = tree_to_plain(tree)
+    assert isinstance(plain["tree"], str) and plain["bfloat16"] == ["bf16"]
+    assert all(isinstance(a, np.ndarray) for a in plain["arrays"].values())
+    assert _equal(tree, tree_from_plain(plain))
+
+
+@pytest.mark.parametrize(
+    "edit, match",
+    [
+        (lambda p: p.pop("arrays"), "not a tree_to_plain result"),
+        (lambda p: p["arrays"].update(w=[1.0]), "is not a numpy array"),
+        (lambda p: p.update(tree='["tensor", "nowhere"]'), "the file lacks"),
+        (lambda p: p.update(tree='["exec", "print(1)"]'), "malformed tree node"),
+    ],
+)
+def test_crafted_plain_data_is_refused(edit, match):
+    plain = tree_to_plain({"w": torch.ones(2)})
+    edit(plain)
+    with pytest.raises(ValueError, match=match):
+        tree_from_plain(plain)
 
 
 def test_tensors_are_named_by_their_place_for_other_tools(tmp_path):

@@ -30,10 +30,11 @@ from ..networks import SIZE_PARAMS, Standardized, build_network
 from .devices import resolve_precision
 from .locks import exclusive, seeded_torch_rng, shared
 from .schedule import schedule_callback
-from .training import EpochSnapshot, FiniteLoss, Net, TensorBatches
+from .training import EpochSnapshot, EpochTasks, FiniteLoss, Net, TensorBatches
 from .transfer import freeze_features
 
 __all__ = [
+    "BUILD_PARAMS",
     "BUILTIN_CALLBACKS",
     "OPTIMIZERS",
     "FitRecord",
@@ -76,11 +77,33 @@ BUILTIN_CALLBACKS = frozenset(
         "early_stopping",
         "progress_bar",
         "checkpoint",
+        "sklearn_tasks",
     }
 )
 
 #: Parameters that shape the network (the rest shape training).
 NETWORK_PARAMS = ("architecture", *SIZE_PARAMS, "module", "module_params")
+
+#: Parameters that build and train the net, fixed at the fit that builds it:
+#: :attr:`FitRecord.params` keeps their values then, and a rebuilt net
+#: (unpickling, a device move, loading) reads them there, never the
+#: estimator's current ones. ``build_net`` reads these and the runtime
+#: parameters ``verbose`` and ``callbacks``.
+BUILD_PARAMS = (
+    *NETWORK_PARAMS,
+    "optimizer",
+    "lr",
+    "weight_decay",
+    "lr_schedule",
+    "batch_size",
+    "max_epochs",
+    "augment",
+    "label_smoothing",
+    "early_stopping",
+    "n_iter_no_change",
+    "precision",
+    "freeze",
+)
 
 
 @dataclasses.dataclass
@@ -104,6 +127,10 @@ class FitRecord:
     precision : {'float32', 'bfloat16', 'float16'}
         The precision the net was last trained in (``precision='auto'``
         resolved on the machine that trained it).
+    params : dict
+        The estimator's :data:`BUILD_PARAMS` at the fit that built the net:
+        what rebuilding it reads, so ``set_params`` after ``fit`` changes
+        only the next ``fit``.
     """
 
     n_classes: int
@@ -113,6 +140,15 @@ class FitRecord:
     mean: float = 0.0
     std: float = 1.0
     precision: str = "float32"
+    params: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+    def build_params(self, runtime: dict[str, Any]) -> dict[str, Any]:
+        """Return the parameters ``build_net`` reads: ``runtime`` with :attr:`params`.
+
+        ``runtime``: the estimator's current parameters (``verbose``,
+        ``callbacks``); the fit-time values of :data:`BUILD_PARAMS` win.
+        """
+        return {**runtime, **self.params}
 
 
 def build_module(
@@ -215,7 +251,11 @@ def build_net(
 
 def _callbacks(params, record: FitRecord, checkpoint) -> list[tuple[str, Callback]]:
     verbose = params["verbose"]
-    callbacks: list = [("finite_loss", FiniteLoss()), ("snapshot", EpochSnapshot())]
+    callbacks: list = [
+        ("finite_loss", FiniteLoss()),
+        ("snapshot", EpochSnapshot()),
+        ("sklearn_tasks", EpochTasks()),  # epochs for scikit-learn's callbacks
+    ]
     schedule = schedule_callback(params["lr_schedule"], record.schedule_steps)
     if schedule is not None:
         callbacks.append(("lr_schedule", schedule))

@@ -67,9 +67,17 @@ class FittedNetwork:
         valid=None,
         checkpoint=None,
     ) -> FittedNetwork:
-        """Build an untrained net for estimator ``params`` on ``device``."""
+        """Build an untrained net on ``device``.
+
+        ``params``: the estimator's current parameters; those of
+        :data:`~.construction.BUILD_PARAMS` are read from ``record.params``.
+        """
         net = build_net(
-            params, record, device=device, valid=valid, checkpoint=checkpoint
+            record.build_params(params),
+            record,
+            device=device,
+            valid=valid,
+            checkpoint=checkpoint,
         )
         return cls(net, record, params["device"])
 
@@ -89,6 +97,16 @@ class FittedNetwork:
         self._calibration = (
             None if calibration is None else calibration_sample(calibration)
         )
+
+    def snapshot(self) -> FittedNetwork:
+        """Return a copy that predicts with the weights as they are now.
+
+        For scoring during training (scikit-learn's ``ScoringMonitor``): the
+        net is shared, the folded copy is new; no int8 copy.
+        """
+        new = copy.copy(self)
+        new.refresh()
+        return new
 
     def calibrate(self, images: torch.Tensor, batch_size: int) -> Int8Network:
         """Quantize to int8 now, with activation ranges set by ``images``."""
@@ -183,7 +201,7 @@ class FittedNetwork:
         device: str,
         check: Callable[[torch.nn.Module], None] | None = None,
     ) -> FittedNetwork:
-        """Rebuild from :meth:`to_data` output for estimator ``params``.
+        """Rebuild from :meth:`to_data` output (``params``: as in :meth:`build`).
 
         ``check`` is called with the built (untrained) network before the
         weights are loaded, to compare them with it.

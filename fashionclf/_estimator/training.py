@@ -27,6 +27,7 @@ from skorch.callbacks import Callback
 from skorch.dataset import Dataset, unpack_data
 from skorch.utils import TeeGenerator, to_tensor
 
+from .._utils.sklearn_callbacks import begin_subtask, end_subtask
 from ..networks import Dropout
 from .locks import shared
 
@@ -344,3 +345,44 @@ class EpochSnapshot(Callback):
 
 def _copy_state(module: torch.nn.Module) -> dict:
     return {k: v.detach().clone() for k, v in module.state_dict().items()}
+
+
+class EpochTasks(Callback):
+    """Report each epoch as a subtask of scikit-learn's callback API.
+
+    Part of every net the classifier builds, idle unless :meth:`open` gave it
+    the fit's task context (:mod:`fashionclf._utils.sklearn_callbacks`):
+    then each epoch begins and ends a subtask, so ``ProgressBar`` counts
+    epochs and ``ScoringMonitor`` scores ``fitted()``'s model after each.
+    """
+
+    def __init__(self) -> None:
+        self.context = None
+        self._fit: tuple | None = None
+
+    def open(self, context, estimator, X, y, fitted: Callable[[], dict]) -> None:
+        """Report the coming epochs under ``context`` (None: stay idle).
+
+        ``X``, ``y``: the fit's data as the caller passed it; ``fitted()``:
+        the attributes of the estimator as of the last epoch.
+        """
+        self.context, self._fit = context, (estimator, X, y, fitted)
+
+    def close(self) -> None:
+        """Stop reporting and drop every reference to the fit."""
+        self.context, self._fit, self._epoch = None, None, None
+
+    def on_epoch_begin(self, net, **kwargs) -> None:
+        """Begin the epoch's subtask."""
+        if self.context is not None:
+            estimator, X, y, _ = self._fit  # type: ignore[misc]
+            self._epoch = begin_subtask(self.context, estimator, X, y, "epoch")
+
+    def on_epoch_end(self, net, **kwargs) -> None:
+        """End the epoch's subtask."""
+        if self.context is not None:
+            estimator, X, y, fitted = self._fit  # type: ignore[misc]
+            end_subtask(self._epoch, estimator, X, y, fitted)
+
+    def __getstate__(self) -> dict:
+        return {"context": None}  # a fit's context never travels with a net

@@ -65,7 +65,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         msg = redact_urls(msg)  # never print a database password
         print(f"fashionclf {args.command}: error: {msg}", file=sys.stderr)
         return 2
-    except FloatingPointError as exc:  # a fit that diverged: not the input's fault
+    except (FloatingPointError, OSError) as exc:
+        # a fit that diverged, a full disk: not the input's fault
         from .._utils.messages import first_line
 
         print(f"fashionclf {args.command}: error: {first_line(exc)}", file=sys.stderr)

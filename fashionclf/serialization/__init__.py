@@ -6,12 +6,16 @@
   :meth:`FashionCNNClassifier.save <fashionclf.FashionCNNClassifier.save>`
   writes and ``load`` reads, and every check of its contents;
 - :mod:`.checkpoints`: the per-epoch checkpoints of a fit
-  (``checkpoint_path``).
+  (``checkpoint_path``);
+- :mod:`.trusted`: the types a skops file of a model names
+  (``SKOPS_TRUSTED_TYPES``).
 
 What they hold is one codec of a trained net
-(:mod:`fashionclf._estimator.codec`), which pickles and device moves use too.
+(:mod:`fashionclf._estimator.codec`), which pickles and device moves use too;
+pickles and skops files hold it as plain data (:func:`tree_to_plain`).
 """
 
+from .container import tree_from_plain, tree_to_plain
 from .modelfile import (
     FILE_BOUNDS,
     check_int8_graph,
@@ -24,9 +28,11 @@ from .modelfile import (
     write_model_file,
     write_payload,
 )
+from .trusted import SKOPS_TRUSTED_TYPES
 
 __all__ = [
     "FILE_BOUNDS",
+    "SKOPS_TRUSTED_TYPES",
     "check_int8_graph",
     "check_int8_numbers",
     "check_tensors",
@@ -34,6 +40,8 @@ __all__ = [
     "read_payload",
     "saved_bytes",
     "size_beyond_bounds",
+    "tree_from_plain",
+    "tree_to_plain",
     "write_model_file",
     "write_payload",
 ]

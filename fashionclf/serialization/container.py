@@ -23,9 +23,18 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
-__all__ = ["MAX_HEADER_BYTES", "TREE_KEY", "read_metadata", "read_tree", "write_tree"]
+__all__ = [
+    "MAX_HEADER_BYTES",
+    "TREE_KEY",
+    "read_metadata",
+    "read_tree",
+    "tree_from_plain",
+    "tree_to_plain",
+    "write_tree",
+]
 
 #: The metadata entry holding the tree's JSON.
 TREE_KEY = "tree"
@@ -57,6 +66,53 @@ def write_tree(
     """
     from safetensors.torch import save_file
 
+    node, tensors = _flatten(tree)
+    text = json.dumps(node)
+    save_file(tensors, os.fspath(path), metadata={**(metadata or {}), TREE_KEY: text})
+
+
+def tree_to_plain(tree: Any) -> dict[str, Any]:
+    """Return ``tree`` as plain data: its JSON text and its tensors as numpy arrays.
+
+    The same encoding as :func:`write_tree`, held in memory: ``{'tree': str,
+    'arrays': {name: ndarray}, 'bfloat16': [names]}`` (bfloat16 tensors, which
+    numpy lacks, are kept as their int16 bit patterns). Pickles and skops
+    files of a fitted model carry this, so they hold no torch object.
+    """
+    node, tensors = _flatten(tree)
+    bf16 = sorted(k for k, t in tensors.items() if t.dtype == torch.bfloat16)
+    arrays = {
+        k: (t.view(torch.int16) if k in bf16 else t).numpy() for k, t in tensors.items()
+    }
+    return {"tree": json.dumps(node), "arrays": arrays, "bfloat16": bf16}
+
+
+def tree_from_plain(data: dict[str, Any]) -> Any:
+    """Rebuild the tree :func:`tree_to_plain` returned.
+
+    Checks as :func:`read_tree` does; raises ``ValueError`` on anything
+    :func:`tree_to_plain` did not write.
+    """
+    if not (
+        isinstance(data, dict)
+        and isinstance(data.get("tree"), str)
+        and isinstance(data.get("arrays"), dict)
+        and isinstance(data.get("bfloat16"), list)
+    ):
+        raise ValueError("not a tree_to_plain result (tree, arrays, bfloat16)")
+    tensors = {}
+    for name, array in data["arrays"].items():
+        if not (isinstance(name, str) and isinstance(array, np.ndarray)):
+            raise ValueError(f"the array {str(name)[:60]!r} is not a numpy array")
+        tensor = torch.from_numpy(np.array(array))  # an owned, writable copy
+        tensors[name] = (
+            tensor.view(torch.bfloat16) if name in data["bfloat16"] else tensor
+        )
+    return _decode(json.loads(data["tree"]), tensors)
+
+
+def _flatten(tree: Any) -> tuple[list, dict[str, torch.Tensor]]:
+    """Return ``tree`` as a JSON-able node and the tensors it names, by path."""
     tensors: dict[str, torch.Tensor] = {}
 
     def put(name: str, tensor: torch.Tensor) -> str:
@@ -101,8 +157,7 @@ def write_tree(
             f"{at}: a {type(value).__name__} cannot be stored in a tensor file"
         )
 
-    text = json.dumps(encode(tree, ""))
-    save_file(tensors, os.fspath(path), metadata={**(metadata or {}), TREE_KEY: text})
+    return encode(tree, ""), tensors
 
 
 def read_tree(
