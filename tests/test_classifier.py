@@ -936,6 +936,49 @@ def test_the_datasets_pixel_columns_raise_no_feature_name_warning(small):
         clf.predict(df.set_axis([f"p{i}" for i in range(784)], axis=1))
 
 
+@pytest.mark.parametrize("frame", ["pandas", "polars"])
+def test_the_datasets_pixel_columns_in_another_order_are_put_in_order(small, frame):
+    # a sort by name (a parquet or SQL round trip): pixel1, pixel10, pixel100, ...
+    X, y, Xt, _ = small
+    clf = tiny_cnn().fit(X[:200], y[:200])  # no feature names, as pretrained()
+    names = [f"pixel{i}" for i in range(1, 785)]
+    if frame == "pandas":
+        df = pd.DataFrame(Xt[:20], columns=names).sort_index(axis=1)
+    else:
+        pl = pytest.importorskip("polars", reason="polars is in the test extra")
+        df = pl.DataFrame(Xt[:20], schema=names).select(sorted(names))
+    with pytest.warns(UserWarning, match=r"pixel columns .* in another order") as w:
+        got = clf.predict_proba(df)
+    assert len(w) == 1 and "X[[f'pixel{i}' for i in range(1, 785)]]" in str(
+        w[0].message
+    )
+    np.testing.assert_array_equal(got, clf.predict_proba(Xt[:20]))
+
+
+def test_a_model_fitted_with_feature_names_keeps_scikit_learns_strict_check(small):
+    X, y, Xt, _ = small
+    names = [f"pixel{i}" for i in range(1, 785)]
+    clf = tiny_cnn().fit(pd.DataFrame(X[:200], columns=names), y[:200])
+    shuffled = pd.DataFrame(Xt[:5], columns=names).sort_index(axis=1)
+    with pytest.raises(ValueError, match="same order as they were in fit"):
+        clf.predict(shuffled)
+
+
+def test_keras_images_with_a_trailing_channel_are_taken(small):
+    X, y, Xt, _ = small
+    keras = X[:200].reshape(-1, 28, 28, 1)
+    clf = tiny_cnn().fit(keras, y[:200])
+    ref = tiny_cnn().fit(X[:200], y[:200])
+    np.testing.assert_array_equal(
+        clf.predict_proba(Xt[:20].reshape(-1, 28, 28, 1)), ref.predict_proba(Xt[:20])
+    )
+    # several channels last are ambiguous for a (C, H, W) model: one line
+    rgb = tiny_cnn(image_shape=(3, 8, 8))
+    with pytest.raises(ValueError, match=r"images of shape \(8, 8, 3\)") as info:
+        rgb.fit(np.zeros((4, 8, 8, 3)), [0, 1, 0, 1])
+    assert "X.transpose(0, 3, 1, 2)" in str(info.value)
+
+
 def test_scaled_floats_for_a_0_255_model_are_refused_naming_pixel_range(small):
     X, y, Xt, _ = small
     clf = tiny_cnn().fit(X[:200], y[:200])

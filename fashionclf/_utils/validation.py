@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import os
+import warnings
 from collections.abc import Sequence
 from numbers import Real
 
@@ -97,17 +98,21 @@ def flatten_images(X, owner: str, image_shape: Sequence[int] = IMAGE_SHAPE) -> o
         return X
     sample = tuple(X.shape[1:])
     shape = tuple(image_shape)
-    allowed = {shape} | ({shape[1:]} if len(shape) == 3 and shape[0] == 1 else set())
+    allowed = {shape}
+    if len(shape) == 3 and shape[0] == 1:  # one channel: (H, W) and Keras' (H, W, 1)
+        allowed |= {shape[1:], (*shape[1:], 1)}
     if -1 not in shape and sample not in allowed:
         raise ValueError(
             expected_got(
                 owner,
                 f"images of shape {sample} (X.shape={tuple(X.shape)})",
                 " or ".join(str(a) for a in sorted(allowed, key=len)) + " per image",
-                "Colour images (H, W, 3) must be converted to grayscale; a "
-                "trailing channel axis (H, W, 1) must be moved first or dropped.",
+                "Colour images (H, W, 3) must be converted to grayscale; "
+                "channels-last images (H, W, C) of several channels must be "
+                "moved to (C, H, W) first (X.transpose(0, 3, 1, 2)).",
             )
         )
+    # with one channel, (H, W, 1) and (1, H, W) hold the pixels in the same order
     return np.asarray(X).reshape(X.shape[0], -1)
 
 
@@ -173,12 +178,24 @@ def _as_people_pass_them(X, owner: str, image_shape, est, reset: bool):
                 )
             )
         fitted_names = getattr(est, "feature_names_in_", None)
+        pixel_names = dataset_pixel_names(len(columns))
         if (
             not reset
             and fitted_names is None
             and hasattr(est, "n_features_in_")
-            and columns == dataset_pixel_names(len(columns))
+            and sorted(columns) == sorted(pixel_names)
         ):
+            if columns != pixel_names:  # sorted by name, or by a round trip
+                warnings.warn(
+                    f"{owner} received the dataset's pixel columns (pixel1 ... "
+                    f"pixel{len(columns)}) in another order (first: "
+                    f"{', '.join(columns[:3])}); they were put in pixel order. "
+                    "To skip this, pass X[[f'pixel{i}' for i in range(1, "
+                    f"{len(columns) + 1})]].",
+                    UserWarning,
+                    stacklevel=4,
+                )
+                X = X.select(pixel_names) if hasattr(X, "select") else X[pixel_names]
             X = X.to_numpy()  # the dataset's own names: no feature-name warning
     return X
 
