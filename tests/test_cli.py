@@ -1,5 +1,6 @@
 """CLI: every subcommand through main([...]), good and bad input, exit codes."""
 
+import json
 import os
 import re
 
@@ -187,6 +188,26 @@ def test_benchmark(tmp_path, capsys):
     assert (tmp_path / "results.json").is_file() and (
         tmp_path / "accuracy_vs_time.png"
     ).is_file()
+
+
+def test_benchmark_sets_parameters_of_single_models(tmp_path, capsys):
+    args = ["benchmark", "--sample", "--out-dir", str(tmp_path), "--progress", "never"]
+    models = ["--models", "logreg", "knn"]
+    sets = [
+        "--set",
+        "logreg.logisticregression__C=0.01",
+        "--set",
+        "knn.pca__n_components=5",
+    ]
+    assert main([*args, *models, *sets]) == 0
+    runs = json.loads((tmp_path / "results.json").read_text())
+    assert {r["model"] for r in runs["runs"]} == {"logreg", "knn"}
+    assert main([*args, *models, "--set", "logreg.C"]) == 2
+    assert "expected NAME=VALUE" in capsys.readouterr().err
+    assert main([*args, *models, "--set", "C=1"]) == 2
+    assert "expected MODEL.NAME=VALUE" in capsys.readouterr().err
+    assert main([*args, *models, "--set", "svm_rbf.C=1"]) == 2
+    assert "model_params for 'svm_rbf'" in capsys.readouterr().err
 
 
 def test_benchmark_train_sizes_and_progress(tmp_path, capsys):

@@ -71,6 +71,93 @@ def test_resolve_models():
         resolve_models(["cnn-huge"])
 
 
+def test_your_own_estimators_run_beside_registry_names(small):
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.tree import DecisionTreeClassifier
+
+    from fashionclf import PixelScaler
+
+    X, y, Xt, yt = small
+    tree = DecisionTreeClassifier(max_depth=5)
+    mine = make_pipeline(PixelScaler(), LogisticRegression(C=0.1, max_iter=50))
+    res = run_benchmark(
+        {"tree": tree, "logreg-C0.1": mine, "logreg": "logreg"},
+        X,
+        y,
+        Xt,
+        yt,
+        random_state=[0, 1],
+        model_params={"logreg": {"logisticregression__C": 0.5}},
+        verbose=False,
+    )
+    runs = res.runs.groupby("model").size().to_dict()
+    # a random_state makes your model stochastic (one run per seed; the
+    # registry knows its lbfgs logreg is not)
+    assert runs == {"tree": 2, "logreg-C0.1": 2, "logreg": 1}
+    seeds = res.runs[res.runs.model == "tree"].seed.tolist()
+    assert seeds == [0, 1] and res.estimators["tree"].random_state == 1
+    assert tree.random_state is None and not hasattr(tree, "tree_")  # a clone ran
+    assert res.estimators["logreg"].steps[-1][1].C == 0.5
+    assert res.estimators["logreg-C0.1"].steps[-1][1].C == 0.1
+    summary = res.summary()
+    assert set(summary.index) == {"tree", "logreg-C0.1", "logreg"}
+    assert summary["p_mcnemar"].notna().sum() == 2  # paired tests against the best
+
+
+def test_an_estimator_in_a_list_is_labelled_by_its_class_or_steps(small):
+    from sklearn.dummy import DummyClassifier
+    from sklearn.pipeline import make_pipeline
+
+    from fashionclf import PixelScaler
+
+    X, y, Xt, yt = small
+    res = run_benchmark(
+        [DummyClassifier(), make_pipeline(PixelScaler(), DummyClassifier()), "knn"],
+        X[:200],
+        y[:200],
+        Xt,
+        yt,
+        verbose=False,
+    )
+    assert list(res.runs.model) == [
+        "DummyClassifier",
+        "pixelscaler+dummyclassifier",
+        "knn",
+    ]
+    with pytest.raises(ValueError, match=r"two models labelled 'DummyClassifier'"):
+        run_benchmark([DummyClassifier(), DummyClassifier()], X, y, Xt, yt)
+    with pytest.raises(TypeError, match=r"the model 3; expected a model name"):
+        run_benchmark([3], X, y, Xt, yt)
+    with pytest.raises(ValueError, match=r"model_params for 'knn'"):
+        run_benchmark(["logreg"], X, y, Xt, yt, model_params={"knn": {}})
+
+
+def test_cnn_params_reach_your_own_cnn_and_its_pipeline(small):
+    from sklearn.pipeline import make_pipeline
+
+    from fashionclf import ImageReshaper, PixelScaler
+
+    from .helpers import tiny_cnn
+
+    X, y, Xt, yt = small
+    pipe = make_pipeline(PixelScaler(), ImageReshaper(), tiny_cnn(pixel_range=None))
+    res = run_benchmark(
+        {"cnn": tiny_cnn(max_epochs=3), "pipe": pipe},
+        X[:200],
+        y[:200],
+        Xt,
+        yt,
+        cnn_params={"max_epochs": 1},
+        verbose=False,
+    )
+    assert len(res.estimators["cnn"].history_) == 1
+    assert len(res.estimators["pipe"][-1].history_) == 1
+    assert res.runs.precision.tolist() == ["float32", "float32"]
+    # your own CNN gets the learning curve too; one inside a pipeline cannot
+    assert "test_acc" in res.estimators["cnn"].history_[-1]
+
+
 def test_cnn_rows_record_a_test_accuracy_curve_timed_apart(small):
     X, y, Xt, yt = small
     res = run_benchmark(

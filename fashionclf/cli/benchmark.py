@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from .options import VERBOSE, add_data_args, add_progress_arg, load_data
+from .options import VERBOSE, add_data_args, add_progress_arg, load_data, parse_set
 
 
 def add_parsers(sub) -> None:
@@ -51,6 +51,15 @@ def _add_benchmark_parser(sub) -> None:
         "--max-epochs", type=int, default=None, help="override every CNN's epochs"
     )
     p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="MODEL.NAME=VALUE",
+        help="set one parameter of one model of --models, e.g. --set "
+        "logreg.logisticregression__C=0.5 --set cnn-fast.max_epochs=3; VALUE is "
+        "read as JSON when it parses, else as text; repeat for several",
+    )
+    p.add_argument(
         "--train-sizes",
         type=int,
         nargs="+",
@@ -84,6 +93,7 @@ def benchmark(args: argparse.Namespace) -> int:
         yt,
         random_state=args.random_state,
         cnn_params=over,
+        model_params=_model_params(args.set),
         run_once=args.run_once,
         train_sizes=args.train_sizes,
         verbose=VERBOSE[args.progress],
@@ -96,3 +106,18 @@ def benchmark(args: argparse.Namespace) -> int:
         print(result.sample_efficiency_markdown())
     print(f"results and plots written to {args.out_dir}/")
     return 0
+
+
+def _model_params(items: list[str]) -> dict[str, dict]:
+    """``--set MODEL.NAME=VALUE`` options as ``{model: {name: value}}``."""
+    params: dict[str, dict] = {}
+    for item in items:
+        key, value = parse_set(item, "logreg.logisticregression__C=0.5")
+        model, dot, name = key.partition(".")
+        if not dot or not model or not name:
+            raise ValueError(
+                f"--set {item!r}: expected MODEL.NAME=VALUE, e.g. "
+                "logreg.logisticregression__C=0.5 (MODEL one of --models)."
+            )
+        params.setdefault(model, {})[name] = value
+    return params

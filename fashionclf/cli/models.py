@@ -19,6 +19,7 @@ from .options import (
     add_trusted_module_arg,
     add_user_data_arg,
     load_labelled,
+    parse_set,
 )
 
 if TYPE_CHECKING:
@@ -262,18 +263,8 @@ def _train_params(args: argparse.Namespace) -> tuple[str, dict]:
             )
         params.update(given)
     for item in args.set:
-        name, sep, text = item.partition("=")
-        if not sep or not name:
-            raise ValueError(f"--set {item!r}: expected NAME=VALUE, e.g. lr=0.001.")
-        try:
-            params[name.strip()] = json.loads(text)
-        except ValueError:
-            params[name.strip()] = text
-        except RecursionError as exc:
-            raise ValueError(
-                f"--set {name.strip()}: nested too deeply to read; expected a "
-                "number, text, or a short list or object."
-            ) from exc
+        name, value = parse_set(item)
+        params[name] = value
     for name, value in params.items():
         if _depth(value) > _MAX_DEPTH:
             raise ValueError(

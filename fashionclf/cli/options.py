@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import argparse
-from typing import Literal
+from typing import Any, Literal
 
 __all__ = [
     "VERBOSE",
@@ -14,10 +14,30 @@ __all__ = [
     "add_user_data_arg",
     "load_data",
     "load_labelled",
+    "parse_set",
 ]
 
 #: ``--progress`` choice -> the ``verbose`` value of the library
 VERBOSE: dict[str, bool | str] = {"auto": "auto", "always": True, "never": False}
+
+
+def parse_set(item: str, example: str = "lr=0.001") -> tuple[str, Any]:
+    """Read one ``--set NAME=VALUE``: VALUE as JSON when it parses, else as text."""
+    import json
+
+    name, sep, text = item.partition("=")
+    name = name.strip()
+    if not sep or not name:
+        raise ValueError(f"--set {item!r}: expected NAME=VALUE, e.g. {example}.")
+    try:
+        return name, json.loads(text)
+    except ValueError:
+        return name, text
+    except RecursionError as exc:
+        raise ValueError(
+            f"--set {name}: nested too deeply to read; expected a number, text, "
+            "or a short list or object."
+        ) from exc
 
 
 def add_data_args(p: argparse.ArgumentParser) -> None:

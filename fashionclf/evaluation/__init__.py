@@ -10,7 +10,13 @@
 - :mod:`~fashionclf.evaluation.saliency`: integrated gradients.
 """
 
-from .harness import BENCHMARK_SUITES, HeldOutAccuracy, resolve_models, run_benchmark
+from .harness import (
+    BENCHMARK_SUITES,
+    HeldOutAccuracy,
+    model_entries,
+    resolve_models,
+    run_benchmark,
+)
 from .results import BenchmarkResult, environment
 
 __all__ = [
@@ -18,6 +24,7 @@ __all__ = [
     "BenchmarkResult",
     "HeldOutAccuracy",
     "environment",
+    "model_entries",
     "resolve_models",
     "run_benchmark",
 ]

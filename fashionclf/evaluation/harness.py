@@ -19,20 +19,21 @@ import io
 import sys
 import time
 import warnings
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import Any, TypeAlias
 
 import joblib
 import numpy as np
 import pandas as pd
 import torch
-from sklearn.base import BaseEstimator
+from sklearn.base import BaseEstimator, clone
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import accuracy_score, f1_score, recall_score
 from sklearn.model_selection import train_test_split
 from sklearn.utils import check_array
 from skorch.callbacks import Callback
 
+from .._utils.messages import expected_got
 from .._utils.validation import resolve_image_shape
 from ..datasets.loaders import CLASS_NAMES
 from ..export import PixelsToProba
@@ -53,6 +54,7 @@ __all__ = [
     "BenchmarkResult",
     "HeldOutAccuracy",
     "environment",
+    "model_entries",
     "resolve_models",
     "run_benchmark",
 ]
@@ -74,6 +76,114 @@ def resolve_models(names: Sequence[str]) -> list[str]:
             valid = [*MODEL_NAMES, *BENCHMARK_SUITES]
             raise ValueError(f"unknown model {name!r}; expected one of {valid}.")
     return list(dict.fromkeys(out))
+
+
+#: A model of a benchmark: a name of ``fashionclf.registry`` or an estimator.
+Model: TypeAlias = str | BaseEstimator
+
+
+def model_entries(
+    models: Sequence[Model] | Mapping[str, Model],
+) -> dict[str, Model]:
+    """Return the benchmark's models by label: registry names and user estimators.
+
+    ``models``: a sequence of registry names, benchmark suites and unfitted
+    scikit-learn estimators (a ``Pipeline`` too), or a dict of label ->
+    name or estimator. An estimator in a sequence is labelled by its class
+    (a pipeline by its step names joined with '+'); two models with one
+    label are refused (name them with a dict).
+    """
+    items: list[tuple[str | None, Any]] = (
+        list(models.items())
+        if isinstance(models, Mapping)
+        else [(None, model) for model in models]
+    )
+    out: dict[str, Model] = {}
+    for label, model in items:
+        pairs: list[tuple[str, Model]]
+        if isinstance(model, str):
+            names = resolve_models([model])
+            if label is not None and len(names) > 1:
+                raise ValueError(
+                    expected_got(
+                        "run_benchmark",
+                        f"the suite {model!r} under the label {label!r}",
+                        "one model per label (a suite stands alone in a list)",
+                    )
+                )
+            pairs = [(label, names[0])] if label else [(n, n) for n in names]
+        elif hasattr(model, "fit") and hasattr(model, "predict"):
+            pairs = [(label or _label(model), model)]
+        else:
+            raise TypeError(
+                expected_got(
+                    "run_benchmark",
+                    f"the model {model!r}",
+                    "a model name of fashionclf.registry, a benchmark suite or an "
+                    "unfitted scikit-learn estimator",
+                )
+            )
+        for name, entry in pairs:
+            if name in out:
+                raise ValueError(
+                    expected_got(
+                        "run_benchmark",
+                        f"two models labelled {name!r}",
+                        "one label per model",
+                        "Pass a dict: run_benchmark({'a': model_a, 'b': model_b}, "
+                        "...).",
+                    )
+                )
+            out[name] = entry
+    return out
+
+
+def _label(estimator: BaseEstimator) -> str:
+    steps = getattr(estimator, "steps", None)
+    if steps is not None:
+        return "+".join(name for name, _ in steps)
+    return type(estimator).__name__
+
+
+def _cnn_in(estimator: BaseEstimator):
+    """``(parameter prefix, FashionCNNClassifier)`` of ``estimator``, or None.
+
+    The estimator itself, or the last step of a pipeline.
+    """
+    from ..classifier import FashionCNNClassifier
+
+    steps = getattr(estimator, "steps", None)
+    if steps is not None:
+        name, last = steps[-1]
+        return (f"{name}__", last) if isinstance(last, FashionCNNClassifier) else None
+    return ("", estimator) if isinstance(estimator, FashionCNNClassifier) else None
+
+
+def _seed_params(estimator: BaseEstimator, seed: int) -> dict[str, int]:
+    """Every ``random_state`` of ``estimator`` (nested steps too), set to ``seed``."""
+    return {
+        k: seed
+        for k in estimator.get_params()
+        if k == "random_state" or k.endswith("__random_state")
+    }
+
+
+def _build(entry: Model, seed: int, n_jobs: int, cnn_params: dict, params: dict):
+    """Return a fresh estimator for one run: the registry's, or the user's clone."""
+    if isinstance(entry, str):
+        own = cnn_params if is_cnn(entry) else {}
+        return make_model(entry, random_state=seed, n_jobs=n_jobs, **own, **params)
+    est = clone(entry)
+    cnn = _cnn_in(est)
+    own = {} if cnn is None else {cnn[0] + k: v for k, v in cnn_params.items()}
+    return est.set_params(**_seed_params(est, seed), **own, **params)
+
+
+def _stochastic(entry: Model) -> bool:
+    """Whether a seed changes the model (it runs once per seed)."""
+    if isinstance(entry, str):
+        return is_stochastic(entry)
+    return bool(_seed_params(entry, 0))
 
 
 class HeldOutAccuracy(Callback):
@@ -177,8 +287,8 @@ def _evaluate(
     live: EpochProgress | None = None,
 ) -> tuple[dict[str, Any], np.ndarray]:
     """Fit and score one model; return its row and per-test-image outcomes."""
-    curve = None
-    if is_cnn(name):  # a learning curve on the test set, timed apart
+    curve, cnn = None, _cnn_in(est)
+    if cnn is not None and cnn[0] == "":  # a learning curve on the test set
         curve = HeldOutAccuracy(
             Xt, yt, pixel_range=est.pixel_range, image_shape=est.image_shape
         )
@@ -208,7 +318,7 @@ def _evaluate(
         "model": name,
         "seed": seed,
         # the precision a CNN trained in ('auto' resolved here); None: not a CNN
-        "precision": est.precision_ if is_cnn(name) else None,
+        "precision": None if cnn is None else cnn[1].precision_,
         "n_train": len(y),
         "accuracy": float(accuracy_score(yt, pred)),
         "macro_f1": float(f1_score(yt, pred, average="macro")),
@@ -244,7 +354,7 @@ def _subsets(X, y, train_sizes: Sequence[int] | None):
 
 
 def run_benchmark(
-    models: Sequence[str],
+    models: Sequence[Model] | Mapping[str, Model],
     X_train,
     y_train,
     X_test,
@@ -253,6 +363,7 @@ def run_benchmark(
     random_state: int | Sequence[int] = 0,
     n_jobs: int = 2,
     cnn_params: dict[str, Any] | None = None,
+    model_params: Mapping[str, dict[str, Any]] | None = None,
     run_once: Sequence[str] = (),
     train_sizes: Sequence[int] | None = None,
     verbose: bool | str = "auto",
@@ -262,18 +373,28 @@ def run_benchmark(
 
     Parameters
     ----------
-    models : sequence of str
-        Model names of ``fashionclf.registry`` or benchmark suites
-        ('smoke', 'quick', 'full'); see ``resolve_models``.
+    models : sequence or dict
+        What to compare: model names of ``fashionclf.registry``, benchmark
+        suites ('smoke', 'quick', 'full'; see ``resolve_models``) and your
+        own unfitted scikit-learn estimators or pipelines, in a list, or in
+        a dict of label -> name or estimator (the labels of the table and
+        plots). Each run fits a clone of an estimator, with every
+        ``random_state`` in it set to the run's seed.
     X_train, y_train, X_test, y_test : array-like
         Flat 0-255 pixel rows and labels 0-9.
     random_state : int or sequence of int, default=0
-        Seed of every model; with a sequence, stochastic models run once per
-        seed (the ``seed`` column) and deterministic ones once, with the first.
+        Seed of every model; with a sequence, stochastic models (those with
+        a ``random_state``) run once per seed (the ``seed`` column) and
+        deterministic ones once, with the first.
     n_jobs : int, default=2
         Jobs for baselines that parallelise.
     cnn_params : dict, optional
-        Parameters applied to every CNN preset (e.g. ``{"max_epochs": 1}``).
+        Parameters applied to every CNN (e.g. ``{"max_epochs": 1}``): the
+        presets, and a ``FashionCNNClassifier`` of yours or at the end of
+        your pipeline.
+    model_params : dict of str to dict, optional
+        Parameters of single models by label, set after ``cnn_params``:
+        ``{"logreg": {"logisticregression__C": 0.5}}``.
     run_once : sequence of str, default=()
         Stochastic models to run with the first seed only (the slow ones);
         the summary's ``n`` column shows it.
@@ -293,15 +414,24 @@ def run_benchmark(
     -------
     BenchmarkResult
     """
-    names = resolve_models(models)
+    entries = model_entries(models)
+    unknown = sorted(set(model_params or {}) - set(entries))
+    if unknown:
+        raise ValueError(
+            expected_got(
+                "run_benchmark",
+                f"model_params for {unknown[0]!r}",
+                f"parameters of the models benchmarked, {list(entries)}",
+            )
+        )
     live = wants_live(verbose)
     env = environment()
     rows, fitted, outcomes = [], {}, {}
     seeds = [int(s) for s in np.atleast_1d(random_state)]
     runs_per_size = [
         (n, s)
-        for n in names
-        for s in (seeds if is_stochastic(n) and n not in run_once else seeds[:1])
+        for n, entry in entries.items()
+        for s in (seeds if _stochastic(entry) and n not in run_once else seeds[:1])
     ]
     subsets = list(_subsets(X_train, y_train, train_sizes))
     total, i = len(runs_per_size) * len(subsets), 0
@@ -315,8 +445,13 @@ def run_benchmark(
             prefix = f"[{i}/{total}] {name} seed={seed}{size} ... "
             if verbose and (rewrite or not live):
                 print(prefix, end="", file=sys.stderr, flush=True)
-            params = (cnn_params or {}) if is_cnn(name) else {}
-            est = make_model(name, random_state=seed, n_jobs=n_jobs, **params)
+            est = _build(
+                entries[name],
+                seed,
+                n_jobs,
+                cnn_params or {},
+                (model_params or {}).get(name, {}),
+            )
             epochs = EpochProgress(prefix) if live else None
             row, correct = _evaluate(name, est, seed, X, y, X_test, y_test, epochs)
             rows.append(row)
