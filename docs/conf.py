@@ -1,6 +1,7 @@
 """Sphinx configuration: numpydoc API reference, MyST user guide, example gallery."""
 
 import os
+import re
 import shutil
 import sys
 from pathlib import Path
@@ -107,7 +108,40 @@ sphinx_gallery_conf = {
     # A block ending in save(...) would print the returned path: show only
     # what the code prints and the figure it writes.
     "capture_repr": (),
+    # sphinx-gallery's memory column needs memory_profiler and read 0.0 MB
+    # for every example without it: not shown
+    "show_memory": False,
 }
+
+QUICK_BUILD_NOTE = """
+.. note::
+
+   This is a quick build of the documentation (``make docs GALLERY=0``, as
+   ``make test`` builds it): the examples were not run, so this page shows
+   their code without its output and figures. ``make docs`` runs them.
+
+"""
+
+
+def _say_quick_build(app, docname, source):
+    """Put the quick-build note on every gallery page the build did not run."""
+    if docname.startswith("auto_examples/") and not _gallery_runs(app):
+        # after any leading field list (":orphan:"), which must come first
+        head, body = re.match(r"((?::\w+:.*\n)*)(.*)", source[0], re.DOTALL).groups()
+        source[0] = head + QUICK_BUILD_NOTE + body
+
+
+def _gallery_runs(app) -> bool:
+    value = app.config.sphinx_gallery_conf.get("plot_gallery", True)
+    if isinstance(value, str):
+        return value.strip().lower() not in ("0", "false", "no", "")
+    return bool(value)
+
+
+def setup(app):
+    """Connect the quick-build note."""
+    app.connect("source-read", _say_quick_build)
+
 
 html_theme = "pydata_sphinx_theme"
 html_static_path = ["_static"]

@@ -25,8 +25,34 @@ echo "built $(basename "$WHEEL") and $(basename "$SDIST")"
 
 python3 -m venv "$WORK/venv"
 PIP="$WORK/venv/bin/python -m pip -q --disable-pip-version-check"
-{ $PIP install "$TORCH_PIN" && $PIP install "$WHEEL" pytest pytest-timeout hypothesis; } \
-    >"$WORK/pip.log" 2>&1 || { cat "$WORK/pip.log"; exit 1; }
+# The README's user install lines, as written, from a clone in ./fashionclf;
+# the one exception: PyTorch's index is out of reach here, so its line
+# installs the pinned CPU build from this machine's disk (documented on the
+# installation page).
+git clone -q "$ROOT" "$WORK/fashionclf"
+LINES=$("$PYTHON" - "$ROOT/README.md" <<'PY'
+import re, sys
+
+text = open(sys.argv[1], encoding="utf-8").read()
+user = text[text.index("As a user:"):]
+block = re.search(r"```bash\n(.*?)```", user, re.DOTALL).group(1)
+print("\n".join(line for line in block.splitlines() if line.strip()))
+PY
+)
+echo "README's install lines:"
+(
+    cd "$WORK"
+    while IFS= read -r line; do
+        echo "  \$ $line"
+        case "$line" in
+            "pip install torch --index-url"*) $PIP install "$TORCH_PIN" ;;
+            "pip install "*) $PIP install ${line#pip install } ;;
+            *) echo "check_dist: unexpected README line: $line"; exit 1 ;;
+        esac
+    done <<<"$LINES"
+    $PIP install pytest pytest-timeout hypothesis
+) >"$WORK/pip.log" 2>&1 || { cat "$WORK/pip.log"; exit 1; }
+grep -F '  $ ' "$WORK/pip.log"
 
 cd "$WORK"  # nowhere near the checkout
 "$WORK/venv/bin/python" - <<'PY'

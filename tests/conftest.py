@@ -1,3 +1,7 @@
+import os
+import shutil
+import tempfile
+
 import pytest
 import torch
 
@@ -10,6 +14,18 @@ from .helpers import SHARED
 def _one_thread_per_test_process():
     # Tests are tiny; one torch thread keeps timings steady and leaves a core free.
     torch.set_num_threads(1)
+
+
+def pytest_configure(config):
+    # onnxruntime keeps a device id under $XDG_CACHE_HOME (default ~/.cache),
+    # read when it is loaded, before any fixture: a test run leaves nothing
+    # outside the checkout and its temp folders
+    config._xdg_cache = tempfile.mkdtemp(prefix="fashionclf-tests-cache-")
+    os.environ["XDG_CACHE_HOME"] = config._xdg_cache
+
+
+def pytest_unconfigure(config):
+    shutil.rmtree(getattr(config, "_xdg_cache", ""), ignore_errors=True)
 
 
 @pytest.fixture(autouse=True)

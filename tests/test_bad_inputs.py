@@ -386,7 +386,8 @@ ROWS = [
     ),
     (
         "predict-empty",
-        lambda t, m: m.predict(np.zeros((0, 784))),
+        # the model was fitted on named columns: pass them (no names warning)
+        lambda t, m: m.predict(pd.DataFrame(np.zeros((0, 784)), columns=COLS)),
         ValueError,
         "0 sample",
     ),

@@ -39,6 +39,9 @@ SAMPLE_WEIGHT_XFAIL = {
     [checks_cnn(), checks_cnn(architecture="compact", lr_schedule="constant")],
     expected_failed_checks=lambda est: SAMPLE_WEIGHT_XFAIL,
 )
+# check_supervised_y_no_nan casts its NaN targets to ints itself (inside
+# scikit-learn's array-API shim), before our refusal it checks for
+@pytest.mark.filterwarnings("ignore:invalid value encountered in cast:RuntimeWarning")
 def test_sklearn_compatible(estimator, check):
     check(estimator)
 
@@ -693,7 +696,7 @@ def test_pickle_holds_each_tensor_once_and_no_module(small, tmp_path):
     buffer = io.BytesIO()
     Spy(buffer).dump(clf)
     assert pickled == []  # weights travel as state dicts, never as modules
-    clf.save(tmp_path / "m.pt")  # weights + optimizer state, nothing else
+    clf.save(tmp_path / "m.pt", training_state=True)  # weights + optimizer state
     assert len(buffer.getvalue()) < 1.1 * (tmp_path / "m.pt").stat().st_size + 20_000
 
 

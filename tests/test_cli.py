@@ -266,15 +266,30 @@ def test_predict_writes_atomically_with_the_umask_mode(model_file, pixel_csv, tm
     out = tmp_path / "p.csv"
     out.write_text("old")
     old = os.umask(0o022)
+    args = ["predict", str(model_file), str(pixel_csv), "--out", str(out)]
     try:
-        assert (
-            main(["predict", str(model_file), str(pixel_csv), "--out", str(out)]) == 0
-        )
+        assert main(args) == 2  # an existing file is replaced only when told
+        assert out.read_text() == "old"
+        assert main([*args, "--force"]) == 0
     finally:
         os.umask(old)
     assert out.read_text().startswith("source,row,label")
     assert out.stat().st_mode & 0o777 == 0o644
     assert sorted(p.name for p in tmp_path.iterdir()) == ["p.csv", "rows.csv"]
+
+
+def test_predict_says_what_it_merged_and_names_a_missing_file_once(
+    model_file, png, tmp_path, capsys
+):
+    missing = tmp_path / "imgs" / "nonexist.png"
+    out = tmp_path / "p.csv"
+    args = ["predict", str(model_file), str(png), str(png), str(png.parent)]
+    assert main([*args, str(missing), "--out", str(out)]) == 1  # one skipped
+    captured = capsys.readouterr()
+    assert "1 predictions written" in captured.out
+    assert "input(s) named more than once" in captured.err
+    skipped = [line for line in captured.err.splitlines() if "skipped" in line]
+    assert len(skipped) == 1 and skipped[0].count(str(missing)) == 1, skipped
 
 
 def test_predict_corrupt_gzip_csv(model_file, pixel_csv, tmp_path, capsys):

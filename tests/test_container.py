@@ -20,6 +20,11 @@ from fashionclf.serialization.container import (
 
 BOUNDS = {"max_header_bytes": 2**20, "max_tensors": 64}
 
+# the trees craft quantized tensors on purpose; torch 2.13 calls them deprecated
+pytestmark = pytest.mark.filterwarnings(
+    "ignore:torch.quantize_per_tensor, torch.quantize_per_channel:UserWarning"
+)
+
 
 def _tree():
     weights = torch.randn(4, 3)

@@ -58,14 +58,20 @@ def test_download_success_then_load(tmp_path, idx_files, sample):
 def test_an_offline_test_only_fetch_names_the_test_files_and_leaves_nothing(
     tmp_path,
 ):
-    home = tmp_path / "d"
+    home = tmp_path / "d" / "fashionclf_data"
     with pytest.raises(DownloadError) as info:
         fetch_fashion_mnist(
             subset="test", data_home=home, mirrors=[unreachable_url()], n_retries=0
         )
     assert "t10k-images-idx3-ubyte.gz" in str(info.value)
     assert "train-" not in str(info.value)
-    assert list(home.iterdir()) == []
+    assert not (tmp_path / "d").exists()  # the folders it made, removed again
+    (tmp_path / "kept").mkdir()  # a folder that was there stays, empty or not
+    with pytest.raises(DownloadError):
+        fetch_fashion_mnist(
+            data_home=tmp_path / "kept", mirrors=[unreachable_url()], n_retries=0
+        )
+    assert list((tmp_path / "kept").iterdir()) == []
 
 
 def test_download_skips_verified_files(tmp_path, idx_files):

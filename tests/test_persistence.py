@@ -178,12 +178,14 @@ def test_an_unfitted_model_takes_any_value_until_fit():
 
 
 # ------------------------------------------------------------------- skops
-skops_io = pytest.importorskip(
-    "skops.io", reason="skops is not installed (pip install 'fashionclf[skops]')"
-)
+@pytest.fixture
+def skops_io():
+    return pytest.importorskip(
+        "skops.io", reason="skops is not installed (pip install 'fashionclf[skops]')"
+    )
 
 
-def _skops_round_trip(model, tmp_path):
+def _skops_round_trip(skops_io, model, tmp_path):
     path = tmp_path / "model.skops"
     skops_io.dump(model, path)
     untrusted = skops_io.get_untrusted_types(file=path)
@@ -193,31 +195,33 @@ def _skops_round_trip(model, tmp_path):
     return untrusted, skops_io.load(path, trusted=SKOPS_TRUSTED_TYPES)
 
 
-def test_skops_saves_a_fitted_model_as_plain_data(fitted_pair, small, tmp_path):
+def test_skops_saves_a_fitted_model_as_plain_data(
+    skops_io, fitted_pair, small, tmp_path
+):
     source, _ = fitted_pair
     Xt = small[2][:50]
-    untrusted, back = _skops_round_trip(source, tmp_path)
+    untrusted, back = _skops_round_trip(skops_io, source, tmp_path)
     assert untrusted == ["fashionclf.classifier.FashionCNNClassifier"]
     np.testing.assert_array_equal(back.predict_proba(Xt), source.predict_proba(Xt))
 
 
-def test_skops_saves_an_int8_model(fitted_pair, small, tmp_path):
+def test_skops_saves_an_int8_model(skops_io, fitted_pair, small, tmp_path):
     source, _ = fitted_pair
     X, _, Xt, _ = small
     int8 = source.quantize_int8(X[:200])
-    _, back = _skops_round_trip(int8, tmp_path)
+    _, back = _skops_round_trip(skops_io, int8, tmp_path)
     assert back.int8_network_ is not None
     np.testing.assert_array_equal(
         back.predict_proba(Xt[:50]), int8.predict_proba(Xt[:50])
     )
 
 
-def test_skops_saves_a_pipeline(small, tmp_path):
+def test_skops_saves_a_pipeline(skops_io, small, tmp_path):
     X, y, Xt, _ = small
     pipe = make_pipeline(
         PixelScaler(), ImageReshaper(), tiny_cnn(pixel_range=None)
     ).fit(X[:200], y[:200])
-    untrusted, back = _skops_round_trip(pipe, tmp_path)
+    untrusted, back = _skops_round_trip(skops_io, pipe, tmp_path)
     assert untrusted == [
         "fashionclf.classifier.FashionCNNClassifier",
         "fashionclf.preprocessing.ImageReshaper",

@@ -112,6 +112,8 @@ def test_every_smoke_edit_still_finds_its_text():
     "ignore:The ``noload`` loader strategy is deprecated:DeprecationWarning"
 )
 @pytest.mark.filterwarnings("ignore:Operation with range is deprecated")
+# MLflow's hint that integer columns cannot hold missing values: pixels never miss
+@pytest.mark.filterwarnings("ignore:Hint. Inferred schema contains integer")
 @pytest.mark.parametrize(
     "page",
     [p for p in PAGES if python_blocks(p)],

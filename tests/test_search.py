@@ -32,6 +32,8 @@ def test_search_space_prefix_and_unknown():
         search_space("svm")
 
 
+# OptunaSearchCV says on every construction that it is experimental upstream
+@pytest.mark.filterwarnings("ignore:OptunaSearchCV is experimental")
 def test_optuna_search_cv_pipeline(small):
     X, y, Xt, yt = small
     pipe = make_pipeline(PixelScaler(), tiny_cnn(pixel_range=None))
@@ -117,15 +119,16 @@ def test_grid_search_on_dask_local_cluster(small):
     assert np.isfinite(grid.cv_results_["mean_test_score"]).all()
 
 
-def test_cnn_trials_report_epochs_on_stderr_when_asked(small, capsys):
+def test_cnn_trials_report_epochs_on_stderr_unless_told_not_to(small, capsys):
     X, y, _, _ = small
     kw = {"n_trials": 1, "max_epochs": 2, "pruner": "none"}
-    run_study("cnn-tiny", X[:300], y[:300], verbose=True, **kw)
+    # 'auto', the default, where stderr is not a terminal: a line per epoch
+    run_study("cnn-tiny", X[:300], y[:300], **kw)
     lines = [ln for ln in capsys.readouterr().err.splitlines() if "epoch" in ln]
     assert lines[0].startswith("trial 0: epoch 1/2, 0m")
     assert "left, validation accuracy 0." in lines[0]
     assert lines[1].startswith("trial 0: epoch 2/2")
-    run_study("cnn-tiny", X[:300], y[:300], **kw)  # 'auto': stderr is not a terminal
+    run_study("cnn-tiny", X[:300], y[:300], verbose=False, **kw)
     assert "epoch" not in capsys.readouterr().err
 
 

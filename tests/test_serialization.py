@@ -292,7 +292,7 @@ def test_partial_fit_after_load_continues_as_the_saved_model(small, tmp_path):
     saved = tiny_cnn(max_epochs=3, random_state=0)
     for _ in range(2):
         saved.partial_fit(X[:300], y[:300], classes=np.arange(10))
-    saved.save(tmp_path / "m.pt")
+    saved.save(tmp_path / "m.pt", training_state=True)
     loaded = FashionCNNClassifier.load(tmp_path / "m.pt")
     assert [row["epoch"] for row in loaded.history_] == [1, 2]
     saved.partial_fit(X[:300], y[:300])
@@ -309,8 +309,10 @@ def _rewrite(path, edit):
 
 
 def test_files_without_training_state_load(fitted, small, tmp_path):
-    fitted.save(tmp_path / "m.pt")
-    _rewrite(tmp_path / "m.pt", lambda p: p.pop("training"))
+    fitted.save(tmp_path / "m.pt")  # the default: what prediction needs
+    assert "training" not in read_payload(tmp_path / "m.pt")
+    fitted.save(tmp_path / "full.pt", training_state=True)
+    assert (tmp_path / "m.pt").stat().st_size < (tmp_path / "full.pt").stat().st_size
     loaded = FashionCNNClassifier.load(tmp_path / "m.pt")
     Xt = small[2][:20]
     np.testing.assert_array_equal(loaded.predict_proba(Xt), fitted.predict_proba(Xt))
@@ -329,7 +331,7 @@ def test_files_without_training_state_load(fitted, small, tmp_path):
     ],
 )
 def test_crafted_training_state_is_refused(fitted, tmp_path, edit, match):
-    fitted.save(tmp_path / "m.pt")
+    fitted.save(tmp_path / "m.pt", training_state=True)
     _rewrite(tmp_path / "m.pt", lambda p: edit(p["training"]))
     with pytest.raises(ModelFileError, match=match):
         FashionCNNClassifier.load(tmp_path / "m.pt")

@@ -133,7 +133,13 @@ def _add_predict_parser(sub) -> None:
     )
     add_trusted_module_arg(p)
     p.add_argument(
-        "--out", default="predictions.csv", help="output CSV (default: %(default)s)"
+        "--out",
+        default="predictions.csv",
+        help="output CSV (default: %(default)s); an existing file is refused "
+        "unless --force",
+    )
+    p.add_argument(
+        "--force", action="store_true", help="replace an existing --out file"
     )
     p.add_argument(
         "--background",
@@ -402,6 +408,11 @@ def predict(args: argparse.Namespace) -> int:
                 f"--out {args.out} is also an input ({given}); expected a new file "
                 "name, so no input is overwritten."
             )
+    if out_path.exists() and not args.force:
+        raise ValueError(
+            f"--out {args.out} exists; expected a new file name, or --force to "
+            "replace it."
+        )
     if model_path is None:
         import json
         from importlib.resources import files
@@ -417,6 +428,9 @@ def predict(args: argparse.Namespace) -> int:
         model = load_model(model_path, trusted_modules=args.trusted_module)
         who = model_path
     csvs, pictures = _inputs(inputs)
+    repeated = len(csvs) + len(pictures)
+    csvs, pictures = _once(csvs), _once(pictures)
+    repeated -= len(csvs) + len(pictures)
     frames = []
     for path in csvs:
         X, _ = read_pixel_csv(path)
@@ -429,7 +443,9 @@ def predict(args: argparse.Namespace) -> int:
         except (DataFormatError, FileNotFoundError, IsADirectoryError) as exc:
             if args.on_error == "stop":
                 raise
-            skipped.append(f"{_text(path)}: {first_line(exc)}")
+            reason = first_line(exc)  # most readers' messages start with the path
+            said = reason if reason.startswith(_text(path)) else None
+            skipped.append(said or f"{_text(path)}: {reason}")
     if read:
         source = pd.DataFrame({"source": [_text(p) for p in read], "row": 0})
         frames.append((source, np.stack(rows)))
@@ -454,6 +470,12 @@ def predict(args: argparse.Namespace) -> int:
     atomic_write(out_path, lambda tmp: result.to_csv(tmp, index=False))
     print(f"{len(result)} predictions written to {args.out}")
     print(f"fashionclf predict: model: {who}", file=sys.stderr)
+    if repeated:
+        print(
+            f"fashionclf predict: {repeated} input(s) named more than once "
+            "(directly, in a folder or by a pattern) predicted once",
+            file=sys.stderr,
+        )
     for line in skipped:
         print(f"fashionclf predict: skipped {line}", file=sys.stderr)
     return 1 if skipped else 0
@@ -493,6 +515,18 @@ def _inputs(given: list[str]) -> tuple[list[str], list[str]]:
         for path in matches:
             (csvs if _is_csv(path) else pictures).append(path)
     return csvs, pictures
+
+
+def _once(paths: list[str]) -> list[str]:
+    """``paths`` without repeats of one file (however named), in order."""
+    seen: set[str] = set()
+    out = []
+    for path in paths:
+        key = os.path.realpath(path)
+        if key not in seen:
+            seen.add(key)
+            out.append(path)
+    return out
 
 
 def _is_csv(path: str) -> bool:

@@ -66,8 +66,9 @@ def add_progress_arg(p: argparse.ArgumentParser) -> None:
         "--progress",
         choices=["auto", "always", "never"],
         default="auto",
-        help="live CNN epoch progress on stderr: 'auto' only on a terminal "
-        "(default: %(default)s)",
+        help="CNN epoch progress on stderr: 'auto' rewrites one line on a "
+        "terminal and writes a line per epoch to a log or pipe, like 'always'; "
+        "'never' is silent (default: %(default)s)",
     )
 
 

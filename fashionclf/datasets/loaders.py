@@ -20,6 +20,7 @@ No torch is imported here.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Mapping, Sequence
 from importlib import resources
@@ -247,7 +248,30 @@ def download_fashion_mnist(
         The folder holding the verified files.
     """
     folder = get_data_home(data_home)
+    created = _missing_folders(folder)
     folder.mkdir(parents=True, exist_ok=True)
+    try:
+        _download_into(folder, mirrors, checksums, n_retries, delay, timeout)
+    except BaseException:
+        # a failed first download leaves no empty folder behind
+        for made in created:  # innermost first
+            with contextlib.suppress(OSError):  # not empty: kept
+                made.rmdir()
+        raise
+    return folder
+
+
+def _missing_folders(folder: Path) -> list[Path]:
+    """Return the folders ``folder.mkdir(parents=True)`` would make, innermost first."""
+    missing = []
+    while not folder.exists() and folder != folder.parent:
+        missing.append(folder)
+        folder = folder.parent
+    return missing
+
+
+def _download_into(folder, mirrors, checksums, n_retries, delay, timeout) -> None:
+    """Fetch the files of ``checksums`` missing in ``folder`` (under the lock)."""
     with FileLock(_download_lock(folder)):
         # Holding the lock, no other fetch is writing here: partial files are
         # leftovers of a killed fetch (never mistaken for data: wrong name).
@@ -270,7 +294,6 @@ def download_fashion_mnist(
                 delay=delay,
                 timeout=timeout,
             )
-    return folder
 
 
 def _download_lock(folder: Path) -> str:

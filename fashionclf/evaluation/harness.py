@@ -405,8 +405,9 @@ def run_benchmark(
         whole training set only.
     verbose : bool or 'auto', default='auto'
         On stderr: one line per run, and live epoch progress of the CNNs
-        (epoch, elapsed, estimated time left). 'auto' shows the epochs only
-        when stderr is a terminal; True always; False prints nothing.
+        (epoch, elapsed, estimated time left): 'auto' and True rewrite the
+        run's line on a terminal and write one line per epoch in a log or
+        pipe; False prints nothing.
     command : str, default=''
         Recorded in the results.
 

@@ -9,18 +9,17 @@ from typing import TextIO
 from skorch.callbacks import Callback
 
 
-def wants_live(verbose: bool | str, stream: TextIO | None = None) -> bool:
+def wants_live(verbose: bool | str) -> bool:
     """Whether to show per-epoch progress for ``verbose`` True/False/'auto'.
 
-    'auto' shows it only when ``stream`` (default stderr) is a terminal, so
-    logs and pipes get nothing extra unless asked with ``verbose=True``.
+    True and 'auto' show it: rewritten in place on a terminal, one plain
+    line per epoch in a log, a pipe or a notebook's captured output (so a
+    long fit is never silent there, as pip's progress is not); False shows
+    nothing.
     """
     if verbose not in (True, False, "auto"):
         raise ValueError(f"verbose={verbose!r}; expected True, False or 'auto'.")
-    if verbose == "auto":
-        stream = sys.stderr if stream is None else stream
-        return bool(getattr(stream, "isatty", lambda: False)())
-    return bool(verbose)
+    return verbose in (True, "auto")
 
 
 def _clock(seconds: float) -> str:

@@ -213,8 +213,8 @@ def make_objective(
         torch threads for CNN trials.
     verbose : bool or 'auto', default='auto'
         After each CNN epoch, write the trial, epoch, validation accuracy,
-        elapsed and estimated time left to stderr: always (True), never
-        (False), or when stderr is a terminal ('auto').
+        elapsed and estimated time left to stderr ('auto' or True: in place
+        on a terminal, a line per epoch elsewhere), or nothing (False).
     """
     space = search_space(model)
     live = wants_live(verbose)
