@@ -197,3 +197,21 @@ def test_the_attribute_check_sees_a_cross_family_read(tmp_path):
     tree = ast.parse("def f(clf):\n    return clf._to_images(1) + self._mine\n")
     _, reads = _private_names(tree)
     assert [ast.unparse(r) for r in reads] == ["clf._to_images"]
+
+
+def test_the_layout_page_names_every_module():
+    """docs/user_guide/layout.md's table lists each module of the tree."""
+    import re
+
+    page = (ROOT.parents[0] / "docs" / "user_guide" / "layout.md").read_text()
+    rows = dict(re.findall(r"^\| (.+?) \| (.+) \|$", page, re.MULTILINE))
+    named = {w for where in rows for w in re.findall(r"`([\w/.]+)`", where)}
+    for path in sorted(FILES):
+        rel = path.relative_to(ROOT)
+        if rel.name in ("__init__.py", "__main__.py"):
+            continue
+        if len(rel.parts) == 1:
+            assert rel.name in named, f"{rel} is not on the layout page"
+        else:
+            row = next((v for k, v in rows.items() if f"`{rel.parts[0]}/`" in k), "")
+            assert f"`{rel.stem}`" in row, f"{rel} is not in the {rel.parts[0]}/ row"

@@ -9,7 +9,7 @@ delegates lives here, as objects and functions:
 - :mod:`.schedule`: the learning-rate schedule (length, shape, callback);
 - :mod:`.fitted`: the fitted network the estimator holds (net, fitted
   state, float and int8 copies, plain data);
-- :mod:`.state`: the one codec of a trained net's state, used by model
+- :mod:`.codec`: the one codec of a trained net's state, used by model
   files and checkpoints (:mod:`fashionclf.serialization`), pickles and
   device moves;
 - :mod:`.inference`: folded float predictions in batches;
