@@ -128,7 +128,7 @@ def _say_quick_build(app, docname, source):
     """Put the quick-build note on every gallery page the build did not run."""
     if docname.startswith("auto_examples/") and not _gallery_runs(app):
         # after any leading field list (":orphan:"), which must come first
-        head, body = re.match(r"((?::\w+:.*\n)*)(.*)", source[0], re.DOTALL).groups()
+        head, body = re.match(r"(\s*(?::\w+:.*\n)*)(.*)", source[0], re.DOTALL).groups()
         source[0] = head + QUICK_BUILD_NOTE + body
 
 
