@@ -553,7 +553,7 @@ class FashionCNNClassifier(CallbackSupportMixin, ClassifierMixin, BaseEstimator)
                 self.net_.train_split = (
                     None if valid is None else predefined_split(valid)
                 )
-            self._train(Xtr, ytr, wtr, epochs, task=(task, X, y))
+            self._train(Xtr, ytr, wtr, epochs, task=task, X=X, y=y)
             if not self.net_.frozen_layers:  # frozen features keep their statistics
                 with shared():  # no int8 tracing in another thread meanwhile
                     settle_batch_norm(
@@ -753,11 +753,11 @@ class FashionCNNClassifier(CallbackSupportMixin, ClassifierMixin, BaseEstimator)
             )
         return source
 
-    def _train(self, Xtr, ytr, wtr, epochs: int | None, task=(None, None, None)):
+    def _train(self, Xtr, ytr, wtr, epochs: int | None, *, task=None, X=None, y=None):
         """Run ``epochs`` epochs (``None``: ``max_epochs``) through skorch.
 
-        ``task``: the fit's callback context (or None) and its ``X``, ``y``;
-        each epoch is reported under it.
+        ``task``: the fit's callback context (or None), each epoch reported
+        under it with the fit's ``X`` and ``y`` as the caller passed them.
         """
         self.net_.max_epochs = self.max_epochs if epochs is None else epochs
         if data_placement(Xtr.nbytes, self.device_) == "device":  # once per fit
@@ -770,10 +770,7 @@ class FashionCNNClassifier(CallbackSupportMixin, ClassifierMixin, BaseEstimator)
             self._fitted.record.precision = trained_precision(self.net_)
             epochs_as_tasks = dict(self.net_.callbacks_)["sklearn_tasks"]
             epochs_as_tasks.open(
-                *task[:1],
-                self,
-                *task[1:],
-                fitted=lambda: {"_fitted": self._fitted.snapshot()},
+                task, self, X, y, fitted=lambda: {"_fitted": self._fitted.snapshot()}
             )
             try:
                 self.net_.partial_fit(*data)

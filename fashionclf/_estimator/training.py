@@ -27,7 +27,7 @@ from skorch.callbacks import Callback
 from skorch.dataset import Dataset, unpack_data
 from skorch.utils import TeeGenerator, to_tensor
 
-from .._utils.sklearn_callbacks import begin_subtask, end_subtask
+from .._utils.sklearn_callbacks import begin_subtask, end_task
 from ..networks import Dropout
 from .locks import shared
 
@@ -382,7 +382,7 @@ class EpochTasks(Callback):
         """End the epoch's subtask."""
         if self.context is not None:
             estimator, X, y, fitted = self._fit  # type: ignore[misc]
-            end_subtask(self._epoch, estimator, X, y, fitted)
+            end_task(self._epoch, estimator, X, y, fitted)
 
     def __getstate__(self) -> dict:
         return {"context": None}  # a fit's context never travels with a net

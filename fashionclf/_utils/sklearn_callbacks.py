@@ -24,7 +24,6 @@ __all__ = [
     "AVAILABLE",
     "CallbackSupportMixin",
     "begin_subtask",
-    "end_subtask",
     "end_task",
     "fit_task",
     "has_progress_bar",
@@ -63,14 +62,17 @@ def fit_task(estimator, X, y, *, n_subtasks: int = 0, sample_weight=None):
     return context
 
 
-def end_task(context, estimator, X, y) -> None:
-    """End the task :func:`fit_task` opened (a no-op for None)."""
+def end_task(context, estimator, X, y, fitted: Callable[[], dict] = dict) -> None:
+    """End a task :func:`fit_task` or :func:`begin_subtask` opened (None: no-op).
+
+    ``fitted()`` gives the attributes of the model as it is now, called only
+    when a callback asks for the ``fitted_estimator`` (e.g.
+    ``ScoringMonitor``: a copy of ``estimator`` with them set); the default,
+    none, means the estimator itself at the end of its fit.
+    """
     if context is not None:
         context.call_on_fit_task_end(
-            estimator=estimator,
-            X=X,
-            y=y,
-            reconstruction_attributes=lambda: {},  # the fitted estimator itself
+            estimator=estimator, X=X, y=y, reconstruction_attributes=fitted
         )
 
 
@@ -105,14 +107,3 @@ def begin_subtask(context, estimator, X, y, task_name: str):
     subtask = context.subcontext(task_name=task_name)
     subtask.call_on_fit_task_begin(estimator=estimator, X=X, y=y)
     return subtask
-
-
-def end_subtask(subtask, estimator, X, y, fitted: Callable[[], dict]) -> None:
-    """End ``subtask``; ``fitted()`` gives the attributes of a model as it is now.
-
-    Called only when a callback asks for the ``fitted_estimator`` (e.g.
-    ``ScoringMonitor``): a copy of ``estimator`` with those attributes set.
-    """
-    subtask.call_on_fit_task_end(
-        estimator=estimator, X=X, y=y, reconstruction_attributes=fitted
-    )

@@ -444,8 +444,8 @@ def predict(args: argparse.Namespace) -> int:
             if args.on_error == "stop":
                 raise
             reason = first_line(exc)  # most readers' messages start with the path
-            said = reason if reason.startswith(_text(path)) else None
-            skipped.append(said or f"{_text(path)}: {reason}")
+            named = reason.startswith(_text(path))
+            skipped.append(reason if named else f"{_text(path)}: {reason}")
     if read:
         source = pd.DataFrame({"source": [_text(p) for p in read], "row": 0})
         frames.append((source, np.stack(rows)))
